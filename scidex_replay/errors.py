@@ -1,0 +1,60 @@
+"""The error hierarchy. Only the edges translate these: the CLI maps them to exit
+codes (see ``surfaces/cli.py``), the magic turns them into ``UsageError``."""
+
+from __future__ import annotations
+
+
+class ReplayError(Exception):
+    """Base of every error scidex-replay raises on purpose."""
+
+    exit_code = 1
+
+
+class BadInput(ReplayError):
+    """The user asked for something that cannot be done as asked (exit 2)."""
+
+    exit_code = 2
+
+
+class NotFound(BadInput):
+    """An artifact, step or run id that the registry does not know."""
+
+
+class ChainNotFound(NotFound):
+    """No chain of recorded steps leads to the artifact."""
+
+
+class RegistryUnavailable(BadInput):
+    """The database URL cannot be opened or is not a scidex-replay registry."""
+
+
+class IntegrityError(ReplayError):
+    """Stored bytes no longer match the hash they are filed under."""
+
+
+class HandlerMissing(ReplayError):
+    """No handler is registered for a step_type."""
+
+
+class HandlerInvalid(ReplayError):
+    """A handler failed validation when it was registered."""
+
+
+class StepFailed(ReplayError):
+    """A step's command or function failed (non-zero exit, exception, timeout)."""
+
+
+class CycleError(ReplayError):
+    """The recorded steps form a cycle; the message names the steps."""
+
+
+class StrictAbort(ReplayError):
+    """``--strict`` stopped the replay at the first input that differs (exit 3)."""
+
+    exit_code = 3
+
+
+class OutputMissing(StepFailed):
+    """A step ran without error but never wrote its declared output (exit 2 when recording)."""
+
+    exit_code = 2

@@ -1,0 +1,53 @@
+"""The handler contract: one handler per ``step_type``.
+
+A handler is a class (or any callable factory returning an object) registered
+under the entry-point group ``scidex_replay.handlers``, the entry-point name
+being the ``step_type`` it replays::
+
+    [project.entry-points."scidex_replay.handlers"]
+    "mylab.align" = "mylab.replay:AlignHandler"
+
+The object must have:
+
+``step_type: str``
+    The step type it replays (must equal the entry-point name).
+``version: str``
+    Bumped whenever the handler would produce different bytes for the same step;
+    it is part of the reuse key, so a new version never reuses old results.
+``__call__(step, inputs, output) -> ReplayedArtifact``
+    Re-execute ``step`` (a ``scidex_replay.registry.Step``) on ``inputs`` (paths
+    to verified, writable copies of the source artifacts, in recorded order),
+    writing the result to ``output`` (a path in a fresh scratch directory, named
+    like the recorded artifact). It raises ``scidex_replay.errors.StepFailed``
+    (chained ``from`` the cause) when the step fails. It must never write
+    anywhere but ``output`` and the scratch directory, and it must not run
+    recorded text through a shell.
+
+The same handler records a step (``scidex-replay run``, ``record_call``) and
+replays it, so what was recorded is what replay re-executes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from scidex_replay.registry.records import Step
+
+
+@dataclass(frozen=True)
+class ReplayedArtifact:
+    """What a handler produced: the path of the output bytes, and a short note for the manifest."""
+
+    path: Path
+    note: str = ""
+
+
+@runtime_checkable
+class Handler(Protocol):
+    step_type: str
+    version: str
+
+    def __call__(self, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact: ...

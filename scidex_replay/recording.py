@@ -1,0 +1,206 @@
+"""Record processing steps from Python: a context manager, a call helper and a decorator.
+
+Every form freezes the inputs first (each is copied into a scratch directory
+while its bytes are hashed, so the hash is of what the step reads), gives the
+code an output path to write, and records nothing unless the code finishes and
+the output exists. Inputs are artifact ids or paths of files (a file is added
+as a source artifact when the step is recorded)::
+
+    with record_step(reg, "python.inline", method="clean v2", inputs=[raw_id], output="clean.csv") as st:
+        pd.read_csv(st.inputs[0]).dropna().to_csv(st.output, index=False)
+    st.artifact.id
+
+    art = record_call(reg, mylib.clean, inputs=[raw_id], output="clean.csv", threshold=3)
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from scidex_replay.env import current_environment
+from scidex_replay.errors import BadInput
+from scidex_replay.handlers.spec import Handler
+from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
+from scidex_replay.store import hash_file
+
+TRACE_ENV = "SCIDEX_REPLAY_TRACE_ID"
+_PROCESS_TRACE = uuid.uuid4().hex
+
+
+def trace_id() -> str:
+    """``$SCIDEX_REPLAY_TRACE_ID`` when set (to group steps of one pipeline), else one id per process."""
+    return os.environ.get(TRACE_ENV) or _PROCESS_TRACE
+
+
+def _safe_name(name: str | None, fallback: str) -> str:
+    base = Path(name or "").name
+    return base if base not in ("", ".", "..") else fallback
+
+
+class record_step:  # noqa: N801 - used as a context manager, reads like a function
+    """Context manager that records the code in its block as one processing step."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        step_type: str,
+        *,
+        method: str,
+        inputs: Sequence[str | os.PathLike[str]] = (),
+        output: str = "output",
+        parameters: dict[str, Any] | None = None,
+        kind: str | None = None,
+    ):
+        self.registry = registry
+        self.step_type = step_type
+        self.method = method
+        self.parameters = dict(parameters or {})
+        self.kind = kind
+        self._sources = list(inputs)
+        self._output_name = _safe_name(output, "output")
+        self.inputs: list[Path] = []
+        self.output: Path = Path()
+        self.step: Step | None = None
+        self.artifact: Artifact | None = None
+
+    def __enter__(self) -> "record_step":
+        self.started_at = datetime.now(timezone.utc).replace(microsecond=0)
+        self.workdir = Path(tempfile.mkdtemp(prefix="scidex-step-"))
+        try:
+            self._hashes: list[str] = []
+            self._new_files: dict[int, Path] = {}
+            for i, source in enumerate(self._sources):
+                self.inputs.append(self._freeze(i, source))
+            out_dir = self.workdir / "out"
+            out_dir.mkdir()
+            self.output = out_dir / self._output_name
+        except BaseException:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
+        return self
+
+    def _freeze(self, i: int, source: str | os.PathLike[str]) -> Path:
+        dest_dir = self.workdir / f"in{i}"
+        dest_dir.mkdir()
+        text = os.fspath(source)
+        if isinstance(source, str) and self.registry.has_artifact(text):
+            art = self.registry.get_artifact(text)
+            dest = self.registry.store.materialize(art.content_hash, dest_dir / _safe_name(art.name, art.id))
+            self._hashes.append(art.content_hash)
+            return dest
+        path = Path(text)
+        if not path.is_file():
+            raise BadInput(f"input not found: {text} is neither an artifact id nor a file")
+        dest = dest_dir / _safe_name(path.name, f"in{i}")
+        shutil.copyfile(path, dest)
+        self._hashes.append(hash_file(dest))
+        self._new_files[i] = dest
+        return dest
+
+    def provisional_step(self) -> Step:
+        """The step as it will be recorded, for a handler to execute before it is."""
+        return Step(
+            step_id="(recording)",
+            step_type=self.step_type,
+            method=self.method,
+            parameters=self.parameters,
+            target_artifact_id="",
+            source_artifact_ids=(),
+            input_hash=input_hash_of(self._hashes),
+            output_hash="",
+            env_hash=None,
+            trace_id=None,
+            started_at=self.started_at,
+            completed_at=self.started_at,
+        )
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is not None:
+                return
+            if not self.output.is_file():
+                raise BadInput(f"the step finished without writing its declared output {self._output_name}")
+            sources = []
+            for i, source in enumerate(self._sources):
+                if i in self._new_files:
+                    sources.append(self.registry.add_artifact(self._new_files[i], name=Path(source).name).id)
+                else:
+                    sources.append(os.fspath(source))
+            self.step, self.artifact = self.registry.record_step(
+                step_type=self.step_type,
+                method=self.method,
+                parameters=self.parameters,
+                sources=sources,
+                output=self.output,
+                input_hash=input_hash_of(self._hashes),
+                env=current_environment(),
+                started_at=self.started_at,
+                completed_at=datetime.now(timezone.utc),
+                trace_id=trace_id(),
+                kind=self.kind,
+                name=self._output_name,
+            )
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def run_handler(
+    registry: Registry,
+    handler: Handler,
+    *,
+    method: str,
+    parameters: dict[str, Any],
+    inputs: Sequence[str | os.PathLike[str]],
+    output: str,
+    kind: str | None = None,
+) -> Artifact:
+    """Execute ``handler`` on a new step and record it: the path ``scidex-replay run`` takes."""
+    with record_step(
+        registry, handler.step_type, method=method, inputs=inputs, output=output, parameters=parameters, kind=kind
+    ) as rec:
+        handler(rec.provisional_step(), rec.inputs, rec.output)
+    assert rec.artifact is not None
+    return rec.artifact
+
+
+def record_call(
+    registry: Registry,
+    func: Callable[..., Any],
+    *,
+    inputs: Sequence[str | os.PathLike[str]] = (),
+    output: str = "output",
+    **parameters: Any,
+) -> Artifact:
+    """Call ``func(input_paths, output_path, **parameters)`` and record it as a ``python.call`` step."""
+    from scidex_replay.handlers.python_call import PythonCallHandler, reference
+
+    return run_handler(
+        registry, PythonCallHandler(), method=reference(func), parameters=parameters, inputs=inputs, output=output
+    )
+
+
+def recorded(registry: Registry | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: ``f.record(inputs=[...], output="x.csv", **params)`` records a call of ``f``.
+
+    ``f`` itself stays a plain function. With no ``registry``, ``Registry.open()``
+    (``SCIDEX_REPLAY_DB`` or the default) is used at call time.
+    """
+
+    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
+        def record(*, inputs: Sequence[str | os.PathLike[str]] = (), output: str = "output", **parameters: Any) -> Artifact:
+            reg = registry or Registry.open()
+            return record_call(reg, func, inputs=inputs, output=output, **parameters)
+
+        functools.update_wrapper(record, func)
+        func.record = record  # type: ignore[attr-defined]
+        return func
+
+    return wrap

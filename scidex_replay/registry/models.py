@@ -1,0 +1,113 @@
+"""SQLAlchemy 2 models. ORM rows stay inside ``registry/``; other layers get the
+frozen records of ``records.py``. Every schema change ships with an Alembic
+revision under ``migrations/versions``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = String(32)
+HASH = String(64)
+UTC_DT = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UTC_DT}
+
+
+class ArtifactRow(Base):
+    __tablename__ = "artifacts"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(HASH, index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(64))
+    name: Mapped[Optional[str]] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+
+    produced_by: Mapped[Optional["StepRow"]] = relationship(back_populates="target")
+
+
+class EnvironmentRow(Base):
+    __tablename__ = "environments"
+
+    env_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
+    python: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(255))
+    requirements_lock: Mapped[str] = mapped_column(Text)
+
+
+class StepRow(Base):
+    __tablename__ = "processing_steps"
+
+    step_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    step_type: Mapped[str] = mapped_column(String(128), index=True)
+    method: Mapped[str] = mapped_column(Text)
+    parameters: Mapped[dict[str, Any]]
+    target_artifact_id: Mapped[str] = mapped_column(ForeignKey("artifacts.id"), unique=True)
+    input_hash: Mapped[str] = mapped_column(HASH)
+    output_hash: Mapped[str] = mapped_column(HASH)
+    env_hash: Mapped[Optional[str]] = mapped_column(ForeignKey("environments.env_hash"))
+    trace_id: Mapped[Optional[str]] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    completed_at: Mapped[datetime]
+
+    target: Mapped[ArtifactRow] = relationship(back_populates="produced_by")
+    inputs: Mapped[list["StepInputRow"]] = relationship(
+        order_by="StepInputRow.position", cascade="all, delete-orphan", back_populates="step"
+    )
+
+
+class StepInputRow(Base):
+    __tablename__ = "step_inputs"
+
+    step_id: Mapped[str] = mapped_column(ForeignKey("processing_steps.step_id"), primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True)
+    artifact_id: Mapped[str] = mapped_column(ForeignKey("artifacts.id"), index=True)
+
+    step: Mapped[StepRow] = relationship(back_populates="inputs")
+
+
+class RunRow(Base):
+    __tablename__ = "replay_runs"
+
+    run_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    target_artifact_id: Mapped[str] = mapped_column(ForeignKey("artifacts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    parent_run_id: Mapped[Optional[str]] = mapped_column(ForeignKey("replay_runs.run_id"))
+    from_step: Mapped[Optional[str]] = mapped_column(ID)
+    options: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime]
+    completed_at: Mapped[Optional[datetime]]
+    manifest: Mapped[Optional[dict[str, Any]]]
+
+
+class ResultRow(Base):
+    __tablename__ = "replay_results"
+    __table_args__ = (Index("ix_replay_results_reuse_key_ok", "reuse_key", "ok"),)
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("replay_runs.run_id"), primary_key=True)
+    step_id: Mapped[str] = mapped_column(ForeignKey("processing_steps.step_id"), primary_key=True)
+    position: Mapped[int]
+    output_hash_replayed: Mapped[Optional[str]] = mapped_column(HASH)
+    ok: Mapped[bool]
+    reason: Mapped[str] = mapped_column(Text)
+    reused_from_run: Mapped[Optional[str]] = mapped_column(ForeignKey("replay_runs.run_id"))
+    duration_s: Mapped[float]
+    replayed_blob: Mapped[Optional[str]] = mapped_column(HASH)
+    reuse_key: Mapped[Optional[str]] = mapped_column(HASH)

@@ -1,0 +1,49 @@
+"""Frozen records that cross layers. Surfaces and the engine see these, never ORM rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+def utc(dt: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; every datetime we store is UTC."""
+    if dt is None or dt.tzinfo is not None:
+        return dt
+    return dt.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    id: str
+    content_hash: str
+    size: int
+    kind: str
+    name: str | None
+    created_at: datetime
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Environment:
+    env_hash: str
+    python: str
+    platform: str
+    requirements_lock: str
+
+
+@dataclass(frozen=True)
+class Step:
+    step_id: str
+    step_type: str
+    method: str
+    parameters: dict[str, Any]
+    target_artifact_id: str
+    source_artifact_ids: tuple[str, ...]
+    input_hash: str
+    output_hash: str
+    env_hash: str | None
+    trace_id: str | None
+    started_at: datetime
+    completed_at: datetime

@@ -1,0 +1,329 @@
+"""``Registry``: the one object through which every layer reads and writes records.
+
+``Registry.open(url)`` connects (SQLite under the data home by default, or any
+SQLAlchemy URL such as ``postgresql+psycopg://...``), creates or upgrades the
+schema with Alembic on first use, and puts the content store at
+``<home>/blobs``. Methods open a short session each and return frozen records.
+
+Adding the same bytes twice stores them once: ``add_artifact`` returns the
+artifact already registered for that content (one that no step produced), so
+``add`` is idempotent and an id names content. Steps always create a new target
+artifact, even when its bytes equal an existing one, so every artifact has at
+most one producing step and a chain is unambiguous.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from scidex_replay.config import data_home, database_url
+from scidex_replay.errors import BadInput, NotFound, RegistryUnavailable
+from scidex_replay.registry.models import ArtifactRow, EnvironmentRow, StepInputRow, StepRow
+from scidex_replay.registry.records import Artifact, Environment, Step, utc
+from scidex_replay.store import BlobStore
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
+
+
+def new_id(prefix: str, n: int = 8) -> str:
+    """A short, human-typable, random id such as ``a_k3f9x2qa``."""
+    return prefix + "_" + "".join(secrets.choice(_ALPHABET) for _ in range(n))
+
+
+def input_hash_of(content_hashes: Sequence[str]) -> str:
+    """The hash over a step's ordered source content hashes (one per line)."""
+    return hashlib.sha256("\n".join(content_hashes).encode()).hexdigest()
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _artifact(row: ArtifactRow) -> Artifact:
+    return Artifact(
+        id=row.id,
+        content_hash=row.content_hash,
+        size=row.size,
+        kind=row.kind,
+        name=row.name,
+        created_at=utc(row.created_at),
+        metadata=dict(row.meta or {}),
+    )
+
+
+def _step(row: StepRow) -> Step:
+    return Step(
+        step_id=row.step_id,
+        step_type=row.step_type,
+        method=row.method,
+        parameters=dict(row.parameters or {}),
+        target_artifact_id=row.target_artifact_id,
+        source_artifact_ids=tuple(i.artifact_id for i in row.inputs),
+        input_hash=row.input_hash,
+        output_hash=row.output_hash,
+        env_hash=row.env_hash,
+        trace_id=row.trace_id,
+        started_at=utc(row.started_at),
+        completed_at=utc(row.completed_at),
+    )
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+class Registry:
+    """Artifacts, processing steps, environments and replay runs, plus the blob store."""
+
+    def __init__(self, engine: Engine, home: Path):
+        self.engine = engine
+        self.home = home
+        self.store = BlobStore(home / "blobs")
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str | None = None, home: str | os.PathLike[str] | None = None) -> "Registry":
+        """Open (and create or upgrade) the registry at ``url``; see ``config.database_url``."""
+        home_path = Path(home) if home is not None else data_home()
+        url = database_url(url)
+        try:
+            home_path.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url)
+        except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError, OSError) as exc:
+            raise RegistryUnavailable(f"cannot open database {url!r}: {exc}") from exc
+        if engine.dialect.name == "sqlite":
+            db_path = engine.url.database
+            if db_path and db_path != ":memory:":
+                if Path(db_path).is_dir():
+                    raise RegistryUnavailable(f"cannot open database {url!r}: it is a directory")
+                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            event.listen(engine, "connect", _sqlite_pragmas)
+        from scidex_replay.registry.migrate import ensure_schema
+
+        ensure_schema(engine)
+        return cls(engine, home_path)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Registry":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as s, s.begin():
+            yield s
+
+    # -- artifacts -------------------------------------------------------
+    def add_artifact(
+        self,
+        data: str | os.PathLike[str] | bytes,
+        kind: str | None = None,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Artifact:
+        """Store a file (path) or bytes as a source artifact; same bytes, same artifact."""
+        if isinstance(data, bytes):
+            digest, size = self.store.put_bytes(data)
+        else:
+            path = Path(data)
+            if not path.is_file():
+                raise BadInput(f"no such file: {path}")
+            digest, size = self.store.put_file(path)
+            name = name or path.name
+        with self.session() as s:
+            existing = s.scalars(
+                select(ArtifactRow)
+                .where(ArtifactRow.content_hash == digest, ~ArtifactRow.produced_by.has())
+                .order_by(ArtifactRow.created_at)
+                .limit(1)
+            ).first()
+            if existing is not None:
+                return _artifact(existing)
+            row = ArtifactRow(
+                id=new_id("a"),
+                content_hash=digest,
+                size=size,
+                kind=kind or _guess_kind(name),
+                name=name,
+                created_at=now(),
+                meta=metadata or {},
+            )
+            s.add(row)
+            s.flush()
+            return _artifact(row)
+
+    def get_artifact(self, artifact_id: str) -> Artifact:
+        with self.session() as s:
+            row = s.get(ArtifactRow, _check_id(artifact_id, "artifact"))
+            if row is None:
+                raise NotFound(f"unknown artifact id: {artifact_id}")
+            return _artifact(row)
+
+    def has_artifact(self, artifact_id: str) -> bool:
+        with self.session() as s:
+            return s.get(ArtifactRow, artifact_id) is not None
+
+    def artifacts(self, ids: Iterable[str]) -> dict[str, Artifact]:
+        ids = list(dict.fromkeys(ids))
+        with self.session() as s:
+            rows = s.scalars(select(ArtifactRow).where(ArtifactRow.id.in_(ids))).all()
+            return {r.id: _artifact(r) for r in rows}
+
+    # -- environments ----------------------------------------------------
+    def ensure_environment(self, env: Environment) -> None:
+        """Store ``env`` once per env_hash."""
+        with self.session() as s:
+            if s.get(EnvironmentRow, env.env_hash) is None:
+                s.add(EnvironmentRow(**vars(env)))
+
+    def get_environment(self, env_hash: str) -> Environment | None:
+        with self.session() as s:
+            row = s.get(EnvironmentRow, env_hash)
+            if row is None:
+                return None
+            return Environment(row.env_hash, row.python, row.platform, row.requirements_lock)
+
+    # -- steps -----------------------------------------------------------
+    def record_step(
+        self,
+        *,
+        step_type: str,
+        method: str,
+        parameters: dict[str, Any],
+        sources: Sequence[str],
+        output: str | os.PathLike[str] | bytes,
+        input_hash: str,
+        env: Environment | None,
+        started_at: datetime,
+        completed_at: datetime,
+        trace_id: str | None = None,
+        kind: str | None = None,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> tuple[Step, Artifact]:
+        """Store ``output`` and record the step that produced it from ``sources`` (artifact ids, in order).
+
+        ``input_hash`` is the hash of the sources' content as the caller hashed it
+        *before* running the step (see ``input_hash_of``).
+        """
+        parameters = _json_only(parameters)
+        if isinstance(output, bytes):
+            digest, size = self.store.put_bytes(output)
+        else:
+            digest, size = self.store.put_file(output)
+            name = name or Path(output).name
+        if env is not None:
+            self.ensure_environment(env)
+        with self.session() as s:
+            missing = set(sources) - set(s.scalars(select(ArtifactRow.id).where(ArtifactRow.id.in_(sources))))
+            if missing:
+                raise NotFound(f"unknown artifact id: {sorted(missing)[0]}")
+            target = ArtifactRow(
+                id=new_id("a"),
+                content_hash=digest,
+                size=size,
+                kind=kind or _guess_kind(name),
+                name=name,
+                created_at=completed_at,
+                meta=metadata or {},
+            )
+            row = StepRow(
+                step_id=new_id("s"),
+                step_type=step_type,
+                method=method,
+                parameters=parameters,
+                target=target,
+                input_hash=input_hash,
+                output_hash=digest,
+                env_hash=env.env_hash if env else None,
+                trace_id=trace_id,
+                started_at=started_at,
+                completed_at=completed_at,
+                inputs=[StepInputRow(position=i, artifact_id=a) for i, a in enumerate(sources)],
+            )
+            s.add(row)
+            s.flush()
+            return _step(row), _artifact(target)
+
+    def get_step(self, step_id: str) -> Step:
+        with self.session() as s:
+            row = s.get(StepRow, _check_id(step_id, "step"), options=[selectinload(StepRow.inputs)])
+            if row is None:
+                raise NotFound(f"unknown step id: {step_id}")
+            return _step(row)
+
+    def producing_step(self, artifact_id: str) -> Step | None:
+        with self.session() as s:
+            row = s.scalars(
+                select(StepRow).where(StepRow.target_artifact_id == artifact_id).options(selectinload(StepRow.inputs))
+            ).first()
+            return _step(row) if row else None
+
+    def chain(self, artifact_id: str) -> list[Step]:
+        """Every step that contributed to ``artifact_id``, in one recursive query.
+
+        The result is unordered; ``replay.plan`` orders it. UNION (not UNION ALL)
+        visits each step once, so diamonds and even a corrupt cycle terminate.
+        """
+        self.get_artifact(artifact_id)
+        seed = select(StepRow.step_id).where(StepRow.target_artifact_id == artifact_id)
+        walk = seed.cte("walk", recursive=True)
+        producer = StepRow.__table__.alias("producer")
+        inputs = StepInputRow.__table__.alias("inp")
+        walk = walk.union(
+            select(producer.c.step_id)
+            .join(inputs, inputs.c.artifact_id == producer.c.target_artifact_id)
+            .join(walk, walk.c.step_id == inputs.c.step_id)
+        )
+        with self.session() as s:
+            rows = s.scalars(
+                select(StepRow).where(StepRow.step_id.in_(select(walk.c.step_id))).options(selectinload(StepRow.inputs))
+            ).all()
+            return [_step(r) for r in rows]
+
+    def step_types(self) -> list[tuple[str, int]]:
+        with self.session() as s:
+            rows = s.execute(
+                select(StepRow.step_type, func.count()).group_by(StepRow.step_type).order_by(StepRow.step_type)
+            ).all()
+            return [(t, n) for t, n in rows]
+
+
+def _check_id(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > 32 or not value.replace("_", "").isalnum():
+        raise BadInput(f"malformed {what} id: {value!r:.60}")
+    return value
+
+
+def _json_only(parameters: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    try:
+        return json.loads(json.dumps(parameters, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise BadInput(f"parameters must be plain JSON: {exc}") from exc
+
+
+def _guess_kind(name: str | None) -> str:
+    suffix = Path(name).suffix.lower().lstrip(".") if name else ""
+    return suffix or "blob"

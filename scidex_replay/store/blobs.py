@@ -1,0 +1,165 @@
+"""Blobs live at ``<root>/ab/cdef...`` named by the sha256 of their bytes.
+
+Every write goes to a temp file in ``<root>/tmp`` (same filesystem), is fsynced and
+then renamed into place, so a reader never sees a partial blob and a crash leaves
+at most a stray temp file. Data is streamed in 1 MiB chunks; nothing is loaded
+into memory whole. Paths are derived from validated hashes only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from scidex_replay.errors import BadInput, IntegrityError, NotFound
+
+CHUNK = 1 << 20
+_HASH_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def validate_hash(digest: str) -> str:
+    """Return ``digest`` if it is 64 lowercase hex chars, else raise ``BadInput``."""
+    if not isinstance(digest, str) or not _HASH_RE.fullmatch(digest):
+        raise BadInput(f"not a sha256 hex digest: {digest!r:.80}")
+    return digest
+
+
+def hash_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def hash_file(path: str | os.PathLike[str]) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _copy_hashing(src: BinaryIO, dst: BinaryIO) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    size = 0
+    while n := src.readinto(buf):
+        digest.update(view[:n])
+        dst.write(view[:n])
+        size += n
+    return digest.hexdigest(), size
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlobStore:
+    """A directory of immutable blobs keyed by sha256."""
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root)
+
+    def path(self, digest: str) -> Path:
+        validate_hash(digest)
+        return self.root / digest[:2] / digest[2:]
+
+    def has(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def put_file(self, src: str | os.PathLike[str]) -> tuple[str, int]:
+        """Store the bytes of ``src``; return ``(sha256, size)``. Idempotent."""
+        with open(src, "rb") as fh:
+            return self.put_stream(fh)
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        import io
+
+        return self.put_stream(io.BytesIO(data))
+
+    def put_stream(self, stream: BinaryIO) -> tuple[str, int]:
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="put-")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                digest, size = _copy_hashing(stream, out)
+                out.flush()
+                os.fsync(out.fileno())
+            final = self.path(digest)
+            if final.is_file():
+                tmp.unlink()
+                return digest, size
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+            return digest, size
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return open(self.path(digest), "rb")
+        except FileNotFoundError as exc:
+            raise NotFound(f"blob {digest[:12]} is missing from the store") from exc
+
+    def iter_chunks(self, digest: str, verify: bool = False) -> Iterator[bytes]:
+        """Yield the blob's bytes; with ``verify``, raise at the end if they do not hash to ``digest``."""
+        h = hashlib.sha256()
+        with self.open(digest) as fh:
+            while chunk := fh.read(CHUNK):
+                if verify:
+                    h.update(chunk)
+                yield chunk
+        if verify and h.hexdigest() != digest:
+            raise IntegrityError(f"blob {digest[:12]} is corrupt: its bytes hash to {h.hexdigest()[:12]}")
+
+    def verify(self, digest: str) -> bool:
+        """True when the blob exists and its bytes hash to ``digest``."""
+        try:
+            with self.open(digest) as fh:
+                return hashlib.file_digest(fh, "sha256").hexdigest() == digest
+        except NotFound:
+            return False
+
+    def materialize(self, digest: str, dest: str | os.PathLike[str]) -> Path:
+        """Copy the blob to ``dest`` (a writable copy), verifying its hash on the way."""
+        dest = Path(dest)
+        with self.open(digest) as src, open(dest, "wb") as out:
+            got, _ = _copy_hashing(src, out)
+        if got != digest:
+            dest.unlink(missing_ok=True)
+            raise IntegrityError(f"blob {digest[:12]} is corrupt: its bytes hash to {got[:12]}")
+        return dest
+
+    def iter_digests(self) -> Iterator[str]:
+        """Every digest filed in the store (by path; use ``verify`` to check bytes)."""
+        if not self.root.is_dir():
+            return
+        for sub in sorted(self.root.iterdir()):
+            if len(sub.name) != 2 or not sub.is_dir():
+                continue
+            for blob in sorted(sub.iterdir()):
+                digest = sub.name + blob.name
+                if _HASH_RE.fullmatch(digest):
+                    yield digest
+
+    def remove(self, digest: str) -> None:
+        self.path(digest).unlink(missing_ok=True)
+
+    def clear_tmp(self) -> int:
+        """Remove stray temp files left by interrupted writes; return how many."""
+        tmp_dir = self.root / "tmp"
+        if not tmp_dir.is_dir():
+            return 0
+        n = sum(1 for _ in tmp_dir.iterdir())
+        shutil.rmtree(tmp_dir)
+        return n

@@ -1,0 +1,254 @@
+"""``scidex-replay`` (also ``scidex``): the command line. Thin: parse, call, render.
+
+``main`` is the one place that maps errors to exit codes: 0 ok, 1 a step
+differed or failed, 2 bad usage or input (one line, no traceback), 3 aborted by
+``--strict``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scidex_replay.errors import BadInput, ReplayError
+
+PROG = "scidex-replay"
+
+db_option = click.option(
+    "--db", "db", envvar="SCIDEX_REPLAY_DB", metavar="URL", help="Registry database URL [env SCIDEX_REPLAY_DB]."
+)
+
+
+def _registry(db: str | None):
+    from scidex_replay.registry import Registry
+
+    return Registry.open(db)
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def _note(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="scidex-replay", prog_name=PROG)
+def cli() -> None:
+    """Record processing steps, replay them, prove that the outputs reproduce."""
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--kind", help="Artifact kind (default: the file's suffix).")
+@click.option("--name", help="Artifact name (default: the file's name).")
+@db_option
+def add(file: Path, kind: str | None, name: str | None, db: str | None) -> None:
+    """Store FILE as an artifact and print its id (the same bytes give the same id)."""
+    if not file.is_file():
+        raise BadInput(f"no such file: {file}")
+    art = _registry(db).add_artifact(file, kind=kind, name=name)
+    _note(f"{art.id}  {art.name}  {art.size} bytes  sha256:{art.content_hash[:12]}")
+    click.echo(art.id)
+
+
+@cli.command(context_settings={"allow_interspersed_args": False})
+@click.option("-i", "--input", "inputs", multiple=True, metavar="ID_OR_FILE", help="An input, in order: {in0}, {in1}...")
+@click.option("-o", "--output", required=True, metavar="PATH", help="Where the command's output ({out}) is saved.")
+@click.option("--kind", help="Kind of the output artifact.")
+@db_option
+@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
+def run(inputs: tuple[str, ...], output: str, kind: str | None, db: str | None, cmd: tuple[str, ...]) -> None:
+    """Run CMD in deterministic mode and record it as a `shell` step; print the new artifact id.
+
+    CMD runs without a shell, in a scratch directory; {in0}, {in1}... are replaced
+    by paths of frozen copies of the inputs and {out} by the path it must write.
+    Nothing is recorded unless CMD succeeds and writes {out}.
+    """
+    from scidex_replay.handlers.shell import ShellHandler, check_argv
+    from scidex_replay.recording import run_handler
+
+    check_argv(cmd, len(inputs))
+    out_path = Path(output)
+    if out_path.is_dir():
+        raise BadInput(f"output path is a directory: {output}")
+    if not out_path.parent.is_dir():
+        raise BadInput(f"output directory does not exist: {out_path.parent}")
+    reg = _registry(db)
+    art = run_handler(
+        reg,
+        ShellHandler(),
+        method=shlex.join(cmd),
+        parameters={"argv": list(cmd)},
+        inputs=inputs,
+        output=out_path.name,
+        kind=kind,
+    )
+    _save_atomically(reg, art.content_hash, out_path)
+    _note(f"{art.id}  {out_path}  {art.size} bytes  sha256:{art.content_hash[:12]}")
+    click.echo(art.id)
+
+
+def _save_atomically(reg: Any, digest: str, dest: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+    os.close(fd)
+    try:
+        reg.store.materialize(digest, tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@cli.command()
+@click.argument("artifact_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@db_option
+def chain(artifact_id: str, as_json: bool, db: str | None) -> None:
+    """The steps that produced ARTIFACT_ID, in execution order."""
+    from scidex_replay.replay.order import topological
+
+    reg = _registry(db)
+    art = reg.get_artifact(artifact_id)
+    steps = topological(reg.chain(art.id))
+    if as_json:
+        click.echo(json.dumps([_step_json(s) for s in steps], indent=2))
+        return
+    if not steps:
+        _note(f"{art.id} ({art.name}) is a source artifact: no step produced it")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"chain of {art.id} ({art.name})", title_justify="left")
+    for col in ("#", "step", "type", "method", "inputs", "output", "output sha256", "env"):
+        table.add_column(col, overflow="fold")
+    for n, s in enumerate(steps, 1):
+        table.add_row(
+            str(n),
+            s.step_id,
+            s.step_type,
+            _short(s.method, 60),
+            ", ".join(s.source_artifact_ids) or "-",
+            s.target_artifact_id,
+            s.output_hash[:12],
+            (s.env_hash or "-")[:12],
+        )
+    _console().print(table)
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _step_json(s: Any) -> dict[str, Any]:
+    return {
+        "step_id": s.step_id,
+        "step_type": s.step_type,
+        "method": s.method,
+        "parameters": s.parameters,
+        "sources": list(s.source_artifact_ids),
+        "target_artifact_id": s.target_artifact_id,
+        "input_hash": s.input_hash,
+        "output_hash": s.output_hash,
+        "env_hash": s.env_hash,
+        "trace_id": s.trace_id,
+        "started_at": s.started_at.isoformat(),
+        "completed_at": s.completed_at.isoformat(),
+    }
+
+
+@cli.command("cat")
+@click.argument("artifact_id")
+@db_option
+def cat_(artifact_id: str, db: str | None) -> None:
+    """Write the bytes of ARTIFACT_ID to stdout (verified against its hash first)."""
+    from scidex_replay.errors import IntegrityError
+
+    reg = _registry(db)
+    art = reg.get_artifact(artifact_id)
+    if not reg.store.verify(art.content_hash):
+        raise IntegrityError(f"the stored bytes of {art.id} are missing or do not match sha256:{art.content_hash[:12]}")
+    out = click.get_binary_stream("stdout")
+    for chunk in reg.store.iter_chunks(art.content_hash):
+        out.write(chunk)
+    out.flush()
+
+
+@cli.command("step-types")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@db_option
+def step_types(as_json: bool, db: str | None) -> None:
+    """Distinct step types with counts, and whether a handler exists for each."""
+    from scidex_replay.handlers import load_handlers
+
+    handlers = load_handlers()
+    rows = [(t, n, t in handlers) for t, n in _registry(db).step_types()]
+    if as_json:
+        click.echo(json.dumps([{"step_type": t, "count": n, "handler": h} for t, n, h in rows], indent=2))
+        return
+    from rich.table import Table
+
+    table = Table()
+    for col in ("step_type", "steps", "handler"):
+        table.add_column(col)
+    for t, n, h in rows:
+        table.add_row(t, str(n), "yes" if h else "[red]none[/red]")
+    _console().print(table)
+
+
+@cli.command()
+@db_option
+def demo(db: str | None) -> None:
+    """Record a small real analysis in the registry and show its chain."""
+    from scidex_replay.demo import build_demo
+
+    reg = _registry(db)
+    target = build_demo(reg, log=_note)
+    click.echo(target)
+    chain.callback(target, False, db)  # type: ignore[misc]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of both console scripts; returns the process exit code."""
+    try:
+        rv = cli.main(args=argv, prog_name=PROG, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.UsageError as exc:
+        hint = f" (see {PROG} {exc.ctx.info_name if exc.ctx and exc.ctx.parent else ''} --help)".replace("  ", " ")
+        _note(f"{PROG}: error: {exc.format_message()}{hint}")
+        return 2
+    except click.ClickException as exc:
+        _note(f"{PROG}: error: {exc.format_message()}")
+        return exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        _note(f"{PROG}: interrupted")
+        return 130
+    except ReplayError as exc:
+        _note(f"{PROG}: error: {_one_line(str(exc))}")
+        return exc.exit_code
+    except BrokenPipeError:
+        return 1
+    return rv if isinstance(rv, int) else 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
