@@ -47,3 +47,32 @@ class Step:
     trace_id: str | None
     started_at: datetime
     completed_at: datetime
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    target_artifact_id: str
+    kind: str
+    parent_run_id: str | None
+    from_step: str | None
+    options: dict[str, Any]
+    status: str
+    started_at: datetime
+    completed_at: datetime | None
+    manifest: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One step's outcome in one replay run (a row of ``replay_results``)."""
+
+    step_id: str
+    position: int
+    ok: bool | None
+    reason: str
+    output_hash_replayed: str | None = None
+    reused_from_run: str | None = None
+    duration_s: float = 0.0
+    replayed_blob: str | None = None
+    reuse_key: str | None = None

@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from scidex_replay.config import data_home, database_url
 from scidex_replay.errors import BadInput, NotFound, RegistryUnavailable
-from scidex_replay.registry.models import ArtifactRow, EnvironmentRow, StepInputRow, StepRow
-from scidex_replay.registry.records import Artifact, Environment, Step, utc
+from scidex_replay.registry.models import ArtifactRow, EnvironmentRow, ResultRow, RunRow, StepInputRow, StepRow
+from scidex_replay.registry.records import Artifact, Environment, Run, Step, StepResult, utc
 from scidex_replay.store import BlobStore
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
@@ -76,6 +76,35 @@ def _step(row: StepRow) -> Step:
         trace_id=row.trace_id,
         started_at=utc(row.started_at),
         completed_at=utc(row.completed_at),
+    )
+
+
+def _run(row: RunRow) -> Run:
+    return Run(
+        run_id=row.run_id,
+        target_artifact_id=row.target_artifact_id,
+        kind=row.kind,
+        parent_run_id=row.parent_run_id,
+        from_step=row.from_step,
+        options=dict(row.options or {}),
+        status=row.status,
+        started_at=utc(row.started_at),
+        completed_at=utc(row.completed_at),
+        manifest=row.manifest,
+    )
+
+
+def _result(row: ResultRow) -> StepResult:
+    return StepResult(
+        step_id=row.step_id,
+        position=row.position,
+        ok=None if row.reason.startswith("frozen") else row.ok,
+        reason=row.reason,
+        output_hash_replayed=row.output_hash_replayed,
+        reused_from_run=row.reused_from_run,
+        duration_s=row.duration_s,
+        replayed_blob=row.replayed_blob,
+        reuse_key=row.reuse_key,
     )
 
 
@@ -307,6 +336,71 @@ class Registry:
                 select(StepRow.step_type, func.count()).group_by(StepRow.step_type).order_by(StepRow.step_type)
             ).all()
             return [(t, n) for t, n in rows]
+
+    # -- replay runs -----------------------------------------------------
+    def create_run(
+        self,
+        *,
+        target_artifact_id: str,
+        kind: str,
+        options: dict[str, Any],
+        parent_run_id: str | None = None,
+        from_step: str | None = None,
+    ) -> Run:
+        """Insert a run with status ``running``."""
+        with self.session() as s:
+            row = RunRow(
+                run_id=new_id("r"),
+                target_artifact_id=target_artifact_id,
+                kind=kind,
+                parent_run_id=parent_run_id,
+                from_step=from_step,
+                options=_json_only(options),
+                status="running",
+                started_at=now(),
+            )
+            s.add(row)
+            s.flush()
+            return _run(row)
+
+    def finish_run(self, run_id: str, *, status: str, results: Sequence[StepResult], manifest: dict[str, Any]) -> Run:
+        """Write every result of a run in one transaction, with its final status and manifest."""
+        with self.session() as s:
+            row = s.get(RunRow, run_id)
+            if row is None:
+                raise NotFound(f"unknown run id: {run_id}")
+            s.add_all(
+                ResultRow(
+                    run_id=run_id,
+                    step_id=r.step_id,
+                    position=r.position,
+                    output_hash_replayed=r.output_hash_replayed,
+                    ok=bool(r.ok),
+                    reason=r.reason,
+                    reused_from_run=r.reused_from_run,
+                    duration_s=r.duration_s,
+                    replayed_blob=r.replayed_blob,
+                    reuse_key=r.reuse_key,
+                )
+                for r in results
+            )
+            row.status = status
+            row.completed_at = now()
+            row.manifest = manifest
+            s.flush()
+            return _run(row)
+
+    def get_run(self, run_id: str) -> Run:
+        with self.session() as s:
+            row = s.get(RunRow, _check_id(run_id, "run"))
+            if row is None:
+                raise NotFound(f"unknown run id: {run_id}")
+            return _run(row)
+
+    def results(self, run_id: str) -> list[StepResult]:
+        with self.session() as s:
+            rows = s.scalars(select(ResultRow).where(ResultRow.run_id == run_id).order_by(ResultRow.position)).all()
+            return [_result(r) for r in rows]
 
 
 def _check_id(value: str, what: str) -> str:

@@ -130,18 +130,16 @@ def chain(artifact_id: str, as_json: bool, db: str | None) -> None:
     from rich.table import Table
 
     table = Table(title=f"chain of {art.id} ({art.name})", title_justify="left")
-    for col in ("#", "step", "type", "method", "inputs", "output", "output sha256", "env"):
-        table.add_column(col, overflow="fold")
+    for col in ("#", "step", "type", "inputs → output", "output sha256", "method"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("#", "step", "type"), min_width=20 if col == "method" else None)
     for n, s in enumerate(steps, 1):
         table.add_row(
             str(n),
             s.step_id,
             s.step_type,
-            _short(s.method, 60),
-            ", ".join(s.source_artifact_ids) or "-",
-            s.target_artifact_id,
+            f"{', '.join(s.source_artifact_ids) or '-'} → {s.target_artifact_id}",
             s.output_hash[:12],
-            (s.env_hash or "-")[:12],
+            s.method,
         )
     _console().print(table)
 
@@ -206,16 +204,136 @@ def step_types(as_json: bool, db: str | None) -> None:
     _console().print(table)
 
 
+OUTCOME_STYLE = {
+    "reproduced": "green",
+    "output-differs": "red",
+    "input-differs": "yellow",
+    "failed": "red",
+    "unreplayable": "magenta",
+    "skipped": "dim",
+    "frozen": "cyan",
+    "reused": "blue",
+}
+
+
+@cli.command("rerun-artifact")
+@click.argument("artifact_id")
+@click.option("--from", "from_step", metavar="STEP", help="Replay STEP and its descendants; freeze the rest.")
+@click.option("--strict", is_flag=True, help="Abort (exit 3) at the first input that differs from the record.")
+@click.option("--diff", "show_diff", is_flag=True, help="For differing outputs, show where they differ.")
+@click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path), help="Where manifest.json is written [default: <home>/runs/<run_id>].")
+@click.option("--executor", type=click.Choice(["kernel", "subprocess", "dask"]), default="kernel", show_default=True, help="Where handlers run.")
+@click.option("--no-pin", is_flag=True, help="Run steps in the live environment even when theirs differs.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and exit without running anything.")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest (or, with --dry-run, the plan) as JSON.")
+@db_option
+def rerun_artifact(
+    artifact_id: str,
+    from_step: str | None,
+    strict: bool,
+    show_diff: bool,
+    out_dir: Path | None,
+    executor: str,
+    no_pin: bool,
+    dry_run: bool,
+    as_json: bool,
+    db: str | None,
+) -> int:
+    """Replay the steps that produced ARTIFACT_ID and byte-compare every output.
+
+    Exit 0 when every step reproduced, 1 when a step differed, failed or was
+    unreplayable, 2 on bad input, 3 when --strict aborted the run.
+    """
+    from scidex_replay.replay import plan_replay
+    from scidex_replay.replay import rerun_artifact as replay
+
+    reg = _registry(db)
+    if dry_run:
+        the_plan = plan_replay(reg, artifact_id, from_step=from_step)
+        _print_plan(the_plan, as_json)
+        return 0
+    report = replay(
+        artifact_id,
+        registry=reg,
+        from_step=from_step,
+        strict=strict,
+        diff=show_diff,
+        executor=executor,
+        pin=not no_pin,
+        out=out_dir,
+        on_event=_progress_printer(),
+    )
+    if as_json:
+        click.echo(json.dumps(report.manifest, indent=2))
+    else:
+        _print_manifest(report.manifest)
+    _note(f"manifest: {report.manifest_path}")
+    return report.exit_code
+
+
+def _progress_printer():
+    def on_event(kind: str, payload: dict[str, Any]) -> None:
+        if kind == "start":
+            _note(f"run {payload['run_id']}: {len(payload['plan'])} step(s)")
+        elif kind == "step":
+            r = payload["result"]
+            _note(f"[{payload['position'] + 1}/{payload['total']}] {r.step_id}  {r.reason}  ({r.duration_s:.2f} s)")
+
+    return on_event
+
+
+def _print_plan(the_plan: Any, as_json: bool) -> None:
+    if as_json:
+        rows = [{"step_id": p.step.step_id, "step_type": p.step.step_type, "action": p.action, "reason": p.reason, "method": p.step.method} for p in the_plan.steps]
+        click.echo(json.dumps({"target_artifact_id": the_plan.target_artifact_id, "from_step": the_plan.from_step, "steps": rows}, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"plan for {the_plan.target_artifact_id}", title_justify="left")
+    for col in ("#", "step", "type", "action", "method"):
+        table.add_column(col, overflow="fold")
+    for n, p in enumerate(the_plan.steps, 1):
+        table.add_row(str(n), p.step.step_id, p.step.step_type, p.reason or p.action, _short(p.step.method, 50))
+    _console().print(table)
+
+
+def _print_manifest(m: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    verdict = "[green]reproduced[/green]" if m["ok"] else "[red]did not reproduce[/red]"
+    lineage = f" {m['kind']} of {m['parent_run_id']}" if m.get("parent_run_id") else ""
+    table = Table(title=f"run {m['run_id']}{lineage} of {m['target_artifact_id']}: {verdict}", title_justify="left")
+    for col in ("#", "step", "type", "outcome", "replayed sha256", "reason", "s"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("step", "outcome"))
+    for n, s in enumerate(m["steps"], 1):
+        style = OUTCOME_STYLE.get(s["outcome"], "")
+        table.add_row(
+            str(n),
+            s["step_id"],
+            s["step_type"],
+            f"[{style}]{s['outcome']}[/{style}]" if style else s["outcome"],
+            (s["output_hash_replayed"] or "-")[:12],
+            s["reason"] if s["reason"] != s["outcome"] else "",
+            f"{s['duration_s']:.2f}",
+        )
+    _console().print(table)
+    _console().print(", ".join(f"{v} {k}" for k, v in m["summary"].items()))
+
+
 @cli.command()
 @db_option
 def demo(db: str | None) -> None:
-    """Record a small real analysis in the registry and show its chain."""
+    """Record a small real analysis in the registry, replay it and print the manifest summary."""
     from scidex_replay.demo import build_demo
+    from scidex_replay.replay import rerun_artifact as replay
 
     reg = _registry(db)
     target = build_demo(reg, log=_note)
-    click.echo(target)
     chain.callback(target, False, db)  # type: ignore[misc]
+    report = replay(target, registry=reg, on_event=_progress_printer())
+    _print_manifest(report.manifest)
+    _note(f"manifest: {report.manifest_path}")
+    return report.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,62 @@
+"""Run the handler in a fresh interpreter in deterministic mode.
+
+The child (``python -m scidex_replay.executors.child``) reads one JSON job on
+stdin: the step record, the input and output paths. It loads the handler by
+step_type through the same entry-point factory and writes a JSON answer on
+stdout. A timeout kills it; its stderr tail goes into the failure reason.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from scidex_replay.env.deterministic import deterministic_env
+from scidex_replay.errors import OutputMissing, StepFailed
+from scidex_replay.handlers.shell import tail
+from scidex_replay.handlers.spec import Handler, ReplayedArtifact
+from scidex_replay.registry.records import Step
+
+
+def step_to_json(step: Step) -> dict:
+    data = asdict(step)
+    data["started_at"] = step.started_at.isoformat()
+    data["completed_at"] = step.completed_at.isoformat()
+    data["source_artifact_ids"] = list(step.source_artifact_ids)
+    return data
+
+
+class SubprocessExecutor:
+    name = "subprocess"
+
+    def __init__(self, python: str | None = None, timeout_s: float = 3600):
+        self.python = python or sys.executable
+        self.timeout_s = timeout_s
+
+    def run(self, handler: Handler, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact:
+        job = {"step": step_to_json(step), "inputs": [str(p) for p in inputs], "output": str(output)}
+        env = deterministic_env(int(step.started_at.timestamp()))
+        try:
+            proc = subprocess.run(
+                [self.python, "-m", "scidex_replay.executors.child"],
+                input=json.dumps(job).encode(),
+                capture_output=True,
+                cwd=output.parent,
+                env=env,
+                timeout=self.timeout_s,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise StepFailed(f"timed out after {self.timeout_s:g} s") from exc
+        try:
+            answer = json.loads(proc.stdout.decode() or "{}")
+        except ValueError:
+            answer = {}
+        if proc.returncode != 0 or "error" in answer or "path" not in answer:
+            message = answer.get("error") or f"subprocess exit {proc.returncode}: {tail(proc.stderr)}"
+            cls = OutputMissing if answer.get("kind") == "OutputMissing" else StepFailed
+            raise cls(message)
+        return ReplayedArtifact(Path(answer["path"]), answer.get("note", ""))
