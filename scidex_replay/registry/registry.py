@@ -240,7 +240,8 @@ class Registry:
         method: str,
         parameters: dict[str, Any],
         sources: Sequence[str],
-        output: str | os.PathLike[str] | bytes,
+        output: str | os.PathLike[str] | bytes | None = None,
+        output_hash: str | None = None,
         input_hash: str,
         env: Environment | None,
         started_at: datetime,
@@ -252,11 +253,15 @@ class Registry:
     ) -> tuple[Step, Artifact]:
         """Store ``output`` and record the step that produced it from ``sources`` (artifact ids, in order).
 
+        Instead of ``output``, ``output_hash`` may name bytes already in the store.
         ``input_hash`` is the hash of the sources' content as the caller hashed it
         *before* running the step (see ``input_hash_of``).
         """
         parameters = _json_only(parameters)
-        if isinstance(output, bytes):
+        if output_hash is not None:
+            digest = output_hash
+            size = self.store.path(digest).stat().st_size
+        elif isinstance(output, bytes):
             digest, size = self.store.put_bytes(output)
         else:
             digest, size = self.store.put_file(output)
@@ -401,6 +406,52 @@ class Registry:
         with self.session() as s:
             rows = s.scalars(select(ResultRow).where(ResultRow.run_id == run_id).order_by(ResultRow.position)).all()
             return [_result(r) for r in rows]
+
+    def runs(self, target_artifact_id: str | None = None) -> list[Run]:
+        """Runs, oldest first; of one target artifact when given."""
+        query = select(RunRow).order_by(RunRow.started_at, RunRow.run_id)
+        if target_artifact_id is not None:
+            self.get_artifact(target_artifact_id)
+            query = query.where(RunRow.target_artifact_id == target_artifact_id)
+        with self.session() as s:
+            return [_run(r) for r in s.scalars(query)]
+
+    def ancestry(self, run_id: str) -> list[str]:
+        """``run_id`` and every run it restarted or forked from, nearest first."""
+        chain: list[str] = []
+        current: str | None = run_id
+        with self.session() as s:
+            while current is not None and current not in chain:
+                row = s.get(RunRow, current)
+                if row is None:
+                    raise NotFound(f"unknown run id: {current}")
+                chain.append(current)
+                current = row.parent_run_id
+        return chain
+
+    def reusable_results(self, step_ids: Iterable[str], run_ids: Sequence[str] | None = None) -> dict[str, tuple[str, str]]:
+        """reuse_key -> (run that executed it, output digest) for succeeded results, in one query.
+
+        Only results of ``step_ids`` are considered, and only those of ``run_ids``
+        when given (``None`` means every run). The earliest succeeded result wins;
+        a result that was itself reused points at the run that executed it.
+        """
+        query = (
+            select(ResultRow.reuse_key, ResultRow.run_id, ResultRow.reused_from_run, ResultRow.output_hash_replayed)
+            .join(RunRow, RunRow.run_id == ResultRow.run_id)
+            .where(
+                ResultRow.step_id.in_(list(step_ids)),
+                ResultRow.ok.is_(True),
+                ResultRow.reuse_key.is_not(None),
+                ResultRow.output_hash_replayed.is_not(None),
+            )
+            .order_by(RunRow.started_at.desc(), RunRow.run_id.desc())
+        )
+        if run_ids is not None:
+            query = query.where(ResultRow.run_id.in_(list(run_ids)))
+        with self.session() as s:
+            # Walk newest to oldest so the earliest result is the one left in the dict.
+            return {key: (reused_from or run_id, digest) for key, run_id, reused_from, digest in s.execute(query)}
 
 
 def _check_id(value: str, what: str) -> str:

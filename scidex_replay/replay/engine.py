@@ -7,25 +7,30 @@ hash of every input it is about to use is computed (while the input is copied
 into the step's scratch directory) and compared with the recorded input_hash
 before the step runs. Replayed bytes go to the store under their own hash; a
 live artifact is never touched. Results are written to the registry in one
-batch when the run ends (or is interrupted).
+batch when the run ends, fails or is interrupted.
+
+Restart and fork reuse earlier results (see ``reuse_key`` and
+``Registry.reusable_results``); a fork registers its outputs as new artifacts
+whose metadata says which live artifact they were ``forked_from``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from scidex_replay.env import current_environment
-from scidex_replay.errors import ChainNotFound, IntegrityError, ReplayError
+from scidex_replay.errors import BadInput, ChainNotFound, NotFound, ReplayError
 from scidex_replay.handlers import HandlerRegistry, load_handlers
 from scidex_replay.handlers.spec import Handler
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
@@ -40,23 +45,17 @@ logger = logging.getLogger(__name__)
 #: on_event(kind, payload): "start" {run_id, plan}, "step" {position, total, step_id, result}, "end" {report}
 EventCallback = Callable[[str, dict[str, Any]], None]
 
-
-@dataclass(frozen=True)
-class ReplayOptions:
-    """What ``rerun-artifact`` was asked to do; stored with the run."""
-
-    from_step: str | None = None
-    strict: bool = False
-    diff: bool = False
-    executor: str = "kernel"
-    pin: bool = True
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+#: Where reused results may come from: the restarted run and its ancestors, any run, or nowhere.
+REUSE_MODES = ("succeeded-before", "all", "none")
 
 
 def reuse_key(handler: Handler, step: Step, input_digests: Sequence[str], env_hash: str) -> str:
-    """Handler identity and version + canonical JSON of method and parameters + ordered input hashes + env_hash."""
+    """The identity of a step execution: two executions with the same key produce the same bytes.
+
+    sha256 over the canonical JSON of: handler identity (step_type) and version,
+    method, parameters, the ordered input content hashes and the env_hash of the
+    environment it runs in. Display-only data (names, timestamps, ids) stays out.
+    """
     doc = {
         "handler": step.step_type,
         "version": handler.version,
@@ -92,6 +91,46 @@ def plan_replay(
     return plan(chain.steps, chain.target.id, from_step=from_step, handlers=(handlers or load_handlers()).names())
 
 
+def _fork_steps(
+    registry: Registry,
+    chain: _Chain,
+    set_params: Mapping[str, Mapping[str, Any]],
+    input_overrides: Mapping[str, str],
+) -> tuple[dict[str, Step], dict[str, str]]:
+    """The forked version of every changed step, and the input overrides as ``STEP:N -> artifact id``."""
+    by_id = {s.step_id: s for s in chain.steps}
+    changed: dict[str, Step] = {}
+
+    def step_of(step_id: str, what: str) -> Step:
+        if step_id not in by_id:
+            raise BadInput(f"{what} {step_id}: no such step in the chain of {chain.target.id}")
+        return changed.get(step_id, by_id[step_id])
+
+    for step_id, values in set_params.items():
+        step = step_of(step_id, "--set")
+        unknown = sorted(set(values) - set(step.parameters))
+        if unknown:
+            known = ", ".join(sorted(step.parameters)) or "none"
+            raise BadInput(f"--set {step_id}.{unknown[0]}: the step has no parameter {unknown[0]!r} (it has: {known})")
+        changed[step_id] = dataclasses.replace(step, parameters={**step.parameters, **values})
+    resolved: dict[str, str] = {}
+    for spec, source in input_overrides.items():
+        step_id, _, index_text = spec.partition(":")
+        step = step_of(step_id, "--input")
+        if not index_text and len(step.source_artifact_ids) != 1:
+            raise BadInput(f"--input {step_id}: the step has {len(step.source_artifact_ids)} inputs; say which with {step_id}:N=FILE")
+        if not (index_text or "0").isdigit() or int(index_text or 0) >= len(step.source_artifact_ids):
+            raise BadInput(f"--input {spec}: no such input (the step has {len(step.source_artifact_ids)})")
+        index = int(index_text or 0)
+        art = registry.get_artifact(source) if registry.has_artifact(source) else registry.add_artifact(source)
+        chain.artifacts[art.id] = art
+        sources = list(step.source_artifact_ids)
+        sources[index] = art.id
+        changed[step_id] = dataclasses.replace(step, source_artifact_ids=tuple(sources))
+        resolved[f"{step_id}:{index}"] = art.id
+    return changed, resolved
+
+
 def rerun_artifact(
     artifact_id: str,
     *,
@@ -103,52 +142,100 @@ def rerun_artifact(
     executor: str = "kernel",
     pin: bool = True,
     out: str | Path | None = None,
+    restart: str | None = None,
+    reuse: str | None = None,
+    fork: bool = False,
+    set_params: Mapping[str, Mapping[str, Any]] | None = None,
+    input_overrides: Mapping[str, str] | None = None,
     handlers: HandlerRegistry | None = None,
     on_event: EventCallback | None = None,
 ) -> Report:
     """Replay the chain that produced ``artifact_id`` and byte-compare every output.
 
+    - ``from_step``: replay that step and its descendants; freeze the rest.
+    - ``strict``: stop at the first input whose hash differs from the record
+      (``report.status == "aborted"``, exit code 3).
+    - ``diff``: for a differing output, say where it differs.
+    - ``restart=RUN``: a new run of kind ``restart`` whose steps reuse what
+      succeeded in RUN and its ancestors (``reuse``: ``succeeded-before``
+      [default], ``all`` runs, or ``none``); it inherits RUN's --from and fork.
+    - ``fork=True`` with ``set_params={step: {key: value}}`` and/or
+      ``input_overrides={"STEP" or "STEP:N": file or artifact id}``: run the
+      changed steps and their descendants only, register their outputs as new
+      artifacts ``forked_from`` the live ones, never replacing those.
+
     Writes ``manifest.json`` to ``out`` (default ``<home>/runs/<run_id>``) and
-    returns a ``Report`` (``.ok``, ``.manifest``, ``.to_dataframe()``,
-    ``.exit_code``). Raises ``BadInput``/``NotFound`` for an unknown id or a
-    ``from_step`` outside the chain; a step that fails does not raise, it is
-    reported. With ``strict`` the run stops at the first input that differs
-    (``report.status == "aborted"``, exit code 3).
+    returns a ``Report``. Raises ``BadInput``/``NotFound`` for bad arguments; a
+    step that fails does not raise, it is reported.
     """
     from scidex_replay.executors import get_executor
 
     registry = registry or Registry.open(db)
     handlers = handlers or load_handlers()
     runner = get_executor(executor)
-    options = ReplayOptions(from_step=from_step, strict=strict, diff=diff, executor=executor, pin=pin)
     chain = collect(registry, artifact_id)
-    the_plan = plan(chain.steps, chain.target.id, from_step=from_step, handlers=handlers.names())
+    set_params = dict(set_params or {})
+    input_overrides = dict(input_overrides or {})
+    kind, ancestry = "replay", []
+    if restart is not None:
+        parent = registry.get_run(restart)
+        if parent.target_artifact_id != chain.target.id:
+            raise BadInput(f"run {restart} replayed {parent.target_artifact_id}, not {chain.target.id}")
+        kind, ancestry = "restart", registry.ancestry(restart)
+        from_step = from_step or parent.options.get("from_step")
+        set_params = set_params or parent.options.get("set", {})
+        input_overrides = input_overrides or parent.options.get("inputs", {})
+        fork = fork or bool(set_params or input_overrides)
+    if (set_params or input_overrides) and not fork:
+        raise BadInput("--set and --input change a replay into a fork: add --fork")
+    if fork and not (set_params or input_overrides):
+        raise BadInput("--fork needs at least one --set STEP.KEY=VALUE or --input STEP=FILE")
+    reuse = reuse or ("succeeded-before" if restart else "all" if fork else "none")
+    if reuse not in REUSE_MODES:
+        raise BadInput(f"--reuse {reuse}: choose one of {', '.join(REUSE_MODES)}")
+    forked, resolved_inputs = _fork_steps(registry, chain, set_params, input_overrides)
+    if fork and kind == "replay":
+        kind = "fork"
+    the_plan = plan(chain.steps, chain.target.id, from_step=from_step, changed=set(forked), handlers=handlers.names())
+    step_ids = [s.step_id for s in chain.steps]
+    reuse_map = {} if reuse == "none" else registry.reusable_results(step_ids, None if reuse == "all" else ancestry)
+    options = {
+        "from_step": from_step,
+        "strict": strict,
+        "diff": diff,
+        "executor": executor,
+        "pin": pin,
+        "reuse": reuse,
+        "set": set_params,
+        "inputs": resolved_inputs,
+    }
     run = registry.create_run(
-        target_artifact_id=chain.target.id, kind="replay", options=options.to_json(), from_step=from_step
+        target_artifact_id=chain.target.id, kind=kind, options=options, parent_run_id=restart, from_step=from_step
     )
     emit = on_event or _quiet
-    execution = _Execution(registry, chain, the_plan, handlers, runner, options, run.run_id, emit)
+    execution = _Execution(registry, chain, handlers, runner, run.run_id, emit, strict=strict, diff=diff)
+    execution.forked = forked
+    execution.reuse_map = reuse_map
     emit("start", {"run_id": run.run_id, "plan": the_plan})
     status = "interrupted"
     try:
-        status = execution.run()
+        status = execution.run(the_plan)
+        if forked and status != "interrupted":
+            execution.register_fork_outputs()
     finally:
-        completed = datetime.now(timezone.utc).isoformat()
-        provisional = manifests.build(
+        run = dataclasses.replace(run, status=status)
+        manifest = manifests.build(
             run,
             chain.steps,
             execution.results,
             replay_env=execution.env_hash,
-            completed_at=completed,
+            completed_at=datetime.now(timezone.utc).isoformat(),
             extras=execution.extras,
-            input_hashes=execution.input_hashes,
         )
-        provisional["status"] = status
-        finished = registry.finish_run(run.run_id, status=status, results=execution.results, manifest=provisional)
+        finished = registry.finish_run(run.run_id, status=status, results=execution.results, manifest=manifest)
         shutil.rmtree(execution.workdir, ignore_errors=True)
-        out_dir = Path(out) if out is not None else registry.home / "runs" / run.run_id
-        path = manifests.write(provisional, out_dir)
-    report = Report(run=finished, manifest=provisional, manifest_path=path)
+        path = manifests.write(manifest, Path(out) if out is not None else registry.home / "runs" / run.run_id)
+    report = Report(run=finished, manifest=manifest, manifest_path=path)
     emit("end", {"report": report})
     return report
 
@@ -160,39 +247,41 @@ def _quiet(kind: str, payload: dict[str, Any]) -> None:
 class _Execution:
     """The mutable state of one run's execute phase."""
 
-    def __init__(self, registry, chain, the_plan, handlers, runner, options, run_id, emit):
+    def __init__(self, registry, chain, handlers, runner, run_id, emit, *, strict, diff):
         self.registry = registry
         self.store = registry.store
         self.chain = chain
-        self.plan = the_plan
         self.handlers = handlers
         self.runner = runner
-        self.options = options
         self.run_id = run_id
         self.emit = emit
+        self.strict = strict
+        self.diff = diff
         self.env_hash = current_environment().env_hash
+        self.forked: dict[str, Step] = {}
+        self.reuse_map: dict[str, tuple[str, str]] = {}
         self.results: list[StepResult] = []
         self.extras: dict[str, dict[str, Any]] = {}
-        self.input_hashes: dict[str, str] = {}
-        self.replayed: dict[str, str] = {}  # artifact id -> digest of its replayed bytes
+        self.replayed: dict[str, str] = {}  # artifact id -> digest of the bytes this run produced for it
         self.broken: set[str] = set()  # artifact ids whose producing step failed or was skipped
+        self.executed: list[tuple[Step, str]] = []  # (step as run, output digest), in order
         self.workdir = Path(tempfile.mkdtemp(prefix=f"scidex-{run_id}-"))
 
-    def run(self) -> str:
-        total = len(self.plan.steps)
+    def run(self, the_plan: Plan) -> str:
+        total = len(the_plan.steps)
         aborted = False
-        for position, planned in enumerate(self.plan.steps):
-            step = planned.step
+        for position, planned in enumerate(the_plan.steps):
+            step = self.forked.get(planned.step.step_id, planned.step)
             if aborted:
                 result = self._result(step, position, False, "skipped: aborted by --strict")
             elif planned.action == FROZEN:
-                result = self._result(step, position, None, planned.reason)
+                result = self._frozen(step, position, planned.reason)
             elif planned.action != EXECUTE:
                 result = self._result(step, position, False, planned.reason)
             elif any(a in self.broken for a in step.source_artifact_ids):
                 result = self._result(step, position, False, "skipped: upstream failed")
             else:
-                result, aborted = self._execute(step, position)
+                result, aborted = self._execute(step, position, fork=bool(self.forked))
             if manifests.outcome(result.reason) in ("failed", "skipped"):
                 self.broken.add(step.target_artifact_id)
             self.results.append(result)
@@ -204,25 +293,60 @@ class _Execution:
     def _result(self, step: Step, position: int, ok: bool | None, reason: str, **kw: Any) -> StepResult:
         return StepResult(step_id=step.step_id, position=position, ok=ok, reason=reason, **kw)
 
-    def _execute(self, step: Step, position: int) -> tuple[StepResult, bool]:
+    def _digests(self, step: Step) -> list[str]:
+        return [self.replayed.get(a, self.chain.artifacts[a].content_hash) for a in step.source_artifact_ids]
+
+    def _reused(self, step: Step, position: int, key: str) -> StepResult | None:
+        hit = self.reuse_map.get(key)
+        if hit is None or not self.store.has(hit[1]):
+            return None
+        origin, digest = hit
+        self.replayed[step.target_artifact_id] = digest
+        return self._result(
+            step, position, True, f"reused: run {origin}",
+            output_hash_replayed=digest, reused_from_run=origin, replayed_blob=digest, reuse_key=key,
+        )
+
+    def _frozen(self, step: Step, position: int, reason: str) -> StepResult:
+        """A fork's unchanged step is reused when an earlier run reproduced it; otherwise it stays frozen."""
+        if self.forked and self.reuse_map and step.step_type in self.handlers:
+            key = reuse_key(self.handlers.get(step.step_type), step, self._digests(step), self.env_hash)
+            reused = self._reused(step, position, key)
+            if reused is not None:
+                return reused
+        return self._result(step, position, None, reason)
+
+    def _execute(self, step: Step, position: int, *, fork: bool) -> tuple[StepResult, bool]:
         handler = self.handlers.get(step.step_type)
-        digests = [self.replayed.get(a, self.chain.artifacts[a].content_hash) for a in step.source_artifact_ids]
-        step_dir = self.workdir / step.step_id
+        expected = self._digests(step)
+        key = reuse_key(handler, step, expected, self.env_hash)
+        reused = self._reused(step, position, key)
+        if reused is not None:
+            if fork:
+                self.executed.append((step, reused.output_hash_replayed))
+            return reused, False
         t0 = time.perf_counter()
+        step_dir = self.workdir / step.step_id
         try:
-            inputs = self._freeze_inputs(step, digests, step_dir)
-        except IntegrityError as exc:
-            return self._result(step, position, False, f"failed: {exc}", duration_s=time.perf_counter() - t0), False
-        replay_input_hash = input_hash_of(digests)
-        self.input_hashes[step.step_id] = replay_input_hash
-        input_differs = replay_input_hash != step.input_hash
-        if input_differs and self.options.strict:
-            reason = f"input-differs: inputs hash to {replay_input_hash[:12]}, recorded {step.input_hash[:12]} (aborted by --strict)"
-            return self._result(step, position, False, reason, duration_s=time.perf_counter() - t0), True
-        key = reuse_key(handler, step, digests, self.env_hash)
+            inputs, actual = self._freeze_inputs(step, expected, step_dir)
+        except NotFound as exc:
+            return self._failed(step, position, str(exc), t0, key), False
+        corrupt = [i for i, (e, a) in enumerate(zip(expected, actual)) if e != a]
+        replay_input_hash = input_hash_of(actual)
+        self.extras[step.step_id] = {"input_hash_replayed": replay_input_hash}
+        input_note = ""
+        if not fork and replay_input_hash != step.input_hash:
+            if corrupt:
+                i = corrupt[0]
+                detail = f"stored bytes of input {i} ({step.source_artifact_ids[i]}) do not match sha256:{expected[i][:12]}"
+            else:
+                detail = f"inputs hash to {replay_input_hash[:12]}, recorded {step.input_hash[:12]}"
+            input_note = f"input-differs: {detail}"
+            if self.strict:
+                return self._result(step, position, False, input_note + " (aborted by --strict)", duration_s=time.perf_counter() - t0), True
         out_dir = step_dir / "out"
         out_dir.mkdir(parents=True)
-        output = out_dir / _output_name(self.chain.artifacts[step.target_artifact_id])
+        output = out_dir / _file_name(self.chain.artifacts[step.target_artifact_id])
         try:
             produced = self.runner.run(handler, step, inputs, output)
             digest, _ = self.store.put_file(produced.path)
@@ -233,18 +357,19 @@ class _Execution:
             return self._failed(step, position, f"{type(exc).__name__}: {exc}", t0, key), False
         duration = time.perf_counter() - t0
         self.replayed[step.target_artifact_id] = digest
-        ok = digest == step.output_hash
-        if ok:
-            reason = "reproduced" if not input_differs else "reproduced: output identical although inputs differ"
-        elif input_differs:
-            reason = f"input-differs: inputs hash to {replay_input_hash[:12]}, recorded {step.input_hash[:12]}"
+        same = digest == step.output_hash
+        if fork:
+            self.executed.append((step, digest))
+            ok, reason = True, "forked: identical to live" if same else "forked: differs from live (expected)"
+        elif same:
+            ok, reason = True, "reproduced" if not input_note else "reproduced: output identical although inputs differ"
         else:
-            reason = f"output-differs: replayed {digest[:12]}, recorded {step.output_hash[:12]}"
-        if not ok and self.options.diff:
-            detail = diffs.describe(self.store, step.output_hash, digest, output.name) if self.store.has(step.output_hash) else {}
-            self.extras[step.step_id] = {"diff": detail}
-            if detail.get("first_difference_offset") is not None:
-                reason += f" (first difference at byte {detail['first_difference_offset']})"
+            ok, reason = False, input_note or f"output-differs: replayed {digest[:12]}, recorded {step.output_hash[:12]}"
+            if self.diff and self.store.has(step.output_hash):
+                detail = diffs.describe(self.store, step.output_hash, digest, output.name)
+                self.extras[step.step_id]["diff"] = detail
+                if detail["first_difference_offset"] is not None:
+                    reason += f" (first difference at byte {detail['first_difference_offset']})"
         result = self._result(
             step, position, ok, reason, output_hash_replayed=digest, duration_s=duration, replayed_blob=digest, reuse_key=key
         )
@@ -255,19 +380,51 @@ class _Execution:
             step, position, False, f"failed: {' '.join(message.split())}", duration_s=time.perf_counter() - t0, reuse_key=key
         )
 
-    def _freeze_inputs(self, step: Step, digests: Sequence[str], step_dir: Path) -> list[Path]:
-        """Copy each input into the scratch dir, hashing the bytes as they are copied."""
-        paths = []
+    def _freeze_inputs(self, step: Step, digests: Sequence[str], step_dir: Path) -> tuple[list[Path], list[str]]:
+        """Copy each input into the scratch dir; return the paths and the hashes of the bytes copied."""
+        paths, actual = [], []
         for i, (artifact_id, digest) in enumerate(zip(step.source_artifact_ids, digests)):
             dest_dir = step_dir / f"in{i}"
             dest_dir.mkdir(parents=True)
+            dest = dest_dir / _file_name(self.chain.artifacts[artifact_id])
             try:
-                paths.append(self.store.materialize(digest, dest_dir / _output_name(self.chain.artifacts[artifact_id])))
-            except (IntegrityError, ReplayError) as exc:
-                raise IntegrityError(f"input {i} ({artifact_id}): {exc}") from exc
-        return paths
+                actual.append(self.store.copy_out(digest, dest))
+            except NotFound as exc:
+                raise NotFound(f"input {i} ({artifact_id}): {exc}") from exc
+            paths.append(dest)
+        return paths, actual
+
+    def register_fork_outputs(self) -> None:
+        """Record each step a fork ran as a new step with a new target artifact ``forked_from`` the live one."""
+        new_ids: dict[str, str] = {}
+        env = current_environment()
+        now = datetime.now(timezone.utc)
+        for step, digest in self.executed:
+            live = self.chain.artifacts[step.target_artifact_id]
+            sources = [new_ids.get(a, a) for a in step.source_artifact_ids]
+            _, art = self.registry.record_step(
+                step_type=step.step_type,
+                method=step.method,
+                parameters=step.parameters,
+                sources=sources,
+                output_hash=digest,
+                input_hash=input_hash_of(self._source_digests(sources)),
+                env=env,
+                started_at=step.started_at,
+                completed_at=now,
+                trace_id=self.run_id,
+                kind=live.kind,
+                name=live.name,
+                metadata={"forked_from": live.id, "fork_run": self.run_id},
+            )
+            new_ids[live.id] = art.id
+            self.chain.artifacts[art.id] = art
+            self.extras.setdefault(step.step_id, {})["forked_artifact_id"] = art.id
+
+    def _source_digests(self, ids: Sequence[str]) -> list[str]:
+        return [self.chain.artifacts[a].content_hash for a in ids]
 
 
-def _output_name(artifact: Artifact) -> str:
+def _file_name(artifact: Artifact) -> str:
     name = Path(artifact.name or "").name
     return name if name not in ("", ".", "..") else artifact.id

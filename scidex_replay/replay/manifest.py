@@ -6,8 +6,9 @@ distinct env_hashes the steps were recorded in (``live``) and the env_hash of
 the replaying interpreter (``replay``). Each step: ``step_id, step_type,
 input_hash, output_hash_live, output_hash_replayed, ok, reason,
 reused_from_run, duration_s`` plus ``outcome`` (the reason's code),
-``method``, ``target_artifact_id``, ``input_hash_replayed`` and, with
-``--diff``, ``diff``. ``ok`` is null for a step that was not checked (frozen).
+``method``, ``target_artifact_id``, ``input_hash_replayed`` (of the bytes the
+step was given), with ``--diff`` a ``diff``, and in a fork the
+``forked_artifact_id`` of the new artifact. ``ok`` is null for a step that was not checked (frozen).
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ def build(
     replay_env: str,
     completed_at: str | None,
     extras: dict[str, dict[str, Any]] | None = None,
-    input_hashes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     by_id = {s.step_id: s for s in steps}
     rows = []
@@ -51,7 +51,7 @@ def build(
             "method": s.method,
             "target_artifact_id": s.target_artifact_id,
             "input_hash": s.input_hash,
-            "input_hash_replayed": (input_hashes or {}).get(s.step_id),
+            "input_hash_replayed": None,
             "output_hash_live": s.output_hash,
             "output_hash_replayed": r.output_hash_replayed,
             "ok": r.ok,

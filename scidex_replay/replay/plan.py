@@ -11,7 +11,8 @@ diamond) and gives each an action:
 
 - ``execute``: re-run it with its handler;
 - ``frozen``: not re-run; its recorded (live) output is the downstream input
-  (steps outside ``--from STEP`` and its descendants);
+  (steps outside ``--from STEP`` and its descendants, or, in a fork, outside
+  the changed steps and their descendants);
 - ``unreplayable``: no handler for its step_type; downstream steps use its live
   output.
 """
@@ -66,19 +67,33 @@ def plan(
     target_artifact_id: str,
     *,
     from_step: str | None = None,
+    changed: Collection[str] = (),
     handlers: Collection[str] = (),
 ) -> Plan:
-    """Order ``steps`` and decide what happens to each (see the module docstring)."""
+    """Order ``steps`` and decide what happens to each (see the module docstring).
+
+    ``changed`` are the steps a fork alters; only they and their descendants run.
+    """
     ordered = topological(steps)
+    in_chain = {s.step_id for s in ordered}
     replayed: set[str] | None = None
+    frozen_reason = "frozen: before --from"
+    if from_step is not None and changed:
+        raise BadInput("--from and --fork cannot be combined: a fork replays from the steps it changes")
     if from_step is not None:
-        if from_step not in {s.step_id for s in ordered}:
+        if from_step not in in_chain:
             raise BadInput(f"--from {from_step}: no such step in the chain of {target_artifact_id}")
         replayed = descendants(ordered, from_step)
+    elif changed:
+        unknown = sorted(set(changed) - in_chain)
+        if unknown:
+            raise BadInput(f"{unknown[0]}: no such step in the chain of {target_artifact_id}")
+        replayed = set().union(*(descendants(ordered, c) for c in changed))
+        frozen_reason = "frozen: unchanged by fork"
     planned = []
     for s in ordered:
         if replayed is not None and s.step_id not in replayed:
-            planned.append(PlannedStep(s, FROZEN, "frozen: before --from"))
+            planned.append(PlannedStep(s, FROZEN, frozen_reason))
         elif s.step_type not in handlers:
             planned.append(PlannedStep(s, UNREPLAYABLE, f"unreplayable: no handler for step_type {s.step_type}"))
         else:

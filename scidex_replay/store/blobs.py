@@ -130,11 +130,16 @@ class BlobStore:
         except NotFound:
             return False
 
+    def copy_out(self, digest: str, dest: str | os.PathLike[str]) -> str:
+        """Copy the blob to ``dest`` and return the sha256 of the bytes actually copied."""
+        with self.open(digest) as src, open(dest, "wb") as out:
+            got, _ = _copy_hashing(src, out)
+        return got
+
     def materialize(self, digest: str, dest: str | os.PathLike[str]) -> Path:
         """Copy the blob to ``dest`` (a writable copy), verifying its hash on the way."""
         dest = Path(dest)
-        with self.open(digest) as src, open(dest, "wb") as out:
-            got, _ = _copy_hashing(src, out)
+        got = self.copy_out(digest, dest)
         if got != digest:
             dest.unlink(missing_ok=True)
             raise IntegrityError(f"blob {digest[:12]} is corrupt: its bytes hash to {got[:12]}")

@@ -224,6 +224,11 @@ OUTCOME_STYLE = {
 @click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path), help="Where manifest.json is written [default: <home>/runs/<run_id>].")
 @click.option("--executor", type=click.Choice(["kernel", "subprocess", "dask"]), default="kernel", show_default=True, help="Where handlers run.")
 @click.option("--no-pin", is_flag=True, help="Run steps in the live environment even when theirs differs.")
+@click.option("--restart", metavar="RUN", help="Restart RUN, reusing the steps that succeeded in it and its ancestors.")
+@click.option("--reuse", type=click.Choice(["succeeded-before", "all", "none"]), help="Where reused results may come from [default: succeeded-before with --restart, all with --fork, else none].")
+@click.option("--fork", is_flag=True, help="Replay with changed parameters or inputs; outputs become new artifacts.")
+@click.option("--set", "sets", multiple=True, metavar="STEP.KEY=VALUE", help="With --fork: change a step parameter (VALUE read as JSON if it parses).")
+@click.option("--input", "input_specs", multiple=True, metavar="STEP[:N]=FILE", help="With --fork: replace a step's input N (default 0) by a file or artifact id.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and exit without running anything.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest (or, with --dry-run, the plan) as JSON.")
 @db_option
@@ -235,6 +240,11 @@ def rerun_artifact(
     out_dir: Path | None,
     executor: str,
     no_pin: bool,
+    restart: str | None,
+    reuse: str | None,
+    fork: bool,
+    sets: tuple[str, ...],
+    input_specs: tuple[str, ...],
     dry_run: bool,
     as_json: bool,
     db: str | None,
@@ -246,7 +256,9 @@ def rerun_artifact(
     """
     from scidex_replay.replay import plan_replay
     from scidex_replay.replay import rerun_artifact as replay
+    from scidex_replay.surfaces.args import parse_inputs, parse_sets
 
+    set_params, input_overrides = parse_sets(sets), parse_inputs(input_specs)
     reg = _registry(db)
     if dry_run:
         the_plan = plan_replay(reg, artifact_id, from_step=from_step)
@@ -261,6 +273,11 @@ def rerun_artifact(
         executor=executor,
         pin=not no_pin,
         out=out_dir,
+        restart=restart,
+        reuse=reuse,
+        fork=fork,
+        set_params=set_params,
+        input_overrides=input_overrides,
         on_event=_progress_printer(),
     )
     if as_json:
@@ -300,8 +317,11 @@ def _print_plan(the_plan: Any, as_json: bool) -> None:
 def _print_manifest(m: dict[str, Any]) -> None:
     from rich.table import Table
 
-    verdict = "[green]reproduced[/green]" if m["ok"] else "[red]did not reproduce[/red]"
-    lineage = f" {m['kind']} of {m['parent_run_id']}" if m.get("parent_run_id") else ""
+    if m["kind"] == "fork":
+        verdict = "[green]fork completed[/green]" if m["ok"] else "[red]fork failed[/red]"
+    else:
+        verdict = "[green]reproduced[/green]" if m["ok"] else f"[red]did not reproduce ({m['status']})[/red]"
+    lineage = f" ({m['kind']} of {m['parent_run_id']})" if m.get("parent_run_id") else f" ({m['kind']})"
     table = Table(title=f"run {m['run_id']}{lineage} of {m['target_artifact_id']}: {verdict}", title_justify="left")
     for col in ("#", "step", "type", "outcome", "replayed sha256", "reason", "s"):
         table.add_column(col, overflow="fold", no_wrap=col in ("step", "outcome"))
@@ -318,6 +338,9 @@ def _print_manifest(m: dict[str, Any]) -> None:
         )
     _console().print(table)
     _console().print(", ".join(f"{v} {k}" for k, v in m["summary"].items()))
+    for s in m["steps"]:
+        if s.get("forked_artifact_id"):
+            _console().print(f"new artifact {s['forked_artifact_id']} (forked from {s['target_artifact_id']}) by {s['step_id']}")
 
 
 @cli.command()
