@@ -16,6 +16,7 @@ as a source artifact when the step is recorded)::
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import tempfile
@@ -40,6 +41,14 @@ def trace_id() -> str:
     return os.environ.get(TRACE_ENV) or _PROCESS_TRACE
 
 
+def _plain_json(parameters: dict[str, Any] | None) -> dict[str, Any]:
+    """``parameters`` as the registry will store them, so the code runs with what replay will pass."""
+    try:
+        return json.loads(json.dumps(dict(parameters or {}), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise BadInput(f"parameters must be plain JSON: {exc}") from exc
+
+
 def _safe_name(name: str | None, fallback: str) -> str:
     base = Path(name or "").name
     return base if base not in ("", ".", "..") else fallback
@@ -62,7 +71,7 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
         self.registry = registry
         self.step_type = step_type
         self.method = method
-        self.parameters = dict(parameters or {})
+        self.parameters = _plain_json(parameters)
         self.kind = kind
         self._sources = list(inputs)
         self._output_name = _safe_name(output, "output")

@@ -44,6 +44,9 @@ def ensure_schema(engine: Engine) -> None:
 
         cfg = alembic_config(engine)
         with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":
+                # Only now that the file is known to be ours; WAL is then a property of the file.
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except sa_exc.SQLAlchemyError as exc:

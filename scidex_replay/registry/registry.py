@@ -110,7 +110,6 @@ def _result(row: ResultRow) -> StepResult:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -406,6 +405,18 @@ class Registry:
         with self.session() as s:
             rows = s.scalars(select(ResultRow).where(ResultRow.run_id == run_id).order_by(ResultRow.position)).all()
             return [_result(r) for r in rows]
+
+    def referenced_digests(self) -> dict[str, list[str]]:
+        """Every digest the registry points at -> who points at it (artifact ids, ``run:`` ids)."""
+        refs: dict[str, list[str]] = {}
+        with self.session() as s:
+            for art_id, digest in s.execute(select(ArtifactRow.id, ArtifactRow.content_hash)):
+                refs.setdefault(digest, []).append(art_id)
+            for run_id, digest in s.execute(
+                select(ResultRow.run_id, ResultRow.replayed_blob).where(ResultRow.replayed_blob.is_not(None)).distinct()
+            ):
+                refs.setdefault(digest, []).append(f"run:{run_id}")
+        return refs
 
     def runs(self, target_artifact_id: str | None = None) -> list[Run]:
         """Runs, oldest first; of one target artifact when given."""

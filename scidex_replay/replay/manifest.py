@@ -95,3 +95,18 @@ def write(manifest: dict[str, Any], out_dir: Path) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+EXECUTED = ("reproduced", "output-differs", "input-differs", "failed", "forked")
+
+
+def counts(manifest: dict[str, Any]) -> dict[str, int]:
+    """Reproduced / reused / executed / failed step counts of a run, from its manifest."""
+    outcomes = Counter(step["outcome"] for step in manifest.get("steps", []))
+    return {
+        "reproduced": outcomes["reproduced"],
+        "reused": outcomes["reused"],
+        "executed": sum(outcomes[o] for o in EXECUTED),
+        "failed": outcomes["failed"] + outcomes["skipped"],
+        "differs": outcomes["output-differs"] + outcomes["input-differs"],
+    }

@@ -343,6 +343,113 @@ def _print_manifest(m: dict[str, Any]) -> None:
             _console().print(f"new artifact {s['forked_artifact_id']} (forked from {s['target_artifact_id']}) by {s['step_id']}")
 
 
+@cli.command(context_settings={"ignore_unknown_options": False})
+@click.argument("args", nargs=-1, metavar="[ID] | show RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a tree.")
+@db_option
+def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
+    """Replay runs as a lineage tree (replay → restart → fork …), with per-run counts.
+
+    `runs` lists every run, `runs ID` the runs of artifact ID, `runs show RUN`
+    one run with its lineage and per-step outcomes.
+    """
+    from scidex_replay.replay.manifest import counts
+
+    reg = _registry(db)
+    if args[:1] == ("show",):
+        if len(args) != 2:
+            raise click.UsageError("usage: runs show RUN")
+        run = reg.get_run(args[1])
+        lineage = reg.ancestry(run.run_id)
+        if as_json:
+            click.echo(json.dumps({"lineage": lineage, "manifest": run.manifest}, indent=2))
+            return
+        _console().print("lineage: " + " ← ".join(f"{r} ({reg.get_run(r).kind})" for r in lineage))
+        if run.manifest:
+            _print_manifest(run.manifest)
+        return
+    if len(args) > 1:
+        raise click.UsageError("usage: runs [ID] | runs show RUN")
+    all_runs = reg.runs(args[0] if args else None)
+    rows = [
+        {
+            "run_id": r.run_id,
+            "kind": r.kind,
+            "parent_run_id": r.parent_run_id,
+            "target_artifact_id": r.target_artifact_id,
+            "status": r.status,
+            "started_at": r.started_at.isoformat(),
+            **counts(r.manifest or {}),
+        }
+        for r in all_runs
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        _note("no replay runs yet")
+        return
+    from rich.tree import Tree
+
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    ids = {r["run_id"] for r in rows}
+    for r in rows:
+        children.setdefault(r["parent_run_id"] if r["parent_run_id"] in ids else None, []).append(r)
+
+    def label(r: dict[str, Any]) -> str:
+        style = "green" if r["status"] == "succeeded" else "red"
+        return (
+            f"{r['run_id']} {r['kind']} of {r['target_artifact_id']} [{style}]{r['status']}[/{style}]  "
+            f"{r['reproduced']} reproduced, {r['reused']} reused, {r['executed']} executed, {r['failed']} failed"
+            f"  {r['started_at'][:19]}"
+        )
+
+    def grow(node: Any, parent: str | None) -> None:
+        for r in children.get(parent, []):
+            grow(node.add(label(r)), r["run_id"])
+
+    tree = Tree("replay runs")
+    grow(tree, None)
+    _console().print(tree)
+
+
+@cli.command()
+@click.argument("artifact_id")
+@click.option("--prov", "as_prov", is_flag=True, required=True, help="W3C PROV-JSON (the only format so far).")
+@click.option("--run", "run_id", metavar="RUN", help="Add this replay run as a PROV bundle.")
+@db_option
+def export(artifact_id: str, as_prov: bool, run_id: str | None, db: str | None) -> None:
+    """Export the provenance of ARTIFACT_ID's chain (and of a run) as W3C PROV-JSON."""
+    from scidex_replay.provenance import export_prov
+
+    if not as_prov:
+        raise click.UsageError("choose a format: --prov")
+    click.echo(json.dumps(export_prov(_registry(db), artifact_id, run_id), indent=2, sort_keys=True))
+
+
+@cli.command()
+@click.option("--repair", is_flag=True, help="Quarantine corrupt blobs and remove stale temp files.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@db_option
+def verify(repair: bool, as_json: bool, db: str | None) -> int:
+    """Check every blob against its hash and every registry reference against the store.
+
+    Exit 0 when nothing is missing or corrupt, 1 otherwise.
+    """
+    from scidex_replay.integrity import verify as check
+
+    report = check(_registry(db), repair=repair)
+    if as_json:
+        click.echo(json.dumps({"checked": report.checked, "ok": report.ok, "problems": [vars(p) for p in report.problems], "repaired": list(report.repaired)}, indent=2))
+    else:
+        for p in report.problems:
+            click.echo(f"{p.kind:8} {p.digest[:16]}  {p.detail}")
+        for line in report.repaired:
+            _note(line)
+        _note(f"{report.checked} blob(s) checked: {'ok' if report.ok else 'problems found'}")
+    return 0 if report.ok else 1
+
+
 @cli.command()
 @db_option
 def demo(db: str | None) -> None:

@@ -1,0 +1,65 @@
+"""``verify``: every blob against its hash, every registry reference against the store.
+
+Reports without changing anything unless asked to repair. Repair never deletes
+user data: a corrupt blob is moved to ``<home>/quarantine`` (so it can never be
+used as if it were intact), and temp files of interrupted writes older than an
+hour are removed (younger ones may belong to a write in progress).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+
+from scidex_replay.registry import Registry
+
+
+STALE_S = 3600
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # "corrupt", "missing", "orphan", "temp"
+    digest: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    checked: int
+    problems: tuple[Problem, ...] = ()
+    repaired: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.kind in ("corrupt", "missing") for p in self.problems)
+
+
+def verify(registry: Registry, repair: bool = False) -> VerifyReport:
+    store = registry.store
+    refs = registry.referenced_digests()
+    problems: list[Problem] = []
+    repaired: list[str] = []
+    on_disk = set(store.iter_digests())
+    for digest in sorted(on_disk | set(refs)):
+        users = ", ".join(refs.get(digest, [])[:3]) or "no artifact"
+        if digest not in on_disk:
+            problems.append(Problem("missing", digest, f"referenced by {users}"))
+        elif not store.verify(digest):
+            problems.append(Problem("corrupt", digest, f"bytes do not hash to their name; used by {users}"))
+            if repair:
+                quarantine = registry.home / "quarantine"
+                quarantine.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(store.path(digest)), quarantine / digest)
+                repaired.append(f"moved corrupt blob {digest[:12]} to {quarantine}")
+        elif digest not in refs:
+            problems.append(Problem("orphan", digest, "in the store but referenced by nothing"))
+    tmp = store.root / "tmp"
+    stale = [p for p in sorted(tmp.iterdir()) if time.time() - p.stat().st_mtime > STALE_S] if tmp.is_dir() else []
+    for stray in stale:
+        problems.append(Problem("temp", stray.name, "temp file of an interrupted write"))
+        if repair:
+            stray.unlink(missing_ok=True)
+            repaired.append(f"removed temp file {stray.name}")
+    return VerifyReport(checked=len(on_disk), problems=tuple(problems), repaired=tuple(repaired))
