@@ -35,3 +35,10 @@ def load_ipython_extension(ipython: Any) -> None:
     from scidex_replay.surfaces.magic import load_ipython_extension as load
 
     load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext scidex_replay``."""
+    from scidex_replay.surfaces.magic import unload_ipython_extension as unload
+
+    unload(ipython)

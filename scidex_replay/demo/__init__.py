@@ -1,9 +1,14 @@
 """``scidex-replay demo``: a small real analysis, recorded step by step.
 
 A plate-reader experiment: raw absorbance readings (with a few flagged wells)
-are cleaned, blank-corrected and summarized per sample with pandas, then
-rendered as a Markdown report. Each step is a ``shell`` step whose script is
-one of its inputs, exactly as a user would record it with ``scidex-replay run``.
+are cleaned, blank-corrected and summarized per sample with pandas, charted
+with matplotlib, and written up as a Markdown report that cites the chart::
+
+    readings.csv ─► clean ─► summarize ─┬─► chart.png ─┐
+                                        └──────────────┴─► report.md
+
+Each step is a ``shell`` step whose script is one of its inputs, exactly as a
+user would record it with ``scidex-replay run``.
 """
 
 from __future__ import annotations
@@ -45,17 +50,21 @@ def build_demo(reg: Registry, log: Callable[[str], None] = print) -> str:
         raw_path.write_text(raw_readings())
         raw = reg.add_artifact(raw_path, kind="csv")
         log(f"added raw readings        {raw.id}")
-        current = raw.id
-        for script, output in (("clean.py", "clean.csv"), ("summarize.py", "summary.csv"), ("report.py", "report.md")):
-            argv = [py, "{in0}", "{in1}", "{out}"]
+
+        def step(script: str, inputs: list[str], output: str) -> str:
+            argv = [py, *(f"{{in{i}}}" for i in range(len(inputs) + 1)), "{out}"]
             art = run_handler(
                 reg,
                 shell,
                 method=shlex.join(argv),
                 parameters={"argv": argv},
-                inputs=[str(SCRIPTS / script), current],
+                inputs=[str(SCRIPTS / script), *inputs],
                 output=output,
             )
             log(f"recorded {script:<16} -> {art.id} ({output}, sha256:{art.content_hash[:12]})")
-            current = art.id
-    return current
+            return art.id
+
+        clean = step("clean.py", [raw.id], "clean.csv")
+        summary = step("summarize.py", [clean], "summary.csv")
+        chart = step("chart.py", [summary], "chart.png")
+        return step("report.py", [summary, chart], "report.md")

@@ -1,14 +1,20 @@
 """Run the handler in a fresh interpreter in deterministic mode.
 
 The child (``python -m scidex_replay.executors.child``) reads one JSON job on
-stdin: the step record, the input and output paths. It loads the handler by
-step_type through the same entry-point factory and writes a JSON answer on
-stdout. A timeout kills it; its stderr tail goes into the failure reason.
+stdin: the step record, the handler's ``module:Class``, the input and output
+paths, and writes a JSON answer on stdout. A timeout kills it; its stderr tail
+goes into the failure reason.
+
+With ``python`` set to another environment's interpreter (a pinned venv), the
+child imports scidex_replay from this source tree via ``PYTHONPATH``, that
+venv's ``bin`` comes first on ``PATH``, and a shell step whose command starts
+with this environment's Python runs the venv's Python instead.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -17,7 +23,7 @@ from pathlib import Path
 
 from scidex_replay.env.deterministic import deterministic_env
 from scidex_replay.errors import OutputMissing, StepFailed
-from scidex_replay.handlers.shell import tail
+from scidex_replay.handlers.shell import PYTHON_MAP_ENV, tail
 from scidex_replay.handlers.spec import Handler, ReplayedArtifact
 from scidex_replay.registry.records import Step
 
@@ -38,8 +44,20 @@ class SubprocessExecutor:
         self.timeout_s = timeout_s
 
     def run(self, handler: Handler, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact:
-        job = {"step": step_to_json(step), "inputs": [str(p) for p in inputs], "output": str(output)}
+        job = {
+            "step": step_to_json(step),
+            "handler": f"{type(handler).__module__}:{type(handler).__qualname__}",
+            "inputs": [str(p) for p in inputs],
+            "output": str(output),
+        }
         env = deterministic_env(int(step.started_at.timestamp()))
+        if Path(self.python) != Path(sys.executable):
+            source_root = str(Path(__file__).resolve().parents[2])
+            pinned_bin = str(Path(self.python).parent)
+            env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], source_root])
+            env["PATH"] = os.pathsep.join([pinned_bin, env.get("PATH", "")])
+            env["VIRTUAL_ENV"] = str(Path(self.python).parent.parent)
+            env[PYTHON_MAP_ENV] = f"{Path(sys.executable).parent}={pinned_bin}"
         try:
             proc = subprocess.run(
                 [self.python, "-m", "scidex_replay.executors.child"],

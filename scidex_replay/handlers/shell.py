@@ -8,6 +8,7 @@ with no shell, in a scratch working directory, in deterministic mode, with
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from scidex_replay.errors import BadInput, OutputMissing, StepFailed
 from scidex_replay.handlers.spec import ReplayedArtifact
 from scidex_replay.registry.records import Step
 
+PYTHON_MAP_ENV = "SCIDEX_REPLAY_PYTHON_MAP"
 PLACEHOLDER = re.compile(r"\{(in(\d+)|out)\}")
 STDERR_TAIL = 400
 DEFAULT_TIMEOUT_S = 3600
@@ -53,6 +55,18 @@ def tail(text: bytes, limit: int = STDERR_TAIL) -> str:
     return out[-limit:]
 
 
+def _map_python(cmd: list[str]) -> list[str]:
+    """In a pinned env, a command that starts with the live env's Python runs the pinned Python."""
+    mapping = os.environ.get(PYTHON_MAP_ENV)
+    if not mapping or not cmd:
+        return cmd
+    live_bin, _, pinned_bin = mapping.partition("=")
+    exe = Path(cmd[0])
+    if str(exe.parent) == live_bin and exe.name.startswith("python"):
+        return [str(Path(pinned_bin) / exe.name), *cmd[1:]]
+    return cmd
+
+
 class ShellHandler:
     step_type = "shell"
     version = "1"
@@ -64,7 +78,7 @@ class ShellHandler:
         argv = step.parameters.get("argv")
         if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
             raise StepFailed("shell step has no argv list in its parameters")
-        cmd = substitute(argv, inputs, output)
+        cmd = _map_python(substitute(argv, inputs, output))
         env = deterministic_env(int(step.started_at.timestamp()))
         try:
             proc = subprocess.run(

@@ -213,7 +213,7 @@ def rerun_artifact(
         target_artifact_id=chain.target.id, kind=kind, options=options, parent_run_id=restart, from_step=from_step
     )
     emit = on_event or _quiet
-    execution = _Execution(registry, chain, handlers, runner, run.run_id, emit, strict=strict, diff=diff)
+    execution = _Execution(registry, chain, handlers, runner, run.run_id, emit, strict=strict, diff=diff, pin=pin)
     execution.forked = forked
     execution.reuse_map = reuse_map
     emit("start", {"run_id": run.run_id, "plan": the_plan})
@@ -247,7 +247,7 @@ def _quiet(kind: str, payload: dict[str, Any]) -> None:
 class _Execution:
     """The mutable state of one run's execute phase."""
 
-    def __init__(self, registry, chain, handlers, runner, run_id, emit, *, strict, diff):
+    def __init__(self, registry, chain, handlers, runner, run_id, emit, *, strict, diff, pin):
         self.registry = registry
         self.store = registry.store
         self.chain = chain
@@ -257,6 +257,8 @@ class _Execution:
         self.emit = emit
         self.strict = strict
         self.diff = diff
+        self.pin = pin
+        self.pins: dict[str, Any] = {}  # env_hash -> Pin, one build attempt per run
         self.env_hash = current_environment().env_hash
         self.forked: dict[str, Step] = {}
         self.reuse_map: dict[str, tuple[str, str]] = {}
@@ -282,8 +284,8 @@ class _Execution:
                 result = self._result(step, position, False, "skipped: upstream failed")
             else:
                 result, aborted = self._execute(step, position, fork=bool(self.forked))
-            if manifests.outcome(result.reason) in ("failed", "skipped"):
-                self.broken.add(step.target_artifact_id)
+            if result.ok is False and result.output_hash_replayed is None and planned.action == EXECUTE:
+                self.broken.add(step.target_artifact_id)  # its dependents have no bytes to run on
             self.results.append(result)
             self.emit("step", {"position": position, "total": total, "step_id": step.step_id, "result": result})
         if aborted:
@@ -316,10 +318,39 @@ class _Execution:
                 return reused
         return self._result(step, position, None, reason)
 
+    def _environment_for(self, step: Step) -> tuple[Any, str, str]:
+        """(executor, env_hash it runs in, note for the reason) for a step recorded in ``step.env_hash``.
+
+        A step recorded in another environment runs in a venv pinned to its
+        requirements.lock; when that cannot be built it runs in the live env and
+        the note says so.
+        """
+        if not self.pin or not step.env_hash or step.env_hash == self.env_hash:
+            return self.runner, self.env_hash, ""
+        if step.env_hash not in self.pins:
+            from scidex_replay.env.pinned import Pin, ensure_pinned
+
+            env = self.registry.get_environment(step.env_hash)
+            if env is None:
+                pin = Pin(None, "env-differs: ran in live env (the registry has no lock for its env_hash)")
+            else:
+                pin = ensure_pinned(env, self.registry.home)
+            if pin.python is None:
+                logger.warning("step %s: %s", step.step_id, pin.note)
+                self.emit("warning", {"step_id": step.step_id, "message": pin.note})
+            self.pins[step.env_hash] = pin
+        pin = self.pins[step.env_hash]
+        if pin.python is None:
+            return self.runner, self.env_hash, pin.note
+        from scidex_replay.executors import SubprocessExecutor
+
+        return SubprocessExecutor(python=pin.python), step.env_hash, pin.note
+
     def _execute(self, step: Step, position: int, *, fork: bool) -> tuple[StepResult, bool]:
         handler = self.handlers.get(step.step_type)
         expected = self._digests(step)
-        key = reuse_key(handler, step, expected, self.env_hash)
+        runner, env_hash, env_note = self._environment_for(step)
+        key = reuse_key(handler, step, expected, env_hash)
         reused = self._reused(step, position, key)
         if reused is not None:
             if fork:
@@ -335,26 +366,28 @@ class _Execution:
         replay_input_hash = input_hash_of(actual)
         self.extras[step.step_id] = {"input_hash_replayed": replay_input_hash}
         input_note = ""
+        if corrupt:
+            i = corrupt[0]
+            reason = (
+                f"input-differs: stored bytes of input {i} ({step.source_artifact_ids[i]}) do not match "
+                f"sha256:{expected[i][:12]}; the step was not run on them"
+            ) + (" (aborted by --strict)" if self.strict else "")
+            return self._result(step, position, False, reason, duration_s=time.perf_counter() - t0), self.strict
         if not fork and replay_input_hash != step.input_hash:
-            if corrupt:
-                i = corrupt[0]
-                detail = f"stored bytes of input {i} ({step.source_artifact_ids[i]}) do not match sha256:{expected[i][:12]}"
-            else:
-                detail = f"inputs hash to {replay_input_hash[:12]}, recorded {step.input_hash[:12]}"
-            input_note = f"input-differs: {detail}"
+            input_note = f"input-differs: inputs hash to {replay_input_hash[:12]}, recorded {step.input_hash[:12]}"
             if self.strict:
                 return self._result(step, position, False, input_note + " (aborted by --strict)", duration_s=time.perf_counter() - t0), True
         out_dir = step_dir / "out"
         out_dir.mkdir(parents=True)
         output = out_dir / _file_name(self.chain.artifacts[step.target_artifact_id])
         try:
-            produced = self.runner.run(handler, step, inputs, output)
+            produced = runner.run(handler, step, inputs, output)
             digest, _ = self.store.put_file(produced.path)
         except ReplayError as exc:
-            return self._failed(step, position, str(exc), t0, key), False
+            return self._failed(step, position, _with(str(exc), env_note), t0, key), False
         except Exception as exc:  # a handler bug is this step's failure, not the run's
             logger.debug("handler %s raised", step.step_type, exc_info=True)
-            return self._failed(step, position, f"{type(exc).__name__}: {exc}", t0, key), False
+            return self._failed(step, position, _with(f"{type(exc).__name__}: {exc}", env_note), t0, key), False
         duration = time.perf_counter() - t0
         self.replayed[step.target_artifact_id] = digest
         same = digest == step.output_hash
@@ -371,7 +404,8 @@ class _Execution:
                 if detail["first_difference_offset"] is not None:
                     reason += f" (first difference at byte {detail['first_difference_offset']})"
         result = self._result(
-            step, position, ok, reason, output_hash_replayed=digest, duration_s=duration, replayed_blob=digest, reuse_key=key
+            step, position, ok, _with(reason, env_note), output_hash_replayed=digest, duration_s=duration,
+            replayed_blob=digest, reuse_key=key,
         )
         return result, False
 
@@ -423,6 +457,10 @@ class _Execution:
 
     def _source_digests(self, ids: Sequence[str]) -> list[str]:
         return [self.chain.artifacts[a].content_hash for a in ids]
+
+
+def _with(reason: str, note: str) -> str:
+    return f"{reason} ({note})" if note else reason
 
 
 def _file_name(artifact: Artifact) -> str:

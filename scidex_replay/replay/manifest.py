@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -24,12 +25,14 @@ from typing import Any
 from scidex_replay.registry.records import Run, Step, StepResult
 
 SCHEMA = "scidex-replay/manifest/v1"
+_CODE = re.compile(r"[a-z][a-z-]*")
 MIMETYPE = "application/vnd.scidex.replay-manifest+json"
 
 
 def outcome(reason: str) -> str:
     """The short code at the start of a reason: ``reproduced``, ``output-differs``, ``failed`` …"""
-    return reason.split(":", 1)[0].strip()
+    match = _CODE.match(reason)
+    return match.group(0) if match else reason
 
 
 def build(

@@ -289,14 +289,43 @@ def rerun_artifact(
 
 
 def _progress_printer():
-    def on_event(kind: str, payload: dict[str, Any]) -> None:
-        if kind == "start":
-            _note(f"run {payload['run_id']}: {len(payload['plan'])} step(s)")
-        elif kind == "step":
-            r = payload["result"]
-            _note(f"[{payload['position'] + 1}/{payload['total']}] {r.step_id}  {r.reason}  ({r.duration_s:.2f} s)")
+    """Per-step progress on stderr: a Rich progress bar on a terminal, one line per step otherwise."""
+    if not sys.stderr.isatty():
 
-    return on_event
+        def lines(kind: str, payload: dict[str, Any]) -> None:
+            if kind == "start":
+                _note(f"run {payload['run_id']}: {len(payload['plan'])} step(s)")
+            elif kind == "step":
+                r = payload["result"]
+                _note(f"[{payload['position'] + 1}/{payload['total']}] {r.step_id}  {r.reason}  ({r.duration_s:.2f} s)")
+            elif kind == "warning":
+                _note(f"warning: {payload['message']}")
+
+        return lines
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=_console(stderr=True), transient=True,
+    )
+    task = None
+
+    def bar(kind: str, payload: dict[str, Any]) -> None:
+        nonlocal task
+        if kind == "start":
+            progress.start()
+            task = progress.add_task(f"run {payload['run_id']}", total=len(payload["plan"]))
+        elif kind == "step" and task is not None:
+            r = payload["result"]
+            progress.console.print(f"{r.step_id}  {r.reason}  ({r.duration_s:.2f} s)")
+            progress.update(task, advance=1)
+        elif kind == "warning":
+            progress.console.print(f"[yellow]warning:[/yellow] {payload['message']}")
+        elif kind == "end":
+            progress.stop()
+
+    return bar
 
 
 def _print_plan(the_plan: Any, as_json: bool) -> None:

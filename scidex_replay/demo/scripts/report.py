@@ -1,11 +1,14 @@
-"""A short Markdown report of the per-sample summary."""
+"""A short Markdown report of the per-sample summary, citing the chart by content hash."""
 
+import hashlib
 import sys
 
 import pandas as pd
 
 summary = pd.read_csv(sys.argv[1], index_col="sample")
+chart = hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest()
 lines = ["# Plate reader summary", "", "| sample | mean | std | n | vs ctrl |", "|---|---|---|---|---|"]
 for sample, row in summary.iterrows():
     lines.append(f"| {sample} | {row['mean']:.4f} | {row['std']:.4f} | {int(row['count'])} | {row['rel_to_ctrl']:.3f} |")
-open(sys.argv[2], "w").write("\n".join(lines) + "\n")
+lines += ["", f"![chart](chart.png) (sha256 {chart[:16]})"]
+open(sys.argv[3], "w").write("\n".join(lines) + "\n")

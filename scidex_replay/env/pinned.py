@@ -1,0 +1,110 @@
+"""Pinned environments: a venv per recorded env_hash, built from its requirements.lock with uv.
+
+Venvs live under ``<home>/envs/<env_hash[:16]>`` and are reused by every later
+replay of a step recorded in that environment. A venv is built in a temp
+directory and renamed into place when complete, so a half-built venv is never
+used. Local or editable installs in the lock (lines carrying a ``file://``
+``direct_url``) cannot come from an index: they are left out of the sync and
+reported. scidex_replay itself runs in the venv from its own source directory
+(on ``PYTHONPATH``), importing only the handler modules, which need nothing but
+the standard library.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from scidex_replay.registry.records import Environment
+
+logger = logging.getLogger(__name__)
+READY = ".scidex-ready"
+BUILD_TIMEOUT_S = 900
+
+
+@dataclass(frozen=True)
+class Pin:
+    """The outcome of pinning: a venv's interpreter, or None and why not."""
+
+    python: str | None
+    note: str
+    unpinned: tuple[str, ...] = ()
+
+
+def split_lock(lock: str) -> tuple[list[str], list[str]]:
+    """(requirements uv can install, names of local/editable packages it cannot)."""
+    installable, local = [], []
+    for line in lock.splitlines():
+        req, _, comment = line.partition("  # direct_url: ")
+        req = req.strip()
+        if not req or req.startswith("#"):
+            continue
+        if comment.startswith("file:"):
+            local.append(req.split("==")[0])
+        else:
+            installable.append(req)
+    return installable, local
+
+
+def _uv() -> str:
+    try:
+        import uv
+
+        return uv.find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if not found:
+            raise FileNotFoundError("uv is not installed") from None
+        return found
+
+
+def _python_request(env: Environment) -> str:
+    """The interpreter to build on: this one when the minor versions match, else ``X.Y`` for uv to find."""
+    recorded = env.python.split()[-1] if env.python else ""
+    live = platform.python_version()
+    if recorded.split(".")[:2] == live.split(".")[:2] or not recorded:
+        return sys.executable
+    return ".".join(recorded.split(".")[:2])
+
+
+def ensure_pinned(env: Environment, home: Path) -> Pin:
+    """The interpreter of the venv for ``env``, building it on first use; never raises."""
+    target = home / "envs" / env.env_hash[:16]
+    python = target / "bin" / "python"
+    installable, local = split_lock(env.requirements_lock)
+    local_note = f"; local packages not pinned: {', '.join(local)}" if local else ""
+    if (target / READY).is_file():
+        return Pin(str(python), f"pinned env {env.env_hash[:12]} (reused){local_note}", tuple(local))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        uv = _uv()
+        run_env = dict(os.environ, UV_PYTHON_DOWNLOADS="never", VIRTUAL_ENV="")
+        _run([uv, "venv", "--quiet", "--python", _python_request(env), str(build)], run_env)
+        lock_file = build / "requirements.lock"
+        lock_file.write_text("\n".join(installable) + "\n")
+        _run([uv, "pip", "sync", "--quiet", "--python", str(build / "bin" / "python"), str(lock_file)], run_env)
+        (build / READY).write_text(env.env_hash + "\n")
+        try:
+            build.rename(target)
+        except OSError:  # another process finished the same venv first; use theirs
+            shutil.rmtree(build, ignore_errors=True)
+        return Pin(str(python), f"pinned env {env.env_hash[:12]} (built){local_note}", tuple(local))
+    except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
+        shutil.rmtree(build, ignore_errors=True)
+        logger.warning("cannot build the pinned env %s: %s", env.env_hash[:12], exc)
+        return Pin(None, f"env-differs: ran in live env (pinned env could not be built: {exc})")
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> None:
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+        raise RuntimeError(" ".join(lines[-2:])[-300:] or f"{Path(cmd[0]).name} exit {proc.returncode}")

@@ -1,0 +1,212 @@
+"""IPython magics: ``%rerun_artifact``, ``%artifact_chain`` and ``%%scidex_step``.
+
+Loaded by ``%load_ext scidex_replay``; nothing is registered at import time.
+The magics parse their flags, call the replay engine (or the recording API) and
+render the result; errors the engine raises on purpose become ``UsageError``,
+which IPython shows as one line without a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+
+from scidex_replay.errors import ReplayError
+
+#: keyword arguments of rerun_artifact that an older engine may not accept
+NEWER_ENGINE_FLAGS = {"restart": "--restart", "reuse": "--reuse", "fork": "--fork", "set_params": "--set", "input_overrides": "--input"}
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def usage_errors() -> Iterator[None]:
+    """Turn the engine's ``ReplayError`` into IPython's one-line ``UsageError``."""
+    try:
+        yield
+    except ReplayError as exc:
+        raise UsageError(one_line(exc)) from exc
+
+
+def _open_registry(db: str | None) -> Any:
+    from scidex_replay.registry import Registry
+
+    return Registry.open(db)
+
+
+@magics_class
+class ReplayMagics(Magics):
+    """The scidex-replay magics. ``last_widget`` is the widget the last replay displayed."""
+
+    last_widget: Any = None
+
+    @magic_arguments()
+    @argument("artifact_id", metavar="ID", help="The artifact whose chain is replayed.")
+    @argument("--from", dest="from_step", metavar="STEP", help="Replay STEP and its descendants; freeze the rest.")
+    @argument("--strict", action="store_true", help="Abort at the first input whose hash differs from the record.")
+    @argument("--diff", action="store_true", help="For differing outputs, say where they differ.")
+    @argument("--executor", default="kernel", choices=["kernel", "subprocess", "dask"], help="Where handlers run (default: kernel).")
+    @argument("--no-pin", action="store_true", help="Run steps in the live environment even when theirs differs.")
+    @argument("--restart", metavar="RUN", help="Restart RUN, reusing the steps that succeeded in it and its ancestors.")
+    @argument("--reuse", choices=["succeeded-before", "all", "none"], help="Where reused results may come from.")
+    @argument("--fork", action="store_true", help="Replay with changed parameters or inputs; outputs become new artifacts.")
+    @argument("--set", dest="sets", action="append", default=[], metavar="STEP.KEY=VALUE", help="With --fork: change a step parameter (VALUE read as JSON if it parses). Repeatable.")
+    @argument("--input", dest="input_specs", action="append", default=[], metavar="STEP[:N]=FILE", help="With --fork: replace a step's input N (default 0) by a file or artifact id. Repeatable.")
+    @argument("--out", metavar="DIR", help="Where manifest.json is written (default: <home>/runs/<run_id>).")
+    @argument("--db", metavar="URL", help="Registry database URL (default: $SCIDEX_REPLAY_DB).")
+    @argument("--no-widget", action="store_true", help="Display only the manifest bundle, not the widget.")
+    @line_magic
+    def rerun_artifact(self, line: str) -> Any:
+        """Replay the chain that produced an artifact and byte-compare every output.
+
+        Returns the report (``r = %rerun_artifact ID``: ``r.ok``, ``r.manifest``,
+        ``r.to_dataframe()``). Shows the replay widget with a progress bar
+        updated once per step, then displays the manifest as
+        ``application/vnd.scidex.replay-manifest+json`` (with HTML and text
+        fallbacks), so the notebook keeps its reproduction evidence.
+        """
+        from scidex_replay.surfaces.args import parse_inputs, parse_sets
+        from scidex_replay.surfaces.widget import EXECUTOR_CHOICES, ReplayWidget, manifest_bundle
+
+        args = parse_argstring(self.rerun_artifact, line)
+        with usage_errors():
+            options: dict[str, Any] = {"pin": not args.no_pin, "out": args.out}
+            if args.restart is not None:
+                options["restart"] = args.restart
+            if args.reuse is not None:
+                options["reuse"] = args.reuse
+            if args.fork:
+                options["fork"] = True
+            if args.sets:
+                options["set_params"] = parse_sets(args.sets)
+            if args.input_specs:
+                options["input_overrides"] = parse_inputs(args.input_specs)
+            if not args.no_widget and args.executor not in EXECUTOR_CHOICES:
+                raise UsageError(f"--executor {args.executor}: the widget runs kernel or subprocess; add --no-widget")
+            registry = _open_registry(args.db)
+            if args.no_widget:
+                try:
+                    report = self._call_engine(
+                        args.artifact_id, registry=registry, from_step=args.from_step, strict=args.strict,
+                        diff=args.diff, executor=args.executor, **options,
+                    )
+                finally:
+                    registry.close()
+            else:
+                widget = ReplayWidget.for_artifact(
+                    registry, args.artifact_id, from_step=args.from_step, owns_registry=True,
+                    strict=args.strict, diff=args.diff, executor=args.executor,
+                )
+                self.last_widget = widget
+                display(widget)
+                report = self._call_engine(args.artifact_id, widget=widget, from_step=args.from_step, **options)
+        display(manifest_bundle(report.manifest), raw=True)
+        return report
+
+    @staticmethod
+    def _call_engine(artifact_id: str, *, widget: Any = None, **kwargs: Any) -> Any:
+        from scidex_replay.replay import rerun_artifact
+
+        try:
+            if widget is not None:
+                return widget.replay(**kwargs)
+            return rerun_artifact(artifact_id, **kwargs)
+        except TypeError as exc:
+            flags = [flag for key, flag in NEWER_ENGINE_FLAGS.items() if key in kwargs and f"'{key}'" in str(exc)]
+            if flags and "unexpected keyword" in str(exc):
+                raise UsageError(f"{flags[0]}: this flag needs a newer engine") from exc
+            raise
+
+    @magic_arguments()
+    @argument("artifact_id", metavar="ID", help="The artifact whose chain is shown.")
+    @argument("--from", dest="from_step", metavar="STEP", help="Preselect STEP for 'Replay from' and plan from it.")
+    @argument("--db", metavar="URL", help="Registry database URL (default: $SCIDEX_REPLAY_DB).")
+    @line_magic
+    def artifact_chain(self, line: str) -> Any:
+        """Show the chain that produced an artifact, as planned, with the replay controls. Runs nothing.
+
+        Returns the widget: its buttons replay all, replay from the selected
+        step, or restart the last failed run.
+        """
+        from scidex_replay.surfaces.widget import ReplayWidget
+
+        args = parse_argstring(self.artifact_chain, line)
+        with usage_errors():
+            registry = _open_registry(args.db)
+            try:
+                widget = ReplayWidget.for_artifact(registry, args.artifact_id, from_step=args.from_step, owns_registry=True)
+            except BaseException:
+                registry.close()
+                raise
+        self.last_widget = widget
+        return widget
+
+    @magic_arguments()
+    @argument("--in", dest="inputs", action="append", default=[], metavar="ID", help="An input artifact id (or file), in order: inputs[0], inputs[1]... Repeatable.")
+    @argument("--out", required=True, metavar="NAME", help="File name of the output the cell writes to the path `output`.")
+    @argument("--type", dest="step_type", default="python.cell", help="The step type (default: python.cell).")
+    @argument("--param", dest="params", action="append", default=[], metavar="KEY=VALUE", help="A step parameter, bound as a variable in the cell (VALUE read as JSON if it parses). Repeatable.")
+    @argument("--kind", help="Kind of the output artifact (default: from NAME's suffix).")
+    @argument("--as", dest="as_var", metavar="VAR", help="Bind the recorded artifact (its .id, .name...) to VAR in the notebook.")
+    @argument("--db", metavar="URL", help="Registry database URL (default: $SCIDEX_REPLAY_DB).")
+    @cell_magic
+    def scidex_step(self, line: str, cell: str) -> None:
+        """Run the cell as a processing step and record it, so that it can be replayed.
+
+        The cell source is the step's method. It runs as plain Python in a fresh
+        namespace, exactly as on replay: ``inputs`` (list of paths to frozen
+        copies of the --in artifacts), ``output`` (the path to write, named
+        --out) and ``params`` (the --param values, also bound by name) are
+        defined; notebook variables are not, so import what the cell uses.
+        Nothing is recorded unless the cell finishes and writes ``output``.
+        Prints the new step and artifact ids.
+        """
+        from scidex_replay.handlers import load_handlers
+        from scidex_replay.recording import run_handler
+
+        args = parse_argstring(self.scidex_step, line)
+        if args.as_var is not None and not args.as_var.isidentifier():
+            raise UsageError(f"--as {args.as_var}: not a Python identifier")
+        with usage_errors():
+            params = self._params(args.params)
+            handler = load_handlers().get(args.step_type)
+            with _open_registry(args.db) as registry:
+                artifact = run_handler(
+                    registry, handler, method=cell, parameters=params, inputs=args.inputs, output=args.out, kind=args.kind
+                )
+                step = registry.producing_step(artifact.id)
+        step_id = step.step_id if step is not None else "?"
+        print(f"recorded step {step_id} ({args.step_type}): artifact {artifact.id} ({artifact.name})")
+        if args.as_var:
+            self.shell.user_ns[args.as_var] = artifact
+
+    @staticmethod
+    def _params(specs: list[str]) -> dict[str, Any]:
+        from scidex_replay.errors import BadInput
+        from scidex_replay.surfaces.args import parse_sets
+
+        bad = [s for s in specs if "=" not in s or not s.partition("=")[0]]
+        if bad:
+            raise BadInput(f"--param {bad[0]!r}: expected KEY=VALUE")
+        return parse_sets(f"p.{spec}" for spec in specs).get("p", {})
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics (``%load_ext scidex_replay``)."""
+    ipython.register_magics(ReplayMagics)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext scidex_replay``: drop the magics again."""
+    magics = ipython.magics_manager.magics
+    for kind, names in (("line", ("rerun_artifact", "artifact_chain")), ("cell", ("scidex_step",))):
+        for name in names:
+            magics[kind].pop(name, None)
