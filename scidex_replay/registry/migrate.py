@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy import exc as sa_exc
 
 from scidex_replay.errors import RegistryUnavailable
@@ -25,10 +25,11 @@ def alembic_config(engine: Engine):
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
+    """The Alembic revision stamped in the database, read with plain SQL (importing Alembic costs ~0.2 s)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def ensure_schema(engine: Engine) -> None:

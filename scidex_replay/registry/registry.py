@@ -108,6 +108,35 @@ def _result(row: ResultRow) -> StepResult:
     )
 
 
+def walk_cte(artifact_id: str) -> Any:
+    """Recursive CTE of the step ids that contributed to ``artifact_id`` (portable SQL)."""
+    steps_t, inputs_t = StepRow.__table__, StepInputRow.__table__
+    walk = select(steps_t.c.step_id).where(steps_t.c.target_artifact_id == artifact_id).cte("walk", recursive=True)
+    producer, used = steps_t.alias("producer"), inputs_t.alias("used")
+    return walk.union(
+        select(producer.c.step_id)
+        .join(used, used.c.artifact_id == producer.c.target_artifact_id)
+        .join(walk, walk.c.step_id == used.c.step_id)
+    )
+
+
+def _step_from_row(row: Any, sources: list[str]) -> Step:
+    return Step(
+        step_id=row.step_id,
+        step_type=row.step_type,
+        method=row.method,
+        parameters=row.parameters,
+        target_artifact_id=row.target_artifact_id,
+        source_artifact_ids=tuple(sources),
+        input_hash=row.input_hash,
+        output_hash=row.output_hash,
+        env_hash=row.env_hash,
+        trace_id=row.trace_id,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+    )
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout=30000")
@@ -211,6 +240,11 @@ class Registry:
         with self.session() as s:
             return s.get(ArtifactRow, artifact_id) is not None
 
+    def has_artifacts(self, ids: Iterable[str]) -> bool:
+        ids = set(ids)
+        with self.session() as s:
+            return len(set(s.scalars(select(ArtifactRow.id).where(ArtifactRow.id.in_(ids))))) == len(ids)
+
     def artifacts(self, ids: Iterable[str]) -> dict[str, Artifact]:
         ids = list(dict.fromkeys(ids))
         with self.session() as s:
@@ -257,6 +291,11 @@ class Registry:
         *before* running the step (see ``input_hash_of``).
         """
         parameters = _json_only(parameters)
+        if started_at.tzinfo is None or completed_at.tzinfo is None:
+            raise BadInput("started_at and completed_at must be timezone-aware datetimes")
+        if not self.has_artifacts(sources):
+            missing = sorted(set(sources) - set(self.artifacts(sources)))
+            raise NotFound(f"unknown artifact id: {missing[0]}")
         if output_hash is not None:
             digest = output_hash
             size = self.store.path(digest).stat().st_size
@@ -268,9 +307,6 @@ class Registry:
         if env is not None:
             self.ensure_environment(env)
         with self.session() as s:
-            missing = set(sources) - set(s.scalars(select(ArtifactRow.id).where(ArtifactRow.id.in_(sources))))
-            if missing:
-                raise NotFound(f"unknown artifact id: {sorted(missing)[0]}")
             target = ArtifactRow(
                 id=new_id("a"),
                 content_hash=digest,
@@ -319,20 +355,29 @@ class Registry:
         visits each step once, so diamonds and even a corrupt cycle terminate.
         """
         self.get_artifact(artifact_id)
-        seed = select(StepRow.step_id).where(StepRow.target_artifact_id == artifact_id)
-        walk = seed.cte("walk", recursive=True)
-        producer = StepRow.__table__.alias("producer")
-        inputs = StepInputRow.__table__.alias("inp")
-        walk = walk.union(
-            select(producer.c.step_id)
-            .join(inputs, inputs.c.artifact_id == producer.c.target_artifact_id)
-            .join(walk, walk.c.step_id == inputs.c.step_id)
+        steps_t, inputs_t = StepRow.__table__, StepInputRow.__table__
+        walk = walk_cte(artifact_id)
+        # One row per (step, input), step columns repeated; grouped below. Core rows, not ORM
+        # objects: hydrating 100k ORM instances would cost more than the walk itself.
+        query = (
+            select(steps_t, inputs_t.c.artifact_id)
+            .join(walk, walk.c.step_id == steps_t.c.step_id)
+            .outerjoin(inputs_t, inputs_t.c.step_id == steps_t.c.step_id)
+            .order_by(steps_t.c.step_id, inputs_t.c.position)
         )
-        with self.session() as s:
-            rows = s.scalars(
-                select(StepRow).where(StepRow.step_id.in_(select(walk.c.step_id))).options(selectinload(StepRow.inputs))
-            ).all()
-            return [_step(r) for r in rows]
+        steps: list[Step] = []
+        with self.engine.connect() as conn:
+            current, sources = None, []
+            for row in conn.execute(query):
+                if current is None or row.step_id != current.step_id:
+                    if current is not None:
+                        steps.append(_step_from_row(current, sources))
+                    current, sources = row, []
+                if row.artifact_id is not None:
+                    sources.append(row.artifact_id)
+            if current is not None:
+                steps.append(_step_from_row(current, sources))
+        return steps
 
     def step_types(self) -> list[tuple[str, int]]:
         with self.session() as s:

@@ -73,8 +73,16 @@ class BlobStore:
         return self.path(digest).is_file()
 
     def put_file(self, src: str | os.PathLike[str]) -> tuple[str, int]:
-        """Store the bytes of ``src``; return ``(sha256, size)``. Idempotent."""
+        """Store the bytes of ``src``; return ``(sha256, size)``. Idempotent.
+
+        Bytes already in the store (a replay that reproduced) are only hashed,
+        not written again.
+        """
         with open(src, "rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+            if self.has(digest):
+                return digest, fh.tell()
+            fh.seek(0)
             return self.put_stream(fh)
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:

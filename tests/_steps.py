@@ -1,0 +1,46 @@
+"""Module-level step functions for ``record_call`` / ``recorded`` tests.
+
+They must live in an importable module (not a test file, not ``__main__``):
+``python.call`` records them as ``_steps:<name>`` and imports them by that name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scidex_replay.recording import recorded
+
+
+def shout(inputs, output, suffix="!"):
+    """Concatenate the inputs, upper-cased, plus ``suffix``."""
+    text = "".join(Path(p).read_text() for p in inputs)
+    Path(output).write_text(text.upper() + suffix)
+
+
+def forget_output(inputs, output):
+    """Returns without writing ``output``."""
+
+
+def explode(inputs, output):
+    Path(output).write_text("half")
+    raise RuntimeError("boom")
+
+
+@recorded()
+def count_lines(inputs, output):
+    """Write the number of lines of each input, one per line (recorded via the default registry)."""
+    counts = [str(len(Path(p).read_text().splitlines())) for p in inputs]
+    Path(output).write_text("\n".join(counts) + "\n")
+
+
+def reverse(inputs, output):
+    Path(output).write_bytes(Path(inputs[0]).read_bytes()[::-1])
+
+
+CALLS: list[dict] = []
+
+
+def show_params(inputs, output, **params):
+    """Write ``repr`` of the parameters it was called with (and remember the call)."""
+    CALLS.append(params)
+    Path(output).write_text(repr(sorted(params.items())))

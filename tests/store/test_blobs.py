@@ -1,0 +1,315 @@
+"""Content-addressed blob store: round-trips, atomic puts, integrity checks, hash validation."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scidex_replay.errors import BadInput, IntegrityError, NotFound
+from scidex_replay.store import BlobStore, hash_bytes, hash_file, validate_hash
+from scidex_replay.store.blobs import CHUNK
+
+MIB = 1 << 20
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> BlobStore:
+    return BlobStore(tmp_path / "blobs")
+
+
+def files_under(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def tmp_files(store: BlobStore) -> list[Path]:
+    tmp = store.root / "tmp"
+    return list(tmp.iterdir()) if tmp.exists() else []
+
+
+def read_all(store: BlobStore, digest: str) -> bytes:
+    with store.open(digest) as fh:
+        return fh.read()
+
+
+class LimitedStream(io.RawIOBase):
+    """A lazily generated stream that fails if asked for more than ``limit`` bytes at once."""
+
+    def __init__(self, size: int, limit: int = CHUNK, fail_at: int | None = None, exc: BaseException | None = None):
+        self.size = size
+        self.limit = limit
+        self.pos = 0
+        self.fail_at = fail_at
+        self.exc = exc or OSError("stream broke")
+        self.requests: list[int] = []
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        n = len(buf)
+        self.requests.append(n)
+        if n > self.limit:
+            raise AssertionError(f"asked for {n} bytes at once (limit {self.limit})")
+        if self.fail_at is not None and self.pos >= self.fail_at:
+            raise self.exc
+        n = min(n, self.size - self.pos)
+        chunk = self._pattern(n)
+        buf[:n] = chunk
+        self.digest.update(chunk)
+        self.pos += n
+        return n
+
+    def _pattern(self, n: int) -> bytes:
+        # a repeating pattern keyed on position: cheap, and not one repeated chunk
+        pattern = bytes(range(256)) * (n // 256 + 2)
+        start = self.pos % 256
+        return pattern[start : start + n]
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0 or size > self.limit:
+            raise AssertionError(f"read({size}) would load more than {self.limit} bytes at once")
+        return super().read(size)
+
+    def readall(self) -> bytes:
+        raise AssertionError("readall() loads the whole stream into memory")
+
+
+# -- round trips ------------------------------------------------------------
+
+
+def test_bytes_round_trip_and_are_filed_under_their_sha256(store: BlobStore):
+    data = b"absorbance,well\n0.42,A1\n"
+    digest, size = store.put_bytes(data)
+    assert digest == hashlib.sha256(data).hexdigest() == hash_bytes(data)
+    assert size == len(data)
+    assert read_all(store, digest) == data
+    assert store.has(digest)
+    assert store.path(digest) == store.root / digest[:2] / digest[2:]
+    assert list(store.iter_digests()) == [digest]
+
+
+def test_empty_bytes_round_trip(store: BlobStore):
+    digest, size = store.put_bytes(b"")
+    assert size == 0
+    assert digest == hashlib.sha256(b"").hexdigest()
+    assert read_all(store, digest) == b""
+    assert store.verify(digest)
+
+
+def test_files_round_trip_and_materialize_as_writable_copies(store: BlobStore, tmp_path: Path):
+    src = tmp_path / "in.bin"
+    src.write_bytes(os.urandom(3 * MIB + 17))
+    digest, size = store.put_file(src)
+    assert digest == hash_file(src)
+    assert size == src.stat().st_size
+    dest = store.materialize(digest, tmp_path / "out.bin")
+    assert dest.read_bytes() == src.read_bytes()
+    dest.write_bytes(b"edited")  # a materialized copy is the caller's to change
+    assert store.verify(digest)
+
+
+def test_same_bytes_added_twice_are_stored_once(store: BlobStore, tmp_path: Path):
+    data = b"x" * 1000
+    first, _ = store.put_bytes(data)
+    inode = store.path(first).stat().st_ino
+    src = tmp_path / "same.bin"
+    src.write_bytes(data)
+    second, _ = store.put_file(src)
+    assert second == first
+    assert list(store.iter_digests()) == [first]
+    assert store.path(first).stat().st_ino == inode  # not rewritten
+    assert tmp_files(store) == []
+
+
+def test_different_bytes_get_different_blobs(store: BlobStore):
+    a, _ = store.put_bytes(b"a")
+    b, _ = store.put_bytes(b"b")
+    assert a != b
+    assert sorted(store.iter_digests()) == sorted([a, b])
+
+
+def test_blobs_are_written_read_only(store: BlobStore):
+    digest, _ = store.put_bytes(b"immutable")
+    mode = store.path(digest).stat().st_mode
+    assert stat.S_IMODE(mode) & 0o222 == 0, oct(mode)
+
+
+def test_large_data_is_streamed_in_bounded_chunks(store: BlobStore):
+    stream = LimitedStream(5 * MIB, limit=CHUNK)
+    digest, size = store.put_stream(stream)
+    assert size == 5 * MIB
+    assert digest == stream.digest.hexdigest()
+    assert len(stream.requests) >= 5
+    assert max(stream.requests) <= CHUNK
+    chunks = [len(c) for c in store.iter_chunks(digest, verify=True)]
+    assert sum(chunks) == 5 * MIB
+    assert max(chunks) <= CHUNK
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=4096))
+def test_any_bytes_round_trip_and_hash_to_their_digest(store: BlobStore, data: bytes):
+    digest, size = store.put_bytes(data)
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert size == len(data)
+    with store.open(digest) as fh:
+        assert fh.read() == data
+    assert store.verify(digest)
+
+
+# -- atomicity ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exc", [OSError("disk went away"), KeyboardInterrupt()], ids=["oserror", "keyboardinterrupt"])
+def test_interrupted_put_leaves_no_blob_and_no_temp_file(store: BlobStore, exc: BaseException):
+    stream = LimitedStream(5 * MIB, fail_at=2 * MIB, exc=exc)
+    with pytest.raises(type(exc)):
+        store.put_stream(stream)
+    assert stream.pos >= 2 * MIB  # it really was interrupted mid-way
+    assert list(store.iter_digests()) == []
+    assert tmp_files(store) == []
+    assert [p for p in files_under(store.root)] == []
+
+
+def test_clear_tmp_removes_stray_temp_files(store: BlobStore):
+    digest, _ = store.put_bytes(b"kept")
+    (store.root / "tmp").mkdir(exist_ok=True)
+    (store.root / "tmp" / "put-stray").write_bytes(b"partial")
+    assert store.clear_tmp() == 1
+    assert tmp_files(store) == []
+    assert store.verify(digest)
+
+
+# -- hash validation ------------------------------------------------------------
+
+BAD_HASHES = [
+    "../../etc/passwd",
+    "A" * 64,
+    "ABCDEF" + "0" * 58,
+    "a" * 63,
+    "a" * 65,
+    "g" * 64,
+    "",
+    "a" * 64 + "\n",
+    " " + "a" * 63,
+    "aa/" + "b" * 61,
+]
+
+
+@pytest.mark.parametrize("bad", BAD_HASHES, ids=repr)
+def test_validate_hash_rejects_anything_but_64_lowercase_hex(bad: str):
+    with pytest.raises(BadInput):
+        validate_hash(bad)
+
+
+def test_validate_hash_accepts_a_sha256_hex_digest():
+    digest = hashlib.sha256(b"x").hexdigest()
+    assert validate_hash(digest) == digest
+
+
+@pytest.mark.parametrize("bad", BAD_HASHES, ids=repr)
+@pytest.mark.parametrize("operation", ["path", "has", "open", "verify", "iter_chunks", "materialize", "remove"])
+def test_malformed_hash_is_rejected_before_touching_the_filesystem(tmp_path: Path, bad: str, operation: str):
+    root = tmp_path / "never-created"
+    store = BlobStore(root)
+    dest = tmp_path / "dest.bin"
+    calls = {
+        "path": lambda: store.path(bad),
+        "has": lambda: store.has(bad),
+        "open": lambda: store.open(bad),
+        "verify": lambda: store.verify(bad),
+        "iter_chunks": lambda: list(store.iter_chunks(bad, verify=True)),
+        "materialize": lambda: store.materialize(bad, dest),
+        "remove": lambda: store.remove(bad),
+    }
+    with pytest.raises(BadInput) as excinfo:
+        calls[operation]()
+    assert not isinstance(excinfo.value, NotFound), "a malformed hash must not look like a missing blob"
+    assert not root.exists()
+    assert not dest.exists()
+
+
+def test_a_traversal_hash_never_reaches_a_file_outside_the_store(tmp_path: Path):
+    outside = tmp_path / "secret"
+    outside.write_text("do not read")
+    store = BlobStore(tmp_path / "store" / "blobs")
+    bad = "../../secret"
+    with pytest.raises(BadInput):
+        store.open(bad)
+    with pytest.raises(BadInput):
+        store.remove(bad)
+    assert outside.read_text() == "do not read"
+
+
+# -- integrity --------------------------------------------------------------------
+
+BIG = 2 * CHUNK + 123
+
+
+def _corrupt(path: Path, how: str) -> None:
+    os.chmod(path, 0o644)
+    if how == "bitflip":
+        with open(path, "r+b") as fh:
+            fh.seek(CHUNK + 5)
+            b = fh.read(1)
+            fh.seek(CHUNK + 5)
+            fh.write(bytes([b[0] ^ 0x01]))
+    elif how == "truncate":
+        with open(path, "r+b") as fh:
+            fh.truncate(CHUNK + 1)
+    elif how == "delete":
+        path.unlink()
+    else:  # pragma: no cover
+        raise ValueError(how)
+
+
+@pytest.fixture(params=["bitflip", "truncate", "delete"])
+def corrupted(request, store: BlobStore) -> tuple[BlobStore, str, str]:
+    digest, _ = store.put_bytes(os.urandom(BIG))
+    assert store.verify(digest)
+    _corrupt(store.path(digest), request.param)
+    return store, digest, request.param
+
+
+def test_verify_detects_a_corrupted_blob(corrupted):
+    store, digest, _ = corrupted
+    assert store.verify(digest) is False
+
+
+def test_materialize_detects_a_corrupted_blob_and_removes_the_partial_copy(corrupted, tmp_path: Path):
+    store, digest, how = corrupted
+    dest = tmp_path / "restored.bin"
+    expected = NotFound if how == "delete" else IntegrityError
+    with pytest.raises(expected):
+        store.materialize(digest, dest)
+    assert not dest.exists()
+
+
+def test_verified_iteration_detects_a_corrupted_blob(corrupted):
+    store, digest, how = corrupted
+    expected = NotFound if how == "delete" else IntegrityError
+    with pytest.raises(expected):
+        for _ in store.iter_chunks(digest, verify=True):
+            pass
+
+
+def test_verified_iteration_of_an_intact_blob_yields_its_bytes(store: BlobStore):
+    data = os.urandom(BIG)
+    digest, _ = store.put_bytes(data)
+    assert b"".join(store.iter_chunks(digest, verify=True)) == data
+
+
+def test_missing_blob_is_not_found(store: BlobStore):
+    digest = hashlib.sha256(b"never stored").hexdigest()
+    assert not store.has(digest)
+    assert store.verify(digest) is False
+    with pytest.raises(NotFound):
+        store.open(digest)
