@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import pickle
 import sys
 from datetime import datetime
 from pathlib import Path
-
-
-def _handler(ref: str):
-    """Import the handler class by reference: a pinned venv has no scidex_replay entry points."""
-    import importlib
-
-    module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)()
 
 
 def main() -> int:
@@ -34,10 +28,13 @@ def main() -> int:
     sys.stdout = sys.stderr
     with answer_to:
         try:
-            handler = _handler(job["handler"])
+            handler = pickle.loads(base64.b64decode(job["handler"]))  # sent by our parent process
             result = handler(step, [Path(p) for p in job["inputs"]], Path(job["output"]))
         except ReplayError as exc:
             json.dump({"error": str(exc), "kind": type(exc).__name__}, answer_to)
+            return 1
+        except Exception as exc:  # a handler bug reads the same as under the kernel executor
+            json.dump({"error": f"{type(exc).__name__}: {exc}", "kind": "StepFailed"}, answer_to)
             return 1
         json.dump({"path": str(result.path), "note": result.note}, answer_to)
     return 0

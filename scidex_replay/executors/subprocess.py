@@ -1,8 +1,10 @@
 """Run the handler in a fresh interpreter in deterministic mode.
 
 The child (``python -m scidex_replay.executors.child``) reads one JSON job on
-stdin: the step record, the handler's ``module:Class``, the input and output
-paths, and writes a JSON answer on stdout. A timeout kills it; its stderr tail
+stdin: the step record, the handler instance (pickled: this process's own
+object, never recorded data, so a handler configured by a factory or with
+constructor arguments is the one that runs), the input and output paths, and
+writes a JSON answer on stdout. A timeout kills it; its stderr tail
 goes into the failure reason.
 
 With ``python`` set to another environment's interpreter (a pinned venv), the
@@ -13,8 +15,10 @@ with this environment's Python runs the venv's Python instead.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import pickle
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -44,9 +48,13 @@ class SubprocessExecutor:
         self.timeout_s = timeout_s
 
     def run(self, handler: Handler, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact:
+        try:
+            pickled = base64.b64encode(pickle.dumps(handler)).decode()
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            raise StepFailed(f"handler {step.step_type} cannot be sent to a subprocess: {exc}") from exc
         job = {
             "step": step_to_json(step),
-            "handler": f"{type(handler).__module__}:{type(handler).__qualname__}",
+            "handler": pickled,
             "inputs": [str(p) for p in inputs],
             "output": str(output),
         }
