@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SMOKE  := ../shared/acceptance/contract-smoke.sh
 
-.PHONY: venv demo test pytest smoke clean
+.PHONY: venv demo test pytest smoke postgres clean
 
 venv: $(STAMP)
 
@@ -19,7 +19,12 @@ $(STAMP): pyproject.toml
 demo: venv
 	$(BIN)/scidex-replay demo
 
-pytest: venv
+# PostgreSQL server binaries for the registry tests on PostgreSQL (the tests start a throwaway server).
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then :; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi
+
+pytest: venv postgres
 	$(BIN)/python -m pytest
 
 smoke: venv
