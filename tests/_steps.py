@@ -44,3 +44,19 @@ def show_params(inputs, output, **params):
     """Write ``repr`` of the parameters it was called with (and remember the call)."""
     CALLS.append(params)
     Path(output).write_text(repr(sorted(params.items())))
+
+
+def hog_memory(inputs, output, mib=2048):
+    """Allocate ``mib`` MiB (fails under a smaller address-space limit)."""
+    block = bytearray(mib * 1024 * 1024)
+    Path(output).write_text(str(len(block)))
+
+
+def wait_for_release(inputs, output, marker="", release=""):
+    """Touch ``marker``, then wait until ``release`` exists (a step the test can interrupt mid-run)."""
+    import time
+
+    Path(marker).touch()
+    while not Path(release).exists():
+        time.sleep(0.05)
+    Path(output).write_bytes(Path(inputs[0]).read_bytes())

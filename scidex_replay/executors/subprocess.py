@@ -32,6 +32,10 @@ from scidex_replay.handlers.spec import Handler, ReplayedArtifact
 from scidex_replay.registry.records import Step
 
 
+#: Address-space limit (MiB) for every step run by the subprocess executor, unless given explicitly.
+MEMORY_ENV = "SCIDEX_REPLAY_MEMORY_LIMIT_MB"
+
+
 def step_to_json(step: Step) -> dict:
     data = asdict(step)
     data["started_at"] = step.started_at.isoformat()
@@ -43,9 +47,18 @@ def step_to_json(step: Step) -> dict:
 class SubprocessExecutor:
     name = "subprocess"
 
-    def __init__(self, python: str | None = None, timeout_s: float = 3600):
+    def __init__(self, python: str | None = None, timeout_s: float = 3600, memory_limit_mb: int | None = None):
         self.python = python or sys.executable
         self.timeout_s = timeout_s
+        if memory_limit_mb is None and os.environ.get(MEMORY_ENV):
+            memory_limit_mb = int(os.environ[MEMORY_ENV])
+        self.memory_limit_mb = memory_limit_mb
+
+    def _limit_memory(self) -> None:  # runs in the child between fork and exec
+        import resource
+
+        limit = self.memory_limit_mb * 1024 * 1024  # type: ignore[operator]
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     def run(self, handler: Handler, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact:
         try:
@@ -74,6 +87,7 @@ class SubprocessExecutor:
                 cwd=output.parent,
                 env=env,
                 timeout=self.timeout_s,
+                preexec_fn=self._limit_memory if self.memory_limit_mb else None,
             )
         except subprocess.TimeoutExpired as exc:
             raise StepFailed(f"timed out after {self.timeout_s:g} s") from exc

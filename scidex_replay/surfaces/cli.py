@@ -523,7 +523,18 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _interrupt_on_sigterm() -> None:
+    """``kill`` ends a replay like Ctrl-C does: the run is recorded as interrupted, never left running."""
+    import signal
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def entry() -> None:
+    _interrupt_on_sigterm()
     sys.exit(main())
 
 
