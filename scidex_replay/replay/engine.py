@@ -270,27 +270,65 @@ class _Execution:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"scidex-{run_id}-"))
 
     def run(self, the_plan: Plan) -> str:
-        total = len(the_plan.steps)
-        aborted = False
-        for position, planned in enumerate(the_plan.steps):
-            step = self.forked.get(planned.step.step_id, planned.step)
-            if aborted:
-                result = self._result(step, position, False, "skipped: aborted by --strict")
-            elif planned.action == FROZEN:
-                result = self._frozen(step, position, planned.reason)
-            elif planned.action != EXECUTE:
-                result = self._result(step, position, False, planned.reason)
-            elif any(a in self.broken for a in step.source_artifact_ids):
-                result = self._result(step, position, False, "skipped: upstream failed")
-            else:
-                result, aborted = self._execute(step, position, fork=bool(self.forked))
-            if result.ok is False and result.output_hash_replayed is None and planned.action == EXECUTE:
-                self.broken.add(step.target_artifact_id)  # its dependents have no bytes to run on
-            self.results.append(result)
-            self.emit("step", {"position": position, "total": total, "step_id": step.step_id, "result": result})
-        if aborted:
+        """Execute the plan wave by wave: a wave holds steps whose producers all ran in earlier
+        waves, so an executor that can (Dask) runs a wave's steps in parallel."""
+        self.total = len(the_plan.steps)
+        self.aborted = False
+        for wave in _waves(the_plan):
+            jobs: list[_Job] = []
+            for position in wave:
+                planned = the_plan.steps[position]
+                step = self.forked.get(planned.step.step_id, planned.step)
+                if self.aborted:
+                    self._record(planned, self._result(step, position, False, "skipped: aborted by --strict"))
+                elif planned.action == FROZEN:
+                    self._record(planned, self._frozen(step, position, planned.reason))
+                elif planned.action != EXECUTE:
+                    self._record(planned, self._result(step, position, False, planned.reason))
+                elif any(a in self.broken for a in step.source_artifact_ids):
+                    self._record(planned, self._result(step, position, False, "skipped: upstream failed"))
+                else:
+                    prepared = self._prepare(step, position, fork=bool(self.forked))
+                    if isinstance(prepared, _Job):
+                        prepared.planned = planned
+                        jobs.append(prepared)
+                    else:
+                        self._record(planned, prepared)
+            if self.aborted:
+                for job in jobs:
+                    self._record(job.planned, self._result(job.step, job.position, False, "skipped: aborted by --strict"))
+                continue
+            self._run_jobs(jobs)
+        self.results.sort(key=lambda r: r.position)
+        if self.aborted:
             return "aborted"
         return "succeeded" if all(r.ok is not False for r in self.results) else "failed"
+
+    def _record(self, planned: Any, result: StepResult) -> None:
+        if result.ok is False and result.output_hash_replayed is None and planned.action == EXECUTE:
+            self.broken.add(planned.step.target_artifact_id)  # its dependents have no bytes to run on
+        if result.reason.endswith("(aborted by --strict)"):
+            self.aborted = True
+        self.results.append(result)
+        self.emit("step", {"position": result.position, "total": self.total, "step_id": result.step_id, "result": result})
+
+    def _run_jobs(self, jobs: list["_Job"]) -> None:
+        """Run a wave; each job is finished (hashed, compared, recorded) as soon as it is done."""
+        by_runner: dict[int, list[_Job]] = {}
+        for job in jobs:
+            by_runner.setdefault(id(job.runner), []).append(job)
+        for group in by_runner.values():
+            runner = group[0].runner
+            if len(group) > 1 and hasattr(runner, "run_many"):
+                calls = [(job.handler, job.step, job.inputs, job.output) for job in group]
+                runner.run_many(calls, lambda i, outcome, group=group: self._finish(group[i], outcome))
+                continue
+            for job in group:
+                try:
+                    outcome: Any = runner.run(job.handler, job.step, job.inputs, job.output)
+                except Exception as exc:
+                    outcome = exc
+                self._finish(job, outcome)
 
     def _result(self, step: Step, position: int, ok: bool | None, reason: str, **kw: Any) -> StepResult:
         return StepResult(step_id=step.step_id, position=position, ok=ok, reason=reason, **kw)
@@ -346,7 +384,8 @@ class _Execution:
 
         return SubprocessExecutor(python=pin.python), step.env_hash, pin.note
 
-    def _execute(self, step: Step, position: int, *, fork: bool) -> tuple[StepResult, bool]:
+    def _prepare(self, step: Step, position: int, *, fork: bool) -> "StepResult | _Job":
+        """Reuse, or freeze and check the inputs; a result when the step will not run, else a job."""
         handler = self.handlers.get(step.step_type)
         expected = self._digests(step)
         runner, env_hash, env_note = self._environment_for(step)
@@ -355,59 +394,67 @@ class _Execution:
         if reused is not None:
             if fork:
                 self.executed.append((step, reused.output_hash_replayed))
-            return reused, False
+            return reused
         t0 = time.perf_counter()
         step_dir = self.workdir / step.step_id
         try:
             inputs, actual = self._freeze_inputs(step, expected, step_dir)
         except NotFound as exc:
-            return self._failed(step, position, str(exc), t0, key), False
-        corrupt = [i for i, (e, a) in enumerate(zip(expected, actual)) if e != a]
+            return self._failed(step, position, str(exc), t0, key)
         replay_input_hash = input_hash_of(actual)
         self.extras[step.step_id] = {"input_hash_replayed": replay_input_hash}
-        input_note = ""
+        strict_note = " (aborted by --strict)" if self.strict else ""
+        corrupt = [i for i, (e, a) in enumerate(zip(expected, actual)) if e != a]
         if corrupt:
             i = corrupt[0]
             reason = (
                 f"input-differs: stored bytes of input {i} ({step.source_artifact_ids[i]}) do not match "
                 f"sha256:{expected[i][:12]}; the step was not run on them"
-            ) + (" (aborted by --strict)" if self.strict else "")
-            return self._result(step, position, False, reason, duration_s=time.perf_counter() - t0), self.strict
+            )
+            return self._result(step, position, False, reason + strict_note, duration_s=time.perf_counter() - t0)
+        input_note = ""
         if not fork and replay_input_hash != step.input_hash:
             input_note = f"input-differs: inputs hash to {replay_input_hash[:12]}, recorded {step.input_hash[:12]}"
             if self.strict:
-                return self._result(step, position, False, input_note + " (aborted by --strict)", duration_s=time.perf_counter() - t0), True
+                return self._result(step, position, False, input_note + strict_note, duration_s=time.perf_counter() - t0)
         out_dir = step_dir / "out"
         out_dir.mkdir(parents=True)
         output = out_dir / _file_name(self.chain.artifacts[step.target_artifact_id])
+        return _Job(step, position, handler, runner, inputs, output, key, env_note, input_note, fork, t0)
+
+    def _finish(self, job: "_Job", outcome: Any) -> None:
+        """Store and compare what a job produced (or report how it failed)."""
+        step, position, key = job.step, job.position, job.key
         try:
-            produced = runner.run(handler, step, inputs, output)
-            digest, _ = self.store.put_file(produced.path)
+            if isinstance(outcome, BaseException):
+                raise outcome
+            digest, _ = self.store.put_file(outcome.path)
         except ReplayError as exc:
-            return self._failed(step, position, _with(str(exc), env_note), t0, key), False
+            return self._record(job.planned, self._failed(step, position, _with(str(exc), job.env_note), job.t0, key))
         except Exception as exc:  # a handler bug is this step's failure, not the run's
-            logger.debug("handler %s raised", step.step_type, exc_info=True)
-            return self._failed(step, position, _with(f"{type(exc).__name__}: {exc}", env_note), t0, key), False
-        duration = time.perf_counter() - t0
+            logger.debug("handler %s raised", step.step_type, exc_info=exc)
+            message = _with(f"{type(exc).__name__}: {exc}", job.env_note)
+            return self._record(job.planned, self._failed(step, position, message, job.t0, key))
+        duration = time.perf_counter() - job.t0
         self.replayed[step.target_artifact_id] = digest
         same = digest == step.output_hash
-        if fork:
+        if job.fork:
             self.executed.append((step, digest))
             ok, reason = True, "forked: identical to live" if same else "forked: differs from live (expected)"
         elif same:
-            ok, reason = True, "reproduced" if not input_note else "reproduced: output identical although inputs differ"
+            ok, reason = True, "reproduced" if not job.input_note else "reproduced: output identical although inputs differ"
         else:
-            ok, reason = False, input_note or f"output-differs: replayed {digest[:12]}, recorded {step.output_hash[:12]}"
+            ok, reason = False, job.input_note or f"output-differs: replayed {digest[:12]}, recorded {step.output_hash[:12]}"
             if self.diff and self.store.has(step.output_hash):
-                detail = diffs.describe(self.store, step.output_hash, digest, output.name)
+                detail = diffs.describe(self.store, step.output_hash, digest, job.output.name)
                 self.extras[step.step_id]["diff"] = detail
                 if detail["first_difference_offset"] is not None:
                     reason += f" (first difference at byte {detail['first_difference_offset']})"
         result = self._result(
-            step, position, ok, _with(reason, env_note), output_hash_replayed=digest, duration_s=duration,
+            step, position, ok, _with(reason, job.env_note), output_hash_replayed=digest, duration_s=duration,
             replayed_blob=digest, reuse_key=key,
         )
-        return result, False
+        self._record(job.planned, result)
 
     def _failed(self, step: Step, position: int, message: str, t0: float, key: str) -> StepResult:
         return self._result(
@@ -457,6 +504,37 @@ class _Execution:
 
     def _source_digests(self, ids: Sequence[str]) -> list[str]:
         return [self.chain.artifacts[a].content_hash for a in ids]
+
+
+@dataclass
+class _Job:
+    """A step ready to run: inputs frozen and checked, output path chosen."""
+
+    step: Step
+    position: int
+    handler: Handler
+    runner: Any
+    inputs: list[Path]
+    output: Path
+    key: str
+    env_note: str
+    input_note: str
+    fork: bool
+    t0: float
+    planned: Any = None
+
+
+def _waves(the_plan: Plan) -> list[list[int]]:
+    """Plan positions grouped by generation: a step's wave is one past its latest producer's."""
+    produced_at: dict[str, int] = {}
+    waves: list[list[int]] = []
+    for position, planned in enumerate(the_plan.steps):
+        wave = 1 + max((produced_at.get(a, -1) for a in planned.step.source_artifact_ids), default=-1)
+        produced_at[planned.step.target_artifact_id] = wave
+        while len(waves) <= wave:
+            waves.append([])
+        waves[wave].append(position)
+    return waves
 
 
 def _with(reason: str, note: str) -> str:
