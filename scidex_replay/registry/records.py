@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
-
-
-def utc(dt: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; every datetime we store is UTC."""
-    if dt is None or dt.tzinfo is not None:
-        return dt
-    return dt.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)

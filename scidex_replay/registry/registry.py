@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from scidex_replay.config import data_home, database_url
 from scidex_replay.errors import BadInput, NotFound, RegistryUnavailable
 from scidex_replay.registry.models import ArtifactRow, EnvironmentRow, ResultRow, RunRow, StepInputRow, StepRow
-from scidex_replay.registry.records import Artifact, Environment, Run, Step, StepResult, utc
+from scidex_replay.registry.records import Artifact, Environment, Run, Step, StepResult
 from scidex_replay.store import BlobStore
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
@@ -57,7 +57,7 @@ def _artifact(row: ArtifactRow) -> Artifact:
         size=row.size,
         kind=row.kind,
         name=row.name,
-        created_at=utc(row.created_at),
+        created_at=row.created_at,
         metadata=dict(row.meta or {}),
     )
 
@@ -74,8 +74,8 @@ def _step(row: StepRow) -> Step:
         output_hash=row.output_hash,
         env_hash=row.env_hash,
         trace_id=row.trace_id,
-        started_at=utc(row.started_at),
-        completed_at=utc(row.completed_at),
+        started_at=row.started_at,
+        completed_at=row.completed_at,
     )
 
 
@@ -88,8 +88,8 @@ def _run(row: RunRow) -> Run:
         from_step=row.from_step,
         options=dict(row.options or {}),
         status=row.status,
-        started_at=utc(row.started_at),
-        completed_at=utc(row.completed_at),
+        started_at=row.started_at,
+        completed_at=row.completed_at,
         manifest=row.manifest,
     )
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,12 +166,3 @@ class BlobStore:
 
     def remove(self, digest: str) -> None:
         self.path(digest).unlink(missing_ok=True)
-
-    def clear_tmp(self) -> int:
-        """Remove stray temp files left by interrupted writes; return how many."""
-        tmp_dir = self.root / "tmp"
-        if not tmp_dir.is_dir():
-            return 0
-        n = sum(1 for _ in tmp_dir.iterdir())
-        shutil.rmtree(tmp_dir)
-        return n

@@ -179,15 +179,6 @@ def test_interrupted_put_leaves_no_blob_and_no_temp_file(store: BlobStore, exc: 
     assert [p for p in files_under(store.root)] == []
 
 
-def test_clear_tmp_removes_stray_temp_files(store: BlobStore):
-    digest, _ = store.put_bytes(b"kept")
-    (store.root / "tmp").mkdir(exist_ok=True)
-    (store.root / "tmp" / "put-stray").write_bytes(b"partial")
-    assert store.clear_tmp() == 1
-    assert tmp_files(store) == []
-    assert store.verify(digest)
-
-
 # -- hash validation ------------------------------------------------------------
 
 BAD_HASHES = [
