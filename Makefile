@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SMOKE  := ../shared/acceptance/contract-smoke.sh
 
-.PHONY: venv demo test pytest smoke postgres clean
+.PHONY: venv demo test pytest notebooks smoke postgres labext labext-test chromium browser-test bench clean
 
 venv: $(STAMP)
 
@@ -24,13 +24,54 @@ postgres:
 	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then :; \
 	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi
 
-pytest: venv postgres
+# The JupyterLab extension (labextension/). `pip install -e` above already builds it
+# (hatch-jupyter-builder runs jlpm on the committed yarn.lock) and installs it into the
+# venv; after a change in labextension/ this rebuilds it and refreshes the installed copy.
+LABEXT_SRC  := $(wildcard labextension/src/*.ts labextension/style/*) $(addprefix labextension/,package.json yarn.lock tsconfig.json)
+LABEXT_OUT  := scidex_replay/labextension/package.json
+LABEXT_DEST := $(VENV)/share/jupyter/labextensions/scidex-replay
+JLPM        := cd labextension && PATH=$(CURDIR)/$(BIN):$$PATH jlpm
+
+$(LABEXT_OUT): $(LABEXT_SRC) | $(STAMP)
+	$(JLPM) install
+	$(JLPM) build:prod
+	rm -rf $(LABEXT_DEST)/static && mkdir -p $(LABEXT_DEST) && cp -R scidex_replay/labextension/. $(LABEXT_DEST)/
+	touch $@
+
+labext: $(LABEXT_OUT)
+	@out=$$($(BIN)/jupyter labextension list 2>&1); echo "$$out" | grep scidex-replay; \
+	echo "$$out" | grep -Eq 'scidex-replay v.*enabled.*OK' || { echo "$$out"; echo "scidex-replay is not enabled OK in JupyterLab"; exit 1; }
+
+labext-test: $(LABEXT_OUT)
+	$(JLPM) test
+
+# Debian's chromium for the browser test (Playwright drives it; no browser download).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+browser-test: labext chromium
+	$(BIN)/python -m pytest tests/browser
+
+pytest: venv postgres labext chromium
 	$(BIN)/python -m pytest
+
+# The example notebooks, executed and compared with their saved outputs (nbval); the sanitize
+# file masks only what is random per run (ids, temp paths, timestamps). After editing a notebook,
+# save fresh outputs: $(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+notebooks: venv
+	$(BIN)/python -m pytest --nbval notebooks/ --nbval-sanitize-with notebooks/nbval-sanitize.cfg
 
 smoke: venv
 	@if [ -f $(SMOKE) ]; then bash $(SMOKE); else echo "no $(SMOKE): contract smoke test skipped"; fi
 
-test: pytest smoke
+test: labext-test pytest notebooks smoke
+
+# Benchmarks, not part of `make test`: each prints ratios to a baseline measured in the same run
+# (figures and the machine: benchmarks/RESULTS.md). bench_dvc installs DVC into benchmarks/.dvc-venv once.
+BENCH := bench_env bench_replay bench_store bench_walk bench_dask bench_dvc
+
+bench: venv postgres
+	@for b in $(BENCH); do echo "== $$b"; $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache
+	rm -rf $(VENV) build dist .pytest_cache scidex_replay/labextension labextension/lib labextension/tsconfig.tsbuildinfo

@@ -28,7 +28,7 @@ from typing import Any
 
 from scidex_replay.env import current_environment
 from scidex_replay.errors import BadInput
-from scidex_replay.handlers.spec import Handler
+from scidex_replay.handlers.spec import Handler, safe_name, scratch_input, scratch_output
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
 from scidex_replay.store import hash_file
 
@@ -47,11 +47,6 @@ def _plain_json(parameters: dict[str, Any] | None) -> dict[str, Any]:
         return json.loads(json.dumps(dict(parameters or {}), allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise BadInput(f"parameters must be plain JSON: {exc}") from exc
-
-
-def _safe_name(name: str | None, fallback: str) -> str:
-    base = Path(name or "").name
-    return base if base not in ("", ".", "..") else fallback
 
 
 class record_step:  # noqa: N801 - used as a context manager, reads like a function
@@ -74,7 +69,7 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
         self.parameters = _plain_json(parameters)
         self.kind = kind
         self._sources = list(inputs)
-        self._output_name = _safe_name(output, "output")
+        self._output_name = safe_name(output, "output")
         self.inputs: list[Path] = []
         self.output: Path = Path()
         self.step: Step | None = None
@@ -88,27 +83,23 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
             self._new_files: dict[int, Path] = {}
             for i, source in enumerate(self._sources):
                 self.inputs.append(self._freeze(i, source))
-            out_dir = self.workdir / "out"
-            out_dir.mkdir()
-            self.output = out_dir / self._output_name
+            self.output = scratch_output(self.workdir, self._output_name)
         except BaseException:
             shutil.rmtree(self.workdir, ignore_errors=True)
             raise
         return self
 
     def _freeze(self, i: int, source: str | os.PathLike[str]) -> Path:
-        dest_dir = self.workdir / f"in{i}"
-        dest_dir.mkdir()
         text = os.fspath(source)
         if isinstance(source, str) and self.registry.has_artifact(text):
             art = self.registry.get_artifact(text)
-            dest = self.registry.store.materialize(art.content_hash, dest_dir / _safe_name(art.name, art.id))
+            dest = self.registry.store.materialize(art.content_hash, scratch_input(self.workdir, i, safe_name(art.name, art.id)))
             self._hashes.append(art.content_hash)
             return dest
         path = Path(text)
         if not path.is_file():
             raise BadInput(f"input not found: {text} is neither an artifact id nor a file")
-        dest = dest_dir / _safe_name(path.name, f"in{i}")
+        dest = scratch_input(self.workdir, i, safe_name(path.name, "input"))
         shutil.copyfile(path, dest)
         self._hashes.append(hash_file(dest))
         self._new_files[i] = dest

@@ -21,7 +21,7 @@ import os
 import pickle
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -47,11 +47,20 @@ def step_to_json(step: Step) -> dict:
 class SubprocessExecutor:
     name = "subprocess"
 
-    def __init__(self, python: str | None = None, timeout_s: float = 3600, memory_limit_mb: int | None = None):
+    def __init__(
+        self,
+        python: str | None = None,
+        timeout_s: float = 3600,
+        memory_limit_mb: int | None = None,
+        env: Mapping[str, str] | None = None,
+    ):
+        """``env``: the environment the step's process starts from (default: this process's, read at each run)."""
         self.python = python or sys.executable
         self.timeout_s = timeout_s
-        if memory_limit_mb is None and os.environ.get(MEMORY_ENV):
-            memory_limit_mb = int(os.environ[MEMORY_ENV])
+        self.env = dict(env) if env is not None else None
+        base = os.environ if env is None else env
+        if memory_limit_mb is None and base.get(MEMORY_ENV):
+            memory_limit_mb = int(base[MEMORY_ENV])
         self.memory_limit_mb = memory_limit_mb
 
     def _limit_memory(self) -> None:  # runs in the child between fork and exec
@@ -59,6 +68,13 @@ class SubprocessExecutor:
 
         limit = self.memory_limit_mb * 1024 * 1024  # type: ignore[operator]
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    def _spawn(self, argv: list[str], data: bytes, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+        """Run the child to the end (``TimeoutExpired`` after ``timeout_s``); the dask executor tracks it to kill it."""
+        return subprocess.run(
+            argv, input=data, capture_output=True, cwd=cwd, env=env, timeout=self.timeout_s,
+            preexec_fn=self._limit_memory if self.memory_limit_mb else None,
+        )
 
     def run(self, handler: Handler, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact:
         try:
@@ -71,7 +87,7 @@ class SubprocessExecutor:
             "inputs": [str(p) for p in inputs],
             "output": str(output),
         }
-        env = deterministic_env(int(step.started_at.timestamp()))
+        env = deterministic_env(int(step.started_at.timestamp()), self.env)
         if Path(self.python) != Path(sys.executable):
             source_root = str(Path(__file__).resolve().parents[2])
             pinned_bin = str(Path(self.python).parent)
@@ -80,15 +96,7 @@ class SubprocessExecutor:
             env["VIRTUAL_ENV"] = str(Path(self.python).parent.parent)
             env[PYTHON_MAP_ENV] = f"{Path(sys.executable).parent}={pinned_bin}"
         try:
-            proc = subprocess.run(
-                [self.python, "-m", "scidex_replay.executors.child"],
-                input=json.dumps(job).encode(),
-                capture_output=True,
-                cwd=output.parent,
-                env=env,
-                timeout=self.timeout_s,
-                preexec_fn=self._limit_memory if self.memory_limit_mb else None,
-            )
+            proc = self._spawn([self.python, "-m", "scidex_replay.executors.child"], json.dumps(job).encode(), output.parent, env)
         except subprocess.TimeoutExpired as exc:
             raise StepFailed(f"timed out after {self.timeout_s:g} s") from exc
         try:

@@ -51,3 +51,23 @@ class Handler(Protocol):
     version: str
 
     def __call__(self, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact: ...
+
+
+def safe_name(name: str | None, fallback: str) -> str:
+    """The last component of ``name``, or ``fallback`` when that is empty, ``.`` or ``..``."""
+    base = Path(name or "").name
+    return base if base not in ("", ".", "..") else fallback
+
+
+def scratch_input(step_dir: Path, index: int, name: str) -> Path:
+    """Where input ``index`` of a step is copied, at record time and at replay alike.
+
+    The name a step sees for its inputs and output is part of what it does (a
+    script may write it into its output), so recording and replay share this.
+    """
+    return step_dir / f"in{index}-{name}"
+
+
+def scratch_output(step_dir: Path, name: str) -> Path:
+    """Where a step writes its output (the step's working directory is ``step_dir``)."""
+    return step_dir / name

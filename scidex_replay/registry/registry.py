@@ -5,9 +5,11 @@ SQLAlchemy URL such as ``postgresql+psycopg://...``), creates or upgrades the
 schema with Alembic on first use, and puts the content store at
 ``<home>/blobs``. Methods open a short session each and return frozen records.
 
-Adding the same bytes twice stores them once: ``add_artifact`` returns the
-artifact already registered for that content (one that no step produced), so
-``add`` is idempotent and an id names content. Steps always create a new target
+Adding the same bytes twice stores them once (the store is content-addressed),
+and ``add_artifact`` of the same bytes under the same name returns the artifact
+already registered (one that no step produced), so ``add`` is idempotent. The
+same bytes under another name get a new id pointing at the same blob: the name
+is what a step sees as its input's file name, so it is part of the identity. Steps always create a new target
 artifact, even when its bytes equal an existing one, so every artifact has at
 most one producing step and a chain is unambiguous.
 """
@@ -63,20 +65,7 @@ def _artifact(row: ArtifactRow) -> Artifact:
 
 
 def _step(row: StepRow) -> Step:
-    return Step(
-        step_id=row.step_id,
-        step_type=row.step_type,
-        method=row.method,
-        parameters=dict(row.parameters or {}),
-        target_artifact_id=row.target_artifact_id,
-        source_artifact_ids=tuple(i.artifact_id for i in row.inputs),
-        input_hash=row.input_hash,
-        output_hash=row.output_hash,
-        env_hash=row.env_hash,
-        trace_id=row.trace_id,
-        started_at=row.started_at,
-        completed_at=row.completed_at,
-    )
+    return _step_from_row(row, [i.artifact_id for i in row.inputs])
 
 
 def _run(row: RunRow) -> Run:
@@ -198,7 +187,7 @@ class Registry:
         name: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Artifact:
-        """Store a file (path) or bytes as a source artifact; same bytes, same artifact."""
+        """Store a file (path) or bytes as a source artifact; same bytes and name, same artifact."""
         if isinstance(data, bytes):
             digest, size = self.store.put_bytes(data)
         else:
@@ -210,7 +199,11 @@ class Registry:
         with self.session() as s:
             existing = s.scalars(
                 select(ArtifactRow)
-                .where(ArtifactRow.content_hash == digest, ~ArtifactRow.produced_by.has())
+                .where(
+                    ArtifactRow.content_hash == digest,
+                    ArtifactRow.name.is_(None) if name is None else ArtifactRow.name == name,
+                    ~ArtifactRow.produced_by.has(),
+                )
                 .order_by(ArtifactRow.created_at)
                 .limit(1)
             ).first()

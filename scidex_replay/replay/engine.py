@@ -32,7 +32,7 @@ from typing import Any
 from scidex_replay.env import current_environment
 from scidex_replay.errors import BadInput, ChainNotFound, NotFound, ReplayError
 from scidex_replay.handlers import HandlerRegistry, load_handlers
-from scidex_replay.handlers.spec import Handler
+from scidex_replay.handlers.spec import Handler, safe_name, scratch_input, scratch_output
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
 from scidex_replay.registry.records import StepResult
 from scidex_replay.replay import diff as diffs
@@ -140,6 +140,7 @@ def rerun_artifact(
     strict: bool = False,
     diff: bool = False,
     executor: str = "kernel",
+    dask_address: str | None = None,
     pin: bool = True,
     out: str | Path | None = None,
     restart: str | None = None,
@@ -156,6 +157,8 @@ def rerun_artifact(
     - ``strict``: stop at the first input whose hash differs from the record
       (``report.status == "aborted"``, exit code 3).
     - ``diff``: for a differing output, say where it differs.
+    - ``executor``: ``kernel``, ``subprocess`` or ``dask`` (independent steps in
+      parallel on a LocalCluster, or on the scheduler at ``dask_address``).
     - ``restart=RUN``: a new run of kind ``restart`` whose steps reuse what
       succeeded in RUN and its ancestors (``reuse``: ``succeeded-before``
       [default], ``all`` runs, or ``none``); it inherits RUN's --from and fork.
@@ -172,7 +175,7 @@ def rerun_artifact(
 
     registry = registry or Registry.open(db)
     handlers = handlers or load_handlers()
-    runner = get_executor(executor)
+    runner = get_executor(executor, address=dask_address)
     chain = collect(registry, artifact_id)
     set_params = dict(set_params or {})
     input_overrides = dict(input_overrides or {})
@@ -234,6 +237,8 @@ def rerun_artifact(
         )
         finished = registry.finish_run(run.run_id, status=status, results=execution.results, manifest=manifest)
         shutil.rmtree(execution.workdir, ignore_errors=True)
+        if hasattr(runner, "close"):  # e.g. the dask executor's LocalCluster
+            runner.close()
         path = manifests.write(manifest, Path(out) if out is not None else registry.home / "runs" / run.run_id)
     report = Report(run=finished, manifest=manifest, manifest_path=path)
     emit("end", {"report": report})
@@ -417,9 +422,7 @@ class _Execution:
             input_note = f"input-differs: inputs hash to {replay_input_hash[:12]}, recorded {step.input_hash[:12]}"
             if self.strict:
                 return self._result(step, position, False, input_note + strict_note, duration_s=time.perf_counter() - t0)
-        out_dir = step_dir / "out"
-        out_dir.mkdir(parents=True)
-        output = out_dir / _file_name(self.chain.artifacts[step.target_artifact_id])
+        output = scratch_output(step_dir, _file_name(self.chain.artifacts[step.target_artifact_id]))
         return _Job(step, position, handler, runner, inputs, output, key, env_note, input_note, fork, t0)
 
     def _finish(self, job: "_Job", outcome: Any) -> None:
@@ -463,11 +466,10 @@ class _Execution:
 
     def _freeze_inputs(self, step: Step, digests: Sequence[str], step_dir: Path) -> tuple[list[Path], list[str]]:
         """Copy each input into the scratch dir; return the paths and the hashes of the bytes copied."""
+        step_dir.mkdir()
         paths, actual = [], []
         for i, (artifact_id, digest) in enumerate(zip(step.source_artifact_ids, digests)):
-            dest_dir = step_dir / f"in{i}"
-            dest_dir.mkdir(parents=True)
-            dest = dest_dir / _file_name(self.chain.artifacts[artifact_id])
+            dest = scratch_input(step_dir, i, _file_name(self.chain.artifacts[artifact_id]))
             try:
                 actual.append(self.store.copy_out(digest, dest))
             except NotFound as exc:
@@ -542,5 +544,4 @@ def _with(reason: str, note: str) -> str:
 
 
 def _file_name(artifact: Artifact) -> str:
-    name = Path(artifact.name or "").name
-    return name if name not in ("", ".", "..") else artifact.id
+    return safe_name(artifact.name, artifact.id)

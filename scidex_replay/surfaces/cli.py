@@ -223,6 +223,7 @@ OUTCOME_STYLE = {
 @click.option("--diff", "show_diff", is_flag=True, help="For differing outputs, show where they differ.")
 @click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path), help="Where manifest.json is written [default: <home>/runs/<run_id>].")
 @click.option("--executor", type=click.Choice(["kernel", "subprocess", "dask"]), default="kernel", show_default=True, help="Where handlers run.")
+@click.option("--dask-address", metavar="ADDR", help="With --executor dask: an existing scheduler instead of a LocalCluster.")
 @click.option("--no-pin", is_flag=True, help="Run steps in the live environment even when theirs differs.")
 @click.option("--restart", metavar="RUN", help="Restart RUN, reusing the steps that succeeded in it and its ancestors.")
 @click.option("--reuse", type=click.Choice(["succeeded-before", "all", "none"]), help="Where reused results may come from [default: succeeded-before with --restart, all with --fork, else none].")
@@ -239,6 +240,7 @@ def rerun_artifact(
     show_diff: bool,
     out_dir: Path | None,
     executor: str,
+    dask_address: str | None,
     no_pin: bool,
     restart: str | None,
     reuse: str | None,
@@ -271,6 +273,7 @@ def rerun_artifact(
         strict=strict,
         diff=show_diff,
         executor=executor,
+        dask_address=dask_address,
         pin=not no_pin,
         out=out_dir,
         restart=restart,

@@ -20,9 +20,6 @@ from IPython.display import display
 from scidex_replay.errors import ReplayError
 
 #: keyword arguments of rerun_artifact that an older engine may not accept
-NEWER_ENGINE_FLAGS = {"restart": "--restart", "reuse": "--reuse", "fork": "--fork", "set_params": "--set", "input_overrides": "--input"}
-
-
 def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
@@ -54,6 +51,7 @@ class ReplayMagics(Magics):
     @argument("--strict", action="store_true", help="Abort at the first input whose hash differs from the record.")
     @argument("--diff", action="store_true", help="For differing outputs, say where they differ.")
     @argument("--executor", default="kernel", choices=["kernel", "subprocess", "dask"], help="Where handlers run (default: kernel).")
+    @argument("--dask-address", metavar="ADDRESS", help="With --executor dask: the scheduler to use instead of a local cluster.")
     @argument("--no-pin", action="store_true", help="Run steps in the live environment even when theirs differs.")
     @argument("--restart", metavar="RUN", help="Restart RUN, reusing the steps that succeeded in it and its ancestors.")
     @argument("--reuse", choices=["succeeded-before", "all", "none"], help="Where reused results may come from.")
@@ -73,12 +71,15 @@ class ReplayMagics(Magics):
         ``application/vnd.scidex.replay-manifest+json`` (with HTML and text
         fallbacks), so the notebook keeps its reproduction evidence.
         """
+        from scidex_replay.replay import rerun_artifact
         from scidex_replay.surfaces.args import parse_inputs, parse_sets
-        from scidex_replay.surfaces.widget import EXECUTOR_CHOICES, ReplayWidget, manifest_bundle
+        from scidex_replay.surfaces.widget import ReplayWidget, manifest_bundle
 
         args = parse_argstring(self.rerun_artifact, line)
         with usage_errors():
             options: dict[str, Any] = {"pin": not args.no_pin, "out": args.out}
+            if args.dask_address is not None:
+                options["dask_address"] = args.dask_address
             if args.restart is not None:
                 options["restart"] = args.restart
             if args.reuse is not None:
@@ -89,41 +90,33 @@ class ReplayMagics(Magics):
                 options["set_params"] = parse_sets(args.sets)
             if args.input_specs:
                 options["input_overrides"] = parse_inputs(args.input_specs)
-            if not args.no_widget and args.executor not in EXECUTOR_CHOICES:
-                raise UsageError(f"--executor {args.executor}: the widget runs kernel or subprocess; add --no-widget")
             registry = _open_registry(args.db)
             if args.no_widget:
                 try:
-                    report = self._call_engine(
+                    report = rerun_artifact(
                         args.artifact_id, registry=registry, from_step=args.from_step, strict=args.strict,
                         diff=args.diff, executor=args.executor, **options,
                     )
                 finally:
                     registry.close()
             else:
-                widget = ReplayWidget.for_artifact(
-                    registry, args.artifact_id, from_step=args.from_step, owns_registry=True,
-                    strict=args.strict, diff=args.diff, executor=args.executor,
-                )
+                try:
+                    widget = ReplayWidget.for_artifact(
+                        registry, args.artifact_id, from_step=args.from_step, owns_registry=True,
+                        strict=args.strict, diff=args.diff, executor=args.executor,
+                    )
+                except BaseException:
+                    registry.close()
+                    raise
                 self.last_widget = widget
                 display(widget)
-                report = self._call_engine(args.artifact_id, widget=widget, from_step=args.from_step, **options)
+                try:
+                    report = widget.replay(from_step=args.from_step, **options)
+                except BaseException:
+                    widget.close()  # a replay refused by the engine leaves no never-run widget behind
+                    raise
         display(manifest_bundle(report.manifest), raw=True)
         return report
-
-    @staticmethod
-    def _call_engine(artifact_id: str, *, widget: Any = None, **kwargs: Any) -> Any:
-        from scidex_replay.replay import rerun_artifact
-
-        try:
-            if widget is not None:
-                return widget.replay(**kwargs)
-            return rerun_artifact(artifact_id, **kwargs)
-        except TypeError as exc:
-            flags = [flag for key, flag in NEWER_ENGINE_FLAGS.items() if key in kwargs and f"'{key}'" in str(exc)]
-            if flags and "unexpected keyword" in str(exc):
-                raise UsageError(f"{flags[0]}: this flag needs a newer engine") from exc
-            raise
 
     @magic_arguments()
     @argument("artifact_id", metavar="ID", help="The artifact whose chain is shown.")

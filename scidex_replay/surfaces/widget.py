@@ -27,12 +27,12 @@ import ipywidgets as widgets
 from traitlets import Bool, Dict, Int, List, TraitError, Unicode, observe, validate
 
 from scidex_replay.errors import BadInput, ReplayError
+from scidex_replay.executors import EXECUTORS as EXECUTOR_CHOICES
 from scidex_replay.replay import plan_replay, rerun_artifact
 from scidex_replay.replay.manifest import MIMETYPE, outcome
 
 COLUMNS = ["step", "type", "method", "input hash", "live output hash", "replayed hash", "outcome", "reason", "reused-from"]
 HASH_COLUMNS = ["input hash", "live output hash", "replayed hash"]
-EXECUTOR_CHOICES = ("kernel", "subprocess")
 OUTCOME_COLORS = {
     "reproduced": "#d4edda",
     "reused": "#d1ecf1",
@@ -185,7 +185,7 @@ class ReplayWidget(widgets.VBox):
     selected_step = Unicode(None, allow_none=True, help="The step 'Replay from' starts at.").tag(sync=True)
     strict = Bool(False, help="Abort at the first input whose hash differs from the record.").tag(sync=True)
     diff = Bool(False, help="Say where a differing output differs.").tag(sync=True)
-    executor = Unicode("kernel", help="Where handlers run: kernel or subprocess.").tag(sync=True)
+    executor = Unicode("kernel", help="Where handlers run: kernel, subprocess (or dask).").tag(sync=True)
     rows = List(Dict(), help="The table: one dict per step, keys COLUMNS.").tag(sync=True)
     running = Bool(False, help="A replay is in progress.").tag(sync=True)
     progress = Int(0, help="Steps done in the current or last run.").tag(sync=True)
@@ -275,7 +275,7 @@ class ReplayWidget(widgets.VBox):
 
     @observe("status", "message", "artifact_id", "run_id")
     def _on_status(self, change: Any) -> None:
-        self._title.value = f"<b>chain of {html.escape(self.artifact_id)}</b> ({len(self.step_ids)} steps)"
+        self._title.value = f"<b>chain of {html.escape(self.artifact_id)}</b> ({len(self.step_ids)} step{'s' if len(self.step_ids) != 1 else ''})"
         run = f"run {html.escape(self.run_id)}: " if self.run_id else ""
         self._status.value = f"{run}{html.escape(self.status)}" + (f" — {html.escape(self.message)}" if self.message else "")
 
@@ -345,6 +345,8 @@ class ReplayWidget(widgets.VBox):
                 self.total = payload["total"]
                 self.progress = payload["position"] + 1
                 self.rows = with_result(self.rows, payload["result"])
+        elif kind == "warning":
+            self.message = f"{payload.get('step_id', '')}: {payload.get('message', '')}"
         elif kind == "end":
             report = payload["report"]
             self.last_report = report

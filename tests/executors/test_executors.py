@@ -127,7 +127,3 @@ def test_get_executor_unknown_name_is_bad_input_listing_the_choices():
     with pytest.raises(BadInput, match="unknown executor 'nope': choose one of kernel, subprocess, dask"):
         get_executor("nope")
 
-
-def test_get_executor_dask_is_bad_input_saying_it_is_not_available():
-    with pytest.raises(BadInput, match="dask executor is not available"):
-        get_executor("dask")

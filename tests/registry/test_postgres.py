@@ -33,7 +33,7 @@ def test_artifacts_steps_and_a_diamond_chain_round_trip(pg_registry):
     import _steps
 
     raw = pg_registry.add_artifact(b"1,2\n3,4\n", name="raw.csv")
-    assert pg_registry.add_artifact(b"1,2\n3,4\n").id == raw.id
+    assert pg_registry.add_artifact(b"1,2\n3,4\n", name="raw.csv").id == raw.id
     left = record_call(pg_registry, _steps.shout, inputs=[raw.id], output="left.csv")
     right = record_call(pg_registry, _steps.reverse, inputs=[raw.id], output="right.csv")
     top = record_call(pg_registry, _steps.shout, inputs=[left.id, right.id], output="top.csv")

@@ -55,13 +55,21 @@ def step_from(reg: Registry, sources: list[str], output: bytes, *, step_type: st
 
 def test_same_bytes_added_twice_return_the_same_artifact(registry: Registry, tmp_path: Path):
     first = registry.add_artifact(b"well,abs\nA1,0.4\n", kind="csv", name="plate.csv")
-    f = tmp_path / "renamed.txt"
+    f = tmp_path / "plate.csv"
     f.write_bytes(b"well,abs\nA1,0.4\n")
-    second = registry.add_artifact(f, kind="text", name="other")
-    # documented: the id names content; the first registration (its name and kind) wins
+    second = registry.add_artifact(f, kind="text")
+    # documented: same bytes under the same name are the same artifact; the first registration's kind wins
     assert second == first
     assert (second.name, second.kind) == ("plate.csv", "csv")
     assert counts(registry)["artifacts"] == 1
+    assert len(blob_files(registry)) == 1
+
+
+def test_same_bytes_under_another_name_are_a_new_artifact_on_the_same_blob(registry: Registry):
+    first = registry.add_artifact(b"well,abs\nA1,0.4\n", name="plate.csv")
+    second = registry.add_artifact(b"well,abs\nA1,0.4\n", name="other.csv")
+    assert second.id != first.id and second.content_hash == first.content_hash
+    assert counts(registry)["artifacts"] == 2
     assert len(blob_files(registry)) == 1
 
 

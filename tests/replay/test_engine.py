@@ -513,7 +513,7 @@ def test_unknown_artifact_id_raises_not_found(reg, tmp_path):
         rerun_artifact("a_nonexist", registry=reg, out=tmp_path / "m")
 
 
-@pytest.mark.parametrize("executor", ["dask", "bogus"])
+@pytest.mark.parametrize("executor", ["bogus"])  # dask without dask installed: tests/executors/test_dask.py
 def test_unavailable_executor_is_bad_input_before_any_run(rec, reg, tmp_path, executor):
     a = rec.tagged("A", [rec.source("r")])
     with pytest.raises(BadInput, match=executor):

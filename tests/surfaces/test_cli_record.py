@@ -119,9 +119,14 @@ def test_add_prints_only_the_new_id_on_stdout(cli, world: World):
 
 def test_add_of_the_same_bytes_prints_the_same_id(cli, world: World, capsys: pytest.CaptureFixture[str]):
     first = cli("add", world.data).stdout
-    copy = world.work / "copy.csv"
+    copy = world.work / "elsewhere" / world.data.name
+    copy.parent.mkdir()
     copy.write_bytes(world.data.read_bytes())
     assert invoke(capsys, "add", copy, "--kind", "table") == (0, first)
+    renamed = world.work / "renamed.csv"
+    renamed.write_bytes(world.data.read_bytes())
+    code, other = invoke(capsys, "add", renamed)
+    assert code == 0 and other != first
 
 
 # -- run (in process: the same code path as the console script, minus ~1 s of start-up) ----

@@ -155,7 +155,7 @@ BAD_INPUT = {
     "malformed id": lambda h: ["../../etc/passwd"],
     "--from a step not in the chain": lambda h: [h.a, "--from", h.elsewhere],
     "--executor bogus": lambda h: [h.a, "--executor", "bogus"],
-    "--executor dask": lambda h: [h.a, "--executor", "dask"],
+    "--dask-address without dask": lambda h: [h.a, "--dask-address", "tcp://127.0.0.1:1"],
     "a source artifact": lambda h: [h.raw],
 }
 
@@ -195,5 +195,5 @@ def test_bad_input_messages_say_what_is_wrong(bad_input_runs, shared):
     assert "malformed" in done["malformed id"][2]
     assert shared.elsewhere in done["--from a step not in the chain"][2]
     assert "bogus" in done["--executor bogus"][2]
-    assert "dask" in done["--executor dask"][2]
+    assert "dask scheduler address" in done["--dask-address without dask"][2]
     assert shared.raw in done["a source artifact"][2] and "source artifact" in done["a source artifact"][2]

@@ -1,0 +1,195 @@
+import { ManifestWidget, rendererFactory } from '../renderer';
+import { MIME_TYPE } from '../tokens';
+import { manifest, mimeModel, step } from './fixtures';
+
+async function render(data: unknown): Promise<HTMLElement> {
+  const widget = rendererFactory.createRenderer({
+    mimeType: MIME_TYPE,
+    sanitizer: { sanitize: (s: string) => s },
+    resolver: null,
+    linkHandler: null,
+    latexTypesetter: null
+  } as any) as ManifestWidget;
+  await widget.renderModel(mimeModel(data));
+  return widget.node;
+}
+
+function chips(node: HTMLElement): string[] {
+  return Array.from(
+    node.querySelectorAll('.scidex-Manifest-steps .scidex-Chip')
+  ).map(chip => chip.textContent ?? '');
+}
+
+describe('rendererFactory', () => {
+  it('should render the manifest mimetype only, safely', () => {
+    expect(rendererFactory.mimeTypes).toEqual([MIME_TYPE]);
+    expect(rendererFactory.safe).toBe(true);
+  });
+});
+
+describe('ManifestWidget', () => {
+  it('should render one row per step with its status chip', async () => {
+    const node = await render(manifest());
+    const rows = node.querySelectorAll('.scidex-Manifest-steps tbody tr');
+    expect(rows).toHaveLength(4);
+    expect(chips(node)).toEqual(['reused', 'reproduced', 'output-differs', 'failed']);
+    expect(rows[2].querySelector('.scidex-Chip')?.className).toContain(
+      'scidex-Chip-output-differs'
+    );
+    expect(rows[0].querySelector('.scidex-Manifest-stepId')?.textContent).toBe('s_one');
+  });
+
+  it('should show the run lineage: kind and parent run', async () => {
+    const node = await render(manifest());
+    const kind = node.querySelector('.scidex-Manifest-lineage-kind dd');
+    const parent = node.querySelector('.scidex-Manifest-lineage-parent dd');
+    expect(kind?.textContent).toBe('restart');
+    expect(parent?.textContent).toBe('r_parent01');
+    expect(node.querySelector('.scidex-Manifest-lineage-reused dd')?.textContent).toBe(
+      'r_parent01'
+    );
+    expect(node.querySelector('.scidex-Manifest-reusedFrom code')?.textContent).toBe(
+      'r_parent01'
+    );
+  });
+
+  it('should say there is no parent run for a first replay', async () => {
+    const node = await render(manifest({ kind: 'replay', parent_run_id: null }));
+    expect(node.querySelector('.scidex-Manifest-lineage-kind dd')?.textContent).toBe(
+      'replay'
+    );
+    expect(node.querySelector('.scidex-Manifest-lineage-parent dd')?.textContent).toBe(
+      'none'
+    );
+  });
+
+  it('should give the verdict of the whole run', async () => {
+    const failed = await render(manifest());
+    expect(failed.querySelector('.scidex-Manifest-verdict')?.textContent).toBe(
+      'not reproduced'
+    );
+    const ok = await render(
+      manifest({ ok: true, status: 'succeeded', steps: [step(), step({ step_id: 's_b' })] })
+    );
+    const verdict = ok.querySelector('.scidex-Manifest-verdict');
+    expect(verdict?.textContent).toBe('reproduced');
+    expect(verdict?.className).toContain('scidex-Chip-reproduced');
+    expect(ok.querySelector('.scidex-Manifest-summary')?.textContent).toBe('2 reproduced');
+  });
+
+  it('should count the outcomes in the summary', async () => {
+    const node = await render(manifest());
+    const summary = Array.from(
+      node.querySelectorAll('.scidex-Manifest-summary .scidex-Chip')
+    ).map(c => c.textContent);
+    expect(summary).toEqual(['1 reproduced', '1 output-differs', '1 failed', '1 reused']);
+  });
+
+  it('should take the status from the reason when the step has no outcome', async () => {
+    const node = await render(
+      manifest({
+        steps: [
+          step({ outcome: undefined, reason: 'unreplayable: no handler for step_type r.script' }),
+          step({ outcome: undefined, reason: 'frozen: before --from', ok: null }),
+          step({ outcome: undefined, reason: 'skipped: upstream failed', ok: null }),
+          step({ outcome: undefined, reason: 'input-differs: a_x changed' })
+        ]
+      })
+    );
+    expect(chips(node)).toEqual(['unreplayable', 'frozen', 'skipped', 'input-differs']);
+    const reasons = Array.from(node.querySelectorAll('.scidex-Manifest-reason')).map(
+      td => td.textContent
+    );
+    expect(reasons).toEqual([
+      'no handler for step_type r.script',
+      'before --from',
+      'upstream failed',
+      'a_x changed'
+    ]);
+  });
+
+  it('should show an unknown outcome as other without making it a class name', async () => {
+    const node = await render(
+      manifest({ steps: [step({ outcome: 'x" onclick="alert(1)', reason: 'weird' })] })
+    );
+    const chip = node.querySelector('.scidex-Manifest-steps .scidex-Chip') as HTMLElement;
+    expect(chip.className).toBe('scidex-Chip scidex-Chip-other');
+    expect(chip.dataset.outcome).toBe('other');
+    expect(chip.textContent).toBe('x" onclick="alert(1)');
+    expect(chip.getAttribute('onclick')).toBeNull();
+  });
+
+  it('should render manifest strings as text, never as markup', async () => {
+    const evil = '<img src=x onerror="window.__pwned=1"><b>bold</b>';
+    const node = await render(
+      manifest({
+        run_id: evil,
+        target_artifact_id: evil,
+        kind: evil,
+        parent_run_id: evil,
+        status: evil,
+        steps: [step({ step_id: evil, step_type: evil, method: evil, reason: `failed: ${evil}`, outcome: 'failed', reused_from_run: evil, output_hash_live: evil })]
+      })
+    );
+    expect(node.querySelector('img')).toBeNull();
+    expect(node.querySelector('b')).toBeNull();
+    expect(node.querySelector('.scidex-Manifest-runId')?.textContent).toBe(evil);
+    expect(node.querySelector('.scidex-Manifest-reason')?.textContent).toBe(evil);
+    expect(node.querySelector('.scidex-Manifest-stepId code')?.getAttribute('title')).toBe(evil);
+    expect((window as any).__pwned).toBeUndefined();
+  });
+
+  it('should ignore values of the wrong type instead of printing them', async () => {
+    const node = await render(
+      manifest({
+        parent_run_id: { nested: true } as any,
+        steps: [step({ step_type: ['a'] as any, duration_s: 'soon' as any })]
+      })
+    );
+    expect(node.querySelector('.scidex-Manifest-lineage-parent dd')?.textContent).toBe(
+      'none'
+    );
+    expect(node.querySelector('.scidex-Manifest-stepType')?.textContent).toBe('');
+    expect(node.querySelector('.scidex-Manifest-duration')?.textContent).toBe('');
+  });
+
+  it('should shorten hashes and flag a replayed output that differs', async () => {
+    const node = await render(manifest());
+    const rows = node.querySelectorAll('.scidex-Manifest-steps tbody tr');
+    const same = rows[1].querySelector('.scidex-Manifest-hashReplayed code') as HTMLElement;
+    const differs = rows[2].querySelector('.scidex-Manifest-hashReplayed code') as HTMLElement;
+    expect(same.textContent).toBe('666666666666');
+    expect(same.title).toBe('6'.repeat(64));
+    expect(same.classList.contains('scidex-Manifest-same')).toBe(true);
+    expect(differs.classList.contains('scidex-Manifest-differs')).toBe(true);
+    expect(rows[3].querySelector('.scidex-Manifest-hashReplayed')?.textContent).toBe('—');
+    expect(rows[1].querySelector('.scidex-Manifest-duration')?.textContent).toBe('0.37 s');
+  });
+
+  it('should say the environment differs when the replay ran in another one', async () => {
+    const same = await render(manifest());
+    expect(same.querySelector('.scidex-Manifest-lineage-env dd')?.textContent).toBe(
+      'as recorded'
+    );
+    const other = await render(manifest({ env: { live: ['a'.repeat(64)], replay: 'b'.repeat(64) } }));
+    expect(other.querySelector('.scidex-Manifest-lineage-env dd')?.textContent).toBe(
+      'differs from recorded'
+    );
+  });
+
+  it('should say so when the data is not a manifest', async () => {
+    for (const data of [null, 'text', [1, 2], { run_id: 'r_x' }, { run_id: 7, steps: [] }]) {
+      const node = await render(data);
+      expect(node.querySelector('.scidex-Manifest-invalid')).not.toBeNull();
+      expect(node.querySelector('table')).toBeNull();
+    }
+  });
+
+  it('should replace what it showed when the model changes', async () => {
+    const widget = rendererFactory.createRenderer({ mimeType: MIME_TYPE } as any) as ManifestWidget;
+    await widget.renderModel(mimeModel(manifest()));
+    await widget.renderModel(mimeModel(manifest({ steps: [step()] })));
+    expect(widget.node.querySelectorAll('table')).toHaveLength(1);
+    expect(chips(widget.node)).toEqual(['reproduced']);
+  });
+});

@@ -1,0 +1,3 @@
+import { keeperPlugin, rerunPlugin } from './plugins';
+
+export default [keeperPlugin, rerunPlugin];

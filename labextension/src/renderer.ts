@@ -1,0 +1,314 @@
+/**
+ * The mime renderer of `application/vnd.scidex.replay-manifest+json`: a table
+ * of the replayed steps with a status chip each, under the run's lineage.
+ *
+ * The manifest is data: every string in it reaches the DOM through
+ * `textContent` or an attribute value, never as markup, and class names come
+ * only from the fixed list of outcomes.
+ */
+import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import { Widget } from '@lumino/widgets';
+
+import { isManifest, Outcome, outcomeOf, OUTCOMES } from './manifest';
+import { IReplayManifest, IReplayStep, MIME_TYPE } from './tokens';
+
+/**
+ * The class of the rendered manifest's root node.
+ */
+export const CLASS_NAME = 'scidex-Manifest';
+
+/**
+ * A widget that renders a replay manifest.
+ */
+export class ManifestWidget extends Widget implements IRenderMime.IRenderer {
+  constructor(options: IRenderMime.IRendererOptions) {
+    super();
+    this._mimeType = options.mimeType;
+    this.addClass(CLASS_NAME);
+  }
+
+  /**
+   * Render the manifest held by the mime model into the widget's node.
+   */
+  renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    const data = model.data[this._mimeType];
+    const content = isManifest(data)
+      ? Private.renderManifest(data)
+      : Private.renderInvalid();
+    this.node.textContent = '';
+    this.node.appendChild(content);
+    return Promise.resolve();
+  }
+
+  private _mimeType: string;
+}
+
+/**
+ * Creates manifest widgets. Safe: it renders text only, so it also renders in
+ * untrusted notebooks.
+ */
+export const rendererFactory: IRenderMime.IRendererFactory = {
+  safe: true,
+  mimeTypes: [MIME_TYPE],
+  defaultRank: 0,
+  createRenderer: options => new ManifestWidget(options)
+};
+
+namespace Private {
+  const HASH_CHARS = 12;
+
+  /**
+   * The DOM of a valid manifest.
+   */
+  export function renderManifest(manifest: IReplayManifest): HTMLElement {
+    const root = el('div', 'scidex-Manifest-body');
+    root.appendChild(header(manifest));
+    root.appendChild(lineage(manifest));
+    root.appendChild(summary(manifest));
+    root.appendChild(table(manifest.steps));
+    return root;
+  }
+
+  /**
+   * The DOM shown for data that is not a manifest.
+   */
+  export function renderInvalid(): HTMLElement {
+    return el(
+      'div',
+      'scidex-Manifest-invalid',
+      'Not a scidex-replay manifest: expected an object with run_id and steps.'
+    );
+  }
+
+  function header(manifest: IReplayManifest): HTMLElement {
+    const node = el('div', 'scidex-Manifest-header');
+    const title = el('span', 'scidex-Manifest-title');
+    title.append('Replay run ');
+    title.appendChild(code(manifest.run_id, 'scidex-Manifest-runId'));
+    if (manifest.target_artifact_id !== undefined) {
+      title.append(' of ');
+      title.appendChild(code(manifest.target_artifact_id));
+    }
+    node.appendChild(title);
+    const ok = manifest.ok === true;
+    const verdict = chip(ok ? 'reproduced' : 'failed', 'scidex-Manifest-verdict');
+    verdict.textContent = ok ? 'reproduced' : 'not reproduced';
+    node.appendChild(verdict);
+    if (typeof manifest.status === 'string' && manifest.status) {
+      node.appendChild(el('span', 'scidex-Manifest-status', manifest.status));
+    }
+    return node;
+  }
+
+  function lineage(manifest: IReplayManifest): HTMLElement {
+    const node = el('dl', 'scidex-Manifest-lineage');
+    const item = (name: string, value: Node | string, cls: string) => {
+      const wrap = el('div', `scidex-Manifest-lineageItem ${cls}`);
+      wrap.appendChild(el('dt', '', name));
+      const dd = el('dd');
+      dd.append(value);
+      wrap.appendChild(dd);
+      node.appendChild(wrap);
+    };
+    const kind = text(manifest.kind) || 'replay';
+    const kindNode = el('span', 'scidex-Manifest-kind', kind);
+    item('kind', kindNode, 'scidex-Manifest-lineage-kind');
+    const parent = text(manifest.parent_run_id);
+    item(
+      'parent run',
+      parent ? code(parent) : el('span', 'scidex-Manifest-none', 'none'),
+      'scidex-Manifest-lineage-parent'
+    );
+    const fromStep = text(manifest.from_step);
+    if (fromStep) {
+      item('from step', code(fromStep), 'scidex-Manifest-lineage-from');
+    }
+    const reused = distinct(manifest.steps.map(s => text(s.reused_from_run)));
+    if (reused.length) {
+      const span = el('span');
+      reused.forEach((runId, i) => {
+        if (i) {
+          span.append(', ');
+        }
+        span.appendChild(code(runId));
+      });
+      item('reuses runs', span, 'scidex-Manifest-lineage-reused');
+    }
+    const env = manifest.env;
+    if (env && typeof env === 'object' && typeof env.replay === 'string') {
+      const live = Array.isArray(env.live) ? env.live : [];
+      const same = live.length > 0 && live.every(h => h === env.replay);
+      const envNode = el(
+        'span',
+        same ? 'scidex-Manifest-envSame' : 'scidex-Manifest-envDiffers',
+        same ? 'as recorded' : 'differs from recorded'
+      );
+      envNode.title = `replay ${env.replay}\nrecorded ${live.map(text).join(', ')}`;
+      item('environment', envNode, 'scidex-Manifest-lineage-env');
+    }
+    const started = text(manifest.started_at);
+    if (started) {
+      item('started', started, 'scidex-Manifest-lineage-started');
+    }
+    return node;
+  }
+
+  function summary(manifest: IReplayManifest): HTMLElement {
+    const node = el('div', 'scidex-Manifest-summary');
+    const counts = new Map<Outcome, number>();
+    for (const step of manifest.steps) {
+      const outcome = outcomeOf(step);
+      counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
+    }
+    for (const outcome of [...OUTCOMES, 'other' as const]) {
+      const n = counts.get(outcome);
+      if (n) {
+        const c = chip(outcome);
+        c.textContent = `${n} ${outcome}`;
+        node.appendChild(c);
+      }
+    }
+    if (!manifest.steps.length) {
+      node.appendChild(el('span', 'scidex-Manifest-none', 'no steps'));
+    }
+    return node;
+  }
+
+  function table(steps: IReplayStep[]): HTMLElement {
+    const tableNode = el('table', 'scidex-Manifest-steps');
+    const head = el('thead');
+    const headRow = el('tr');
+    for (const name of [
+      '#',
+      'step',
+      'type',
+      'status',
+      'reason',
+      'recorded output',
+      'replayed output',
+      'reused from',
+      'time'
+    ]) {
+      headRow.appendChild(el('th', '', name));
+    }
+    head.appendChild(headRow);
+    tableNode.appendChild(head);
+    const body = el('tbody');
+    steps.forEach((step, i) => body.appendChild(row(step, i + 1)));
+    tableNode.appendChild(body);
+    return tableNode;
+  }
+
+  function row(step: IReplayStep, position: number): HTMLElement {
+    const outcome = outcomeOf(step);
+    const tr = el('tr', 'scidex-Manifest-step');
+    tr.dataset.outcome = outcome;
+    const cell = (content: Node | string, cls = '') => {
+      const td = el('td', cls);
+      td.append(content);
+      tr.appendChild(td);
+    };
+    cell(String(position), 'scidex-Manifest-position');
+    const stepId = code(text(step.step_id));
+    const method = text(step.method);
+    if (method) {
+      stepId.title = method;
+    }
+    cell(stepId, 'scidex-Manifest-stepId');
+    cell(text(step.step_type), 'scidex-Manifest-stepType');
+    const status = chip(outcome);
+    status.textContent = outcome === 'other' ? text(step.outcome) || '?' : outcome;
+    cell(status, 'scidex-Manifest-outcome');
+    cell(detail(step), 'scidex-Manifest-reason');
+    const live = text(step.output_hash_live);
+    const replayed = text(step.output_hash_replayed);
+    cell(hash(live), 'scidex-Manifest-hashLive');
+    const replayedNode = hash(replayed);
+    if (live && replayed) {
+      replayedNode.classList.add(
+        live === replayed ? 'scidex-Manifest-same' : 'scidex-Manifest-differs'
+      );
+    }
+    cell(replayedNode, 'scidex-Manifest-hashReplayed');
+    const reused = text(step.reused_from_run);
+    cell(reused ? code(reused) : '', 'scidex-Manifest-reusedFrom');
+    cell(duration(step.duration_s), 'scidex-Manifest-duration');
+    return tr;
+  }
+
+  /**
+   * The words of a reason after its outcome code: `'failed: exit 1'` →
+   * `'exit 1'`; empty for a bare `reproduced`.
+   */
+  function detail(step: IReplayStep): string {
+    const reason = text(step.reason);
+    const colon = reason.indexOf(':');
+    const code = (colon < 0 ? reason : reason.slice(0, colon)).trim();
+    if (code === outcomeOf(step)) {
+      return colon < 0 ? '' : reason.slice(colon + 1).trim();
+    }
+    return reason;
+  }
+
+  function hash(value: string): HTMLElement {
+    if (!value) {
+      return el('span', 'scidex-Manifest-none', '—');
+    }
+    const node = code(value.slice(0, HASH_CHARS), 'scidex-Manifest-hash');
+    node.title = value;
+    return node;
+  }
+
+  function duration(value: unknown): string {
+    return typeof value === 'number' && isFinite(value)
+      ? `${value.toFixed(2)} s`
+      : '';
+  }
+
+  function chip(outcome: Outcome, extra = ''): HTMLElement {
+    const node = el(
+      'span',
+      `scidex-Chip scidex-Chip-${outcome}${extra ? ' ' + extra : ''}`,
+      outcome
+    );
+    node.dataset.outcome = outcome;
+    return node;
+  }
+
+  function code(value: string, cls = ''): HTMLElement {
+    return el('code', cls, value);
+  }
+
+  function el<K extends keyof HTMLElementTagNameMap>(
+    tag: K,
+    className = '',
+    content?: string
+  ): HTMLElementTagNameMap[K] {
+    const node = document.createElement(tag);
+    if (className) {
+      node.className = className;
+    }
+    if (content !== undefined) {
+      node.textContent = content;
+    }
+    return node;
+  }
+
+  /**
+   * A manifest value as display text: strings as they are, numbers and
+   * booleans printed, anything else (null, objects) empty.
+   */
+  function text(value: unknown): string {
+    if (typeof value === 'string') {
+      return value;
+    }
+    if (typeof value === 'number' || typeof value === 'boolean') {
+      return String(value);
+    }
+    return '';
+  }
+
+  function distinct(values: string[]): string[] {
+    return [...new Set(values.filter(v => v))];
+  }
+}

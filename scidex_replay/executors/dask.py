@@ -1,0 +1,209 @@
+"""Run the independent steps of a wave in parallel on a ``dask.distributed`` cluster.
+
+The engine hands ``run_many`` every step of a wave whose producers have all run
+(see ``replay/engine.py``). Each step becomes one Dask task, and the worker runs it
+exactly like the subprocess executor: a fresh ``python -m
+scidex_replay.executors.child`` in deterministic mode, with the same timeout and
+memory limit. A task carries only the handler object, the ``Step`` record and
+paths. Inputs and outputs stay where the engine put them: in the run's scratch
+directory, copied out of the content-addressed store and hash-checked, with the
+output hashed back into the store. No data goes through the scheduler, so the
+workers must see this machine's file system. A ``LocalCluster`` does. A remote
+scheduler's workers need the same paths, for example on a shared mount.
+
+By default the executor starts a ``LocalCluster`` of ``os.cpu_count()``
+single-threaded worker processes, listening on 127.0.0.1 only, when the first
+step is submitted. Each step's process starts from the caller's environment at
+submit time, as under the subprocess executor. Worker processes are started
+with multiprocessing's *spawn*, which imports the caller's ``__main__`` again:
+a script that replays with dask must keep its top level under
+``if __name__ == "__main__":`` (the CLI and notebooks need nothing).
+``processes=False`` makes the workers threads of this process instead. Each
+step still runs in its own interpreter, so that is as isolated, and it starts
+faster. With ``address`` the executor
+connects to an existing scheduler when it is created (an unreachable address
+is ``BadInput``). Steps then start from the workers' own environment, and only
+the client is closed at the end. ``close()`` (or leaving a ``with`` block)
+stops what the executor started; ``rerun_artifact`` calls it when the run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import subprocess
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from distributed import Client, LocalCluster, as_completed
+
+from scidex_replay.errors import BadInput
+from scidex_replay.executors.subprocess import SubprocessExecutor
+from scidex_replay.handlers.spec import Handler, ReplayedArtifact
+from scidex_replay.registry.records import Step
+
+logger = logging.getLogger(__name__)
+
+#: (handler, step, inputs, output): one step ready to run, as the engine hands it over.
+Call = tuple[Handler, Step, Sequence[Path], Path]
+
+# Worker side: the step processes running in this process, by the token of the executor that sent them.
+_LIVE: dict[str, set[subprocess.Popen]] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+class _TrackedSubprocess(SubprocessExecutor):
+    """The subprocess executor, with each child registered under ``token`` while it runs (see ``_kill_steps``)."""
+
+    def __init__(self, token: str, **options: Any):
+        super().__init__(**options)
+        self.token = token
+
+    def _spawn(self, argv: list[str], data: bytes, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+        preexec = self._limit_memory if self.memory_limit_mb else None
+        with subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env, preexec_fn=preexec
+        ) as proc:
+            with _LIVE_LOCK:
+                _LIVE.setdefault(self.token, set()).add(proc)
+            try:
+                out, err = proc.communicate(data, timeout=self.timeout_s)
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            finally:
+                with _LIVE_LOCK:
+                    _LIVE.get(self.token, set()).discard(proc)
+        return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def _run_step(
+    token: str, options: Mapping[str, Any], env: Mapping[str, str] | None, handler: Handler, step: Step,
+    inputs: list[Path], output: Path,
+) -> ReplayedArtifact:
+    """The task a worker runs: one step in a fresh interpreter, as the subprocess executor does."""
+    return _TrackedSubprocess(token, env=env, **options).run(handler, step, inputs, output)
+
+
+def _kill_steps(token: str) -> int:
+    """Worker side: kill the step processes that the executor with ``token`` started; how many there were."""
+    with _LIVE_LOCK:
+        procs = list(_LIVE.pop(token, ()))
+    for proc in procs:
+        proc.kill()
+    return len(procs)
+
+
+class DaskExecutor:
+    name = "dask"
+
+    def __init__(
+        self,
+        address: str | None = None,
+        n_workers: int | None = None,
+        *,
+        processes: bool = True,
+        timeout_s: float = 3600,
+        memory_limit_mb: int | None = None,
+        connect_timeout_s: float = 10,
+    ):
+        self.address = address
+        self.n_workers = n_workers or os.cpu_count() or 1
+        self.processes = processes
+        self.step_options = {"timeout_s": timeout_s, "memory_limit_mb": memory_limit_mb}
+        self.connect_timeout_s = connect_timeout_s
+        self.token = uuid.uuid4().hex
+        self._cluster: LocalCluster | None = None
+        self._client: Client | None = None
+        if address:
+            self._client = self._connect(address)
+
+    def _connect(self, address: str) -> Client:
+        try:
+            return Client(address, timeout=self.connect_timeout_s, set_as_default=False)
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise BadInput(f"cannot reach the dask scheduler at {address}: {exc}") from exc
+
+    @property
+    def client(self) -> Client:
+        """The client, connecting again after ``close()`` or starting the LocalCluster on first use."""
+        if self._client is None and self.address:
+            self._client = self._connect(self.address)
+        elif self._client is None:
+            logger.info("starting a dask LocalCluster of %d workers (processes=%s)", self.n_workers, self.processes)
+            self._cluster = LocalCluster(
+                n_workers=self.n_workers,
+                threads_per_worker=1,
+                processes=self.processes,
+                protocol="tcp://",
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:0",  # its HTTP server (health, metrics) on loopback, any free port
+                scheduler_kwargs={"dashboard": False},
+                silence_logs=logging.ERROR,
+            )
+            self._client = Client(self._cluster, set_as_default=False)
+        return self._client
+
+    def run(self, handler: Handler, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact:
+        outcomes: list[Any] = []
+        self.run_many([(handler, step, inputs, output)], lambda i, outcome: outcomes.append(outcome))
+        if isinstance(outcomes[0], BaseException):
+            raise outcomes[0]
+        return outcomes[0]
+
+    def run_many(self, calls: Sequence[Call], on_done: Callable[[int, Any], None]) -> None:
+        """Submit every call at once and call ``on_done(index, outcome)`` in this thread as each finishes.
+
+        The outcome is the handler's ``ReplayedArtifact``, or the exception the
+        step raised (a lost worker's error included). When this returns early (an
+        interrupt, or ``on_done`` raising), the steps still queued are cancelled and
+        the step processes still running are killed, as the subprocess executor
+        kills its child.
+        """
+        client = self.client
+        # Our own workers are on this machine and were started by us: steps get the caller's environment.
+        env = dict(os.environ) if not self.address else None
+        futures = [
+            client.submit(_run_step, self.token, self.step_options, env, h, step, list(inputs), output, pure=False)
+            for h, step, inputs, output in calls
+        ]
+        index = {future.key: i for i, future in enumerate(futures)}
+        try:
+            for future in as_completed(futures, loop=client.loop):
+                try:
+                    outcome: Any = future.result()
+                except (Exception, asyncio.CancelledError) as exc:
+                    outcome = exc
+                on_done(index[future.key], outcome)
+        finally:
+            pending = [f for f in futures if not f.done()]
+            if pending:
+                self._stop(client, pending)
+
+    def _stop(self, client: Client, pending: list) -> None:
+        try:
+            client.cancel(pending)
+            killed = client.run(_kill_steps, self.token)
+            logger.info("stopped %d step(s): %s", len(pending), killed)
+        except Exception as exc:  # the cluster may be gone already; nothing more to stop then
+            logger.warning("could not stop the running steps: %s", exc)
+
+    def close(self) -> None:
+        """Close the client, and the LocalCluster if this executor started it. Safe to call twice."""
+        client, cluster = self._client, self._cluster
+        self._client = self._cluster = None
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+    def __enter__(self) -> "DaskExecutor":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,140 @@
+"""End to end: the JupyterLab extension in a real JupyterLab, driven in Debian's chromium.
+
+A JupyterLab server runs on 127.0.0.1 (free port, token, temporary root and
+settings) over a temporary registry holding a three-step chain whose middle step
+writes random bytes: a replay shows ``reproduced``, ``output-differs`` and
+``input-differs``, a restart shows ``reused`` and its parent run. The browser
+(Playwright on ``/usr/bin/chromium``, never a downloaded browser) opens
+notebooks, runs them, clicks the "Rerun artifact" toolbar button, and the tests
+assert on the DOM and on the saved ``.ipynb``. Screenshots go to
+``docs/screenshots/`` (with SCIDEX_UPDATE_SCREENSHOTS=1).
+
+``make test`` installs chromium (Debian package) and builds the extension first.
+"""
+
+from __future__ import annotations
+
+import json
+
+from _lab import SHOTS, SLOW, Chain, Lab, chips, command, contrast, new_page, outputs_with_manifest, write_notebook
+from playwright.sync_api import Browser, Page, expect
+
+
+def test_magic_output_renders_as_table_with_status_chips_and_lineage(replayed: Page) -> None:
+    page = replayed
+    tables = page.locator(".jp-OutputArea .scidex-Manifest")
+    assert chips(page, 0) == ["reproduced", "output-differs", "input-differs"]
+    assert chips(page, 1) == ["reused", "output-differs", "input-differs"]
+    first, second = tables.nth(0), tables.nth(1)
+    first_run = first.locator(".scidex-Manifest-runId").inner_text()
+    assert first_run.startswith("r_")
+    assert first.locator(".scidex-Manifest-lineage-kind dd").inner_text() == "replay"
+    assert first.locator(".scidex-Manifest-lineage-parent dd").inner_text() == "none"
+    assert second.locator(".scidex-Manifest-lineage-kind dd").inner_text() == "restart"
+    assert second.locator(".scidex-Manifest-lineage-parent dd").inner_text() == first_run
+    assert second.locator(".scidex-Manifest-reusedFrom").first.inner_text() == first_run
+    assert first.locator(".scidex-Manifest-verdict").inner_text() == "not reproduced"
+    # the HTML fallback of the bundle is not what is shown: the extension's renderer is
+    assert page.locator(".jp-OutputArea-output[data-mime-type='text/html']").count() == 0
+    page.locator(".jp-Notebook .jp-Cell").nth(2).screenshot(path=str(SHOTS / "manifest-light.png"))
+
+
+def test_saved_notebook_keeps_each_displayed_manifest_in_metadata(replayed: Page, lab: Lab) -> None:
+    page = replayed
+    command(page, "docmanager:save")
+    saved = json.loads((lab.root / "replay.ipynb").read_text())
+    shown = outputs_with_manifest(saved)
+    assert len(shown) == 2
+    kept = saved["metadata"]["scidex_replay"]["manifests"]
+    assert set(kept) == {m["run_id"] for m in shown}
+    for manifest in shown:
+        assert kept[manifest["run_id"]] == manifest
+    displayed = page.locator(".jp-OutputArea .scidex-Manifest-runId").all_inner_texts()
+    assert displayed == [m["run_id"] for m in shown]
+    for i, manifest in enumerate(shown):
+        assert chips(page, i) == [step["outcome"] for step in kept[manifest["run_id"]]["steps"]]
+
+
+def test_manifest_reads_in_light_and_dark_themes(replayed: Page) -> None:
+    page = replayed
+    chip = page.locator(".jp-OutputArea .scidex-Manifest .scidex-Chip-output-differs").first
+    cell = page.locator(".jp-OutputArea .scidex-Manifest").first
+
+    def text_contrast() -> float:
+        fg = chip.evaluate("e => getComputedStyle(e).color")
+        bg = page.locator(".jp-Notebook").evaluate("e => getComputedStyle(e).backgroundColor")
+        return contrast(fg, bg)
+
+    assert page.evaluate("document.body.dataset.jpThemeLight") == "true"
+    assert text_contrast() >= 4.5
+    light_text = cell.evaluate("e => getComputedStyle(e).color")
+    command(page, "apputils:change-theme", {"theme": "JupyterLab Dark"})
+    expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1, timeout=30_000)
+    page.wait_for_timeout(500)  # the theme's stylesheet settles
+    try:
+        assert cell.evaluate("e => getComputedStyle(e).color") != light_text
+        assert text_contrast() >= 4.5
+        page.locator(".jp-Notebook .jp-Cell").nth(2).screenshot(path=str(SHOTS / "manifest-dark.png"))
+    finally:
+        command(page, "apputils:change-theme", {"theme": "JupyterLab Light"})
+        expect(page.locator("body[data-jp-theme-light='true']")).to_have_count(1, timeout=30_000)
+
+
+def test_toolbar_button_reruns_an_artifact_and_keeps_its_manifest(lab: Lab, chain: Chain, browser: Browser) -> None:
+    write_notebook(lab.root / "toolbar.ipynb", "")
+    page = new_page(browser)
+    try:
+        lab.open(page, "toolbar.ipynb")
+        page.locator(".jp-NotebookPanel-toolbar").get_by_text("Rerun artifact").click()
+        dialog = page.locator(".jp-Dialog")
+        expect(dialog).to_be_visible()
+        dialog.locator("input").fill(chain.sample)
+        dialog.screenshot(path=str(SHOTS / "rerun-dialog.png"))
+        dialog.get_by_role("button", name="Rerun").click()
+        table = page.locator(".jp-OutputArea .scidex-Manifest")
+        expect(table).to_have_count(1, timeout=SLOW)
+        assert chips(page, 0) == ["reproduced", "output-differs"]
+        # the command ran the magic in the notebook's kernel, in a new cell
+        sources = page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").all_inner_texts()
+        assert f"%rerun_artifact {chain.sample} --no-widget" in [s.strip() for s in sources]
+        run_id = table.locator(".scidex-Manifest-runId").inner_text()
+        page.locator(".jp-Notebook .jp-Cell").nth(1).screenshot(path=str(SHOTS / "rerun-toolbar.png"))
+        command(page, "docmanager:save")
+        saved = json.loads((lab.root / "toolbar.ipynb").read_text())
+        (shown,) = outputs_with_manifest(saved)
+        assert shown["run_id"] == run_id
+        assert shown["target_artifact_id"] == chain.sample
+        assert saved["metadata"]["scidex_replay"]["manifests"] == {run_id: shown}
+    finally:
+        page.context.close()
+
+
+def test_toolbar_command_refuses_what_is_not_an_artifact_id(lab: Lab, browser: Browser) -> None:
+    write_notebook(lab.root / "refuse.ipynb", "")
+    page = new_page(browser)
+    try:
+        lab.open(page, "refuse.ipynb")
+        # not awaited here: the command resolves only once its error dialog is closed
+        page.evaluate(
+            "() => { window.__ran = window.jupyterapp.commands.execute('scidex-replay:rerun-artifact', {id: 'a_1 --strict'}); }"
+        )
+        dialog = page.locator(".jp-Dialog")
+        expect(dialog).to_contain_text("Not an artifact id")
+        dialog.get_by_role("button").last.click()
+        assert page.evaluate("window.__ran") == []
+        assert page.locator(".jp-Notebook .jp-Cell").count() == 1
+    finally:
+        page.context.close()
+
+
+def test_manifests_stay_in_metadata_after_outputs_are_cleared(replayed: Page, lab: Lab) -> None:
+    page = replayed
+    command(page, "docmanager:save")
+    before = json.loads((lab.root / "replay.ipynb").read_text())["metadata"]["scidex_replay"]["manifests"]
+    assert len(before) == 2
+    command(page, "notebook:clear-all-cell-outputs")
+    expect(page.locator(".jp-OutputArea .scidex-Manifest")).to_have_count(0)
+    command(page, "docmanager:save")
+    saved = json.loads((lab.root / "replay.ipynb").read_text())
+    assert outputs_with_manifest(saved) == []
+    assert saved["metadata"]["scidex_replay"]["manifests"] == before
