@@ -113,3 +113,54 @@ def counts(manifest: dict[str, Any]) -> dict[str, int]:
         "failed": outcomes["failed"] + outcomes["skipped"],
         "differs": outcomes["output-differs"] + outcomes["input-differs"],
     }
+
+
+_STEP_FIELDS: dict[str, tuple[type, ...]] = {
+    "step_id": (str,),
+    "step_type": (str,),
+    "input_hash": (str,),
+    "output_hash_live": (str,),
+    "output_hash_replayed": (str, type(None)),
+    "ok": (bool, type(None)),
+    "reason": (str,),
+    "reused_from_run": (str, type(None)),
+    "duration_s": (int, float),
+}
+_TOP_FIELDS: dict[str, tuple[type, ...]] = {
+    "run_id": (str,),
+    "kind": (str,),
+    "target_artifact_id": (str,),
+    "ok": (bool,),
+    "summary": (dict,),
+    "steps": (list,),
+}
+
+
+def load(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:
+    """A manifest read from a file (or taken as a dict) and checked against the v1 schema.
+
+    A manifest from elsewhere is data: it is parsed as JSON, never executed, and
+    anything that is not a v1 manifest raises ``BadInput`` with a one-line reason.
+    """
+    from scidex_replay.errors import BadInput
+
+    if isinstance(source, dict):
+        data: Any = source
+    else:
+        try:
+            data = json.loads(Path(source).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise BadInput(f"cannot read manifest {source}: {' '.join(str(exc).split())}") from exc
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise BadInput(f"not a {SCHEMA} manifest")
+    for key, types in _TOP_FIELDS.items():
+        if not isinstance(data.get(key), types):
+            raise BadInput(f"manifest field {key!r} is missing or of the wrong type")
+    for i, step in enumerate(data["steps"]):
+        if not isinstance(step, dict):
+            raise BadInput(f"manifest step {i} is not an object")
+        for key, types in _STEP_FIELDS.items():
+            value = step.get(key, ...)
+            if value is ... or not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                raise BadInput(f"manifest step {i}: field {key!r} is missing or of the wrong type")
+    return data

@@ -163,6 +163,13 @@ class ManifestView:
     def __init__(self, manifest: dict[str, Any]):
         self.manifest = manifest
 
+    @classmethod
+    def load(cls, source: Any) -> "ManifestView":
+        """A view of ``manifest.json`` (a path) or a manifest dict, checked as data first."""
+        from scidex_replay.replay.manifest import load
+
+        return cls(load(source))
+
     def to_dataframe(self):
         return frame(manifest_rows(self.manifest))
 
