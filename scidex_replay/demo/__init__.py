@@ -1,11 +1,13 @@
 """``scidex-replay demo``: a small real analysis, recorded step by step.
 
 A plate-reader experiment: raw absorbance readings (with a few flagged wells)
-are cleaned, blank-corrected and summarized per sample with pandas, charted
-with matplotlib, and written up as a Markdown report that cites the chart::
+are cleaned and blank-corrected with pandas, summarized per sample, fitted with
+a linear drift model (numpy least squares), charted with matplotlib, and
+written up as a Markdown report that cites the chart::
 
-    readings.csv ─► clean ─► summarize ─┬─► chart.png ─┐
-                                        └──────────────┴─► report.md
+    readings.csv ─► clean ─┬─► summarize ─┬─► chart.png ─┐
+                           │              └──────────────┼─► report.md
+                           └─► fit (drift) ──────────────┘
 
 Each step is a ``shell`` step whose script is one of its inputs, exactly as a
 user would record it with ``scidex-replay run``.
@@ -67,4 +69,5 @@ def build_demo(reg: Registry, log: Callable[[str], None] = print) -> str:
         clean = step("clean.py", [raw.id], "clean.csv")
         summary = step("summarize.py", [clean], "summary.csv")
         chart = step("chart.py", [summary], "chart.png")
-        return step("report.py", [summary, chart], "report.md")
+        fit = step("fit.py", [clean], "fit.csv")
+        return step("report.py", [summary, chart, fit], "report.md")
