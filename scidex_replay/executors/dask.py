@@ -12,19 +12,21 @@ workers must see this machine's file system. A ``LocalCluster`` does. A remote
 scheduler's workers need the same paths, for example on a shared mount.
 
 By default the executor starts a ``LocalCluster`` of ``os.cpu_count()``
-single-threaded worker processes, listening on 127.0.0.1 only, when the first
-step is submitted. Each step's process starts from the caller's environment at
-submit time, as under the subprocess executor. Worker processes are started
-with multiprocessing's *spawn*, which imports the caller's ``__main__`` again:
-a script that replays with dask must keep its top level under
-``if __name__ == "__main__":`` (the CLI and notebooks need nothing).
-``processes=False`` makes the workers threads of this process instead. Each
-step still runs in its own interpreter, so that is as isolated, and it starts
-faster. With ``address`` the executor
-connects to an existing scheduler when it is created (an unreachable address
-is ``BadInput``). Steps then start from the workers' own environment, and only
-the client is closed at the end. ``close()`` (or leaving a ``with`` block)
-stops what the executor started; ``rerun_artifact`` calls it when the run ends.
+single-threaded workers, listening on 127.0.0.1 only, when the first step is
+submitted, and each step's process starts from the caller's environment at
+submit time, as under the subprocess executor. The workers are threads of this
+process (``processes=False``): each step already runs in an interpreter of its
+own, so worker processes would add no isolation. They would add 1-3 s of
+start-up per run, and multiprocessing's *spawn* would import the caller's
+``__main__`` again. ``processes=True`` starts worker processes instead.
+
+With ``address`` the executor connects to an existing scheduler when it is
+created (an unreachable address is ``BadInput``). Steps then start from the
+workers' own environment, and only the client is closed at the end. When a
+run stops early (an interrupt), queued steps are cancelled and running step
+processes are killed, only this executor's. ``close()`` (or leaving a ``with``
+block) stops what the executor started; ``rerun_artifact`` calls it when the run
+ends.
 """
 
 from __future__ import annotations
@@ -78,7 +80,10 @@ class _TrackedSubprocess(SubprocessExecutor):
                 raise
             finally:
                 with _LIVE_LOCK:
-                    _LIVE.get(self.token, set()).discard(proc)
+                    live = _LIVE.get(self.token, set())
+                    live.discard(proc)
+                    if not live:
+                        _LIVE.pop(self.token, None)
         return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
@@ -107,7 +112,7 @@ class DaskExecutor:
         address: str | None = None,
         n_workers: int | None = None,
         *,
-        processes: bool = True,
+        processes: bool = False,
         timeout_s: float = 3600,
         memory_limit_mb: int | None = None,
         connect_timeout_s: float = 10,

@@ -43,3 +43,10 @@ def write_env(inputs, output, name=""):
 
 def forgets_output(inputs, output):
     return None
+
+
+def pid_then_sleep(inputs, output, pidfile="", seconds=30):
+    """Write this process's pid to ``pidfile``, then sleep (a step a test stops half-way)."""
+    Path(pidfile).write_text(str(os.getpid()))
+    time.sleep(seconds)
+    tagged(inputs, output, "slept")

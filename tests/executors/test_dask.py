@@ -1,8 +1,9 @@
 """The Dask executor: independent steps of a wave in parallel, same manifest as the sequential executor.
 
-Most tests share one two-worker LocalCluster per module, passed by address, as a
-user's own scheduler would be. The CLI test and one Python test let the executor
-start and close its own LocalCluster.
+Most tests share one LocalCluster of two worker processes per module, passed by
+address, as a user's own scheduler would be. The CLI test and the own-cluster
+tests let the executor start and close its own LocalCluster (thread workers by
+default, worker processes on request).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,7 +33,7 @@ from scidex_replay.replay import rerun_artifact
 
 HERE = Path(__file__).resolve().parent
 VOLATILE_STEP_KEYS = {"duration_s"}
-VOLATILE_KEYS = {"run_id", "started_at", "completed_at", "options"}
+VOLATILE_KEYS = {"run_id", "started_at", "completed_at"}
 
 
 def with_here(pythonpath: str | None) -> str:
@@ -64,6 +66,7 @@ def steps(monkeypatch):
 def comparable(manifest: dict) -> dict:
     """The manifest less what differs between any two runs (ids, clock times, the executor option)."""
     kept = {k: v for k, v in manifest.items() if k not in VOLATILE_KEYS}
+    kept["options"] = {k: v for k, v in manifest["options"].items() if k != "executor"}
     kept["steps"] = [{k: v for k, v in s.items() if k not in VOLATILE_STEP_KEYS} for s in manifest["steps"]]
     return kept
 
@@ -216,6 +219,47 @@ def test_run_many_reports_every_outcome_in_the_calling_thread(steps, dask_addres
     assert isinstance(outcome[2], OutputMissing)
 
 
+def test_stopping_early_cancels_queued_steps_and_kills_running_ones(steps, dask_address, tmp_path):
+    pidfiles = [tmp_path / "pid1", tmp_path / "pid2"]
+    calls = [job(tmp_path, "quick", call("tagged", tag="q"))] + [
+        job(tmp_path, f"slow{i}", call("pid_then_sleep", pidfile=str(pidfile), seconds=60))
+        for i, pidfile in enumerate(pidfiles)
+    ]
+
+    def interrupt(index, outcome):
+        deadline = time.monotonic() + 30
+        while not any(p.exists() for p in pidfiles) and time.monotonic() < deadline:
+            time.sleep(0.05)  # a slow step is running: now stop, as SIGTERM would
+        raise KeyboardInterrupt
+
+    t0 = time.monotonic()
+    with DaskExecutor(dask_address) as ex, pytest.raises(KeyboardInterrupt):
+        ex.run_many(calls, interrupt)
+    assert time.monotonic() - t0 < 20
+    started = [int(p.read_text()) for p in pidfiles if p.exists()]
+    assert started, "no slow step ever started"
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in started) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in started), "a step process outlived the run that started it"
+    assert not any((tmp_path / f"slow{i}" / "out.txt").exists() for i in range(2))
+
+
+def test_a_step_over_its_timeout_is_killed_and_reported_as_timed_out(steps, dask_address, tmp_path):
+    pidfile = tmp_path / "pid"
+    with DaskExecutor(dask_address, timeout_s=1) as ex, pytest.raises(StepFailed, match="timed out after 1 s"):
+        ex.run(*job(tmp_path, "slow", call("pid_then_sleep", pidfile=str(pidfile), seconds=30)))
+    assert not alive(int(pidfile.read_text()))
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_run_runs_one_step_in_a_fresh_interpreter_in_deterministic_mode(steps, dask_address, tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONHASHSEED", "random")
     handler, step, inputs, output = job(tmp_path, "env", call("write_env", name="PYTHONHASHSEED"))
@@ -228,9 +272,10 @@ def test_run_runs_one_step_in_a_fresh_interpreter_in_deterministic_mode(steps, d
     assert got["seed"] == "0" and got["pid"] != os.getpid()
 
 
-def test_own_local_cluster_runs_steps_in_the_callers_environment_and_close_stops_it(steps, tmp_path, monkeypatch):
+@pytest.mark.parametrize("processes", [False, True], ids=["thread workers", "process workers"])
+def test_own_local_cluster_runs_steps_in_the_callers_environment_and_close_stops_it(steps, tmp_path, monkeypatch, processes):
     monkeypatch.setenv("SCIDEX_TEST_MARK", "before")
-    ex = DaskExecutor(n_workers=1)
+    ex = DaskExecutor(n_workers=1, processes=processes)
     with ex:
         first = job(tmp_path, "first", call("write_env", name="SCIDEX_TEST_MARK"))
         ex.run(*first)
