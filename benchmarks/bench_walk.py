@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _pg import create_database, postgres_server, server_version  # noqa: E402
 from bench_replay import bulk_chain, walk_ids  # noqa: E402
 

@@ -63,64 +63,24 @@ def cli(home: Path, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess
     return run
 
 
-def _postgres_bindir() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if found:
-        return found[-1].parent
-    import shutil
-
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
-    """A throwaway PostgreSQL server on 127.0.0.1; yields a SQLAlchemy URL prefix ending in ``/``.
+    """A throwaway PostgreSQL server on 127.0.0.1 (``_pg.py``); yields a SQLAlchemy URL prefix ending in ``/``.
 
     ``SCIDEX_TEST_PG_URL`` (e.g. ``postgresql+psycopg://user@host:5432/``) uses a
     server you run instead. ``make test`` installs the server binaries when missing.
     """
-    if os.environ.get("SCIDEX_TEST_PG_URL"):
-        yield os.environ["SCIDEX_TEST_PG_URL"].rstrip("/") + "/"
-        return
-    import shutil
-    import socket
-    import tempfile
+    from _pg import bindir, postgres_server
 
-    bindir = _postgres_bindir()
-    if bindir is None:
+    if not os.environ.get("SCIDEX_TEST_PG_URL") and bindir() is None:
         pytest.fail("PostgreSQL server binaries not found: `make test` installs them, or set SCIDEX_TEST_PG_URL")
-    root = Path(tempfile.mkdtemp(prefix="scidex-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # postgres refuses to run as root
-        shutil.chown(root, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = root / "data"
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "scidex", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True)
-    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"],
-                   check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg://scidex@127.0.0.1:{port}/"
-    finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    with postgres_server() as prefix:
+        yield prefix
 
 
 @pytest.fixture
 def pg_url(pg_server: str) -> str:
     """A fresh, empty database on the test PostgreSQL server."""
-    import uuid
+    from _pg import create_database
 
-    from sqlalchemy import create_engine, text
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_server + "postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return pg_server + name
+    return create_database(pg_server)

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server on 127.0.0.1 for the benchmarks (as ``tests/conftest.py`` starts one).
+"""A throwaway PostgreSQL server on 127.0.0.1, for the tests (``conftest.py``) and the benchmarks.
 
     with postgres_server() as prefix:      # "postgresql+psycopg://scidex@127.0.0.1:PORT/"
         url = create_database(prefix)
@@ -30,7 +30,7 @@ def bindir() -> Path | None:
 
 @contextmanager
 def postgres_server() -> Iterator[str]:
-    """Start a server in a temp dir (fsync off: a benchmark, not a durability test); yield a URL prefix."""
+    """Start a server in a temp dir (fsync off: tests and benchmarks, not durability); yield a URL prefix."""
     if os.environ.get("SCIDEX_TEST_PG_URL"):
         yield os.environ["SCIDEX_TEST_PG_URL"].rstrip("/") + "/"
         return
@@ -62,7 +62,7 @@ def create_database(prefix: str) -> str:
     """A fresh, empty database on the server at ``prefix``; returns its URL."""
     from sqlalchemy import create_engine, text
 
-    name = f"b_{uuid.uuid4().hex[:12]}"
+    name = f"db_{uuid.uuid4().hex[:12]}"
     admin = create_engine(prefix + "postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
