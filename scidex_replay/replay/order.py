@@ -10,11 +10,14 @@ from scidex_replay.registry.records import Step
 
 
 def topological(steps: Iterable[Step]) -> list[Step]:
-    """Producers before consumers; ties broken by recording time, then id, so the order is stable.
+    """Producers before consumers; ties broken by recording order, then id, so the order is stable.
+
+    ``started_at`` is kept to the second (it is the step's SOURCE_DATE_EPOCH), so
+    ``completed_at`` orders steps recorded within the same second.
 
     Raises ``CycleError`` naming the steps on a cycle.
     """
-    steps = sorted(steps, key=lambda s: (s.started_at, s.step_id))
+    steps = sorted(steps, key=lambda s: (s.started_at, s.completed_at, s.step_id))
     producer = {s.target_artifact_id: s.step_id for s in steps}
     by_id = {s.step_id: s for s in steps}
     sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()

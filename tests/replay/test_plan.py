@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import datetime, timedelta, timezone
 
@@ -194,3 +195,11 @@ def test_a_cycle_added_to_a_dag_is_detected_and_named(dag, data):
     assert set(named) <= set(by_id)
     # each consecutive pair is a recorded edge: the message shows a real cycle
     assert all((a, b) in all_edges for a, b in zip(named, named[1:]))
+
+
+def test_siblings_recorded_in_the_same_second_keep_their_recording_order():
+    root = mk("s_root", ["a_raw"], "a_root")
+    first = dataclasses.replace(mk("s_zzz", ["a_root"], "a_first", t=5), completed_at=T0 + timedelta(seconds=5.1))
+    second = dataclasses.replace(mk("s_aaa", ["a_root"], "a_second", t=5), completed_at=T0 + timedelta(seconds=5.2))
+    for steps in ([root, first, second], [second, first, root]):
+        assert ids(topological(steps)) == ["s_root", "s_zzz", "s_aaa"]
