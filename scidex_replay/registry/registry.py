@@ -222,12 +222,16 @@ class Registry:
             s.flush()
             return _artifact(row)
 
-    def get_artifact(self, artifact_id: str) -> Artifact:
+    def _get(self, model: type, key: str, what: str, record: Any, **options: Any) -> Any:
+        """The record of the ``model`` row ``key``; ``NotFound`` naming ``what`` when there is none."""
         with self.session() as s:
-            row = s.get(ArtifactRow, _check_id(artifact_id, "artifact"))
+            row = s.get(model, _check_id(key, what), **options)
             if row is None:
-                raise NotFound(f"unknown artifact id: {artifact_id}")
-            return _artifact(row)
+                raise NotFound(f"unknown {what} id: {key}")
+            return record(row)
+
+    def get_artifact(self, artifact_id: str) -> Artifact:
+        return self._get(ArtifactRow, artifact_id, "artifact", _artifact)
 
     def has_artifact(self, artifact_id: str) -> bool:
         with self.session() as s:
@@ -328,11 +332,7 @@ class Registry:
             return _step(row), _artifact(target)
 
     def get_step(self, step_id: str) -> Step:
-        with self.session() as s:
-            row = s.get(StepRow, _check_id(step_id, "step"), options=[selectinload(StepRow.inputs)])
-            if row is None:
-                raise NotFound(f"unknown step id: {step_id}")
-            return _step(row)
+        return self._get(StepRow, step_id, "step", _step, options=[selectinload(StepRow.inputs)])
 
     def producing_step(self, artifact_id: str) -> Step | None:
         with self.session() as s:
@@ -433,11 +433,7 @@ class Registry:
             return _run(row)
 
     def get_run(self, run_id: str) -> Run:
-        with self.session() as s:
-            row = s.get(RunRow, _check_id(run_id, "run"))
-            if row is None:
-                raise NotFound(f"unknown run id: {run_id}")
-            return _run(row)
+        return self._get(RunRow, run_id, "run", _run)
 
     def results(self, run_id: str) -> list[StepResult]:
         with self.session() as s:
