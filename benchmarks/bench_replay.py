@@ -54,7 +54,10 @@ def bulk_chain(reg: Registry, n: int) -> str:
              input_hash=h, output_hash=h, env_hash=None, trace_id=None, started_at=now, completed_at=now)
         for i in range(n)
     ]
-    inputs = [dict(step_id=f"s_b{i:07d}", position=0, artifact_id=f"a_b{i:07d}") for i in range(n)]
+    inputs = [
+        dict(step_id=f"s_b{i:07d}", position=0, artifact_id=f"a_b{i:07d}", producer_step_id=f"s_b{i - 1:07d}" if i else None)
+        for i in range(n)
+    ]
     with reg.session() as s:
         for table, rows in ((ArtifactRow, arts), (StepRow, steps), (StepInputRow, inputs)):
             for start in range(0, len(rows), 20000):
@@ -63,14 +66,11 @@ def bulk_chain(reg: Registry, n: int) -> str:
 
 
 def walk_ids(reg: Registry, artifact_id: str) -> list[str]:
-    """The recursive walk alone: the step ids, as the database returns them."""
-    from sqlalchemy import select
+    """The recursive walk alone: the step ids, as ``Registry.chain`` gets them."""
+    from scidex_replay.registry.registry import walk_step_ids
 
-    from scidex_replay.registry.registry import walk_cte
-
-    walk = walk_cte(artifact_id)
     with reg.engine.connect() as conn:
-        return list(conn.scalars(select(walk.c.step_id)))
+        return walk_step_ids(conn, artifact_id)
 
 
 def main() -> None:

@@ -90,18 +90,27 @@ class StepRow(Base):
 
     target: Mapped[ArtifactRow] = relationship(back_populates="produced_by")
     inputs: Mapped[list["StepInputRow"]] = relationship(
-        order_by="StepInputRow.position", cascade="all, delete-orphan", back_populates="step"
+        order_by="StepInputRow.position",
+        cascade="all, delete-orphan",
+        back_populates="step",
+        foreign_keys="StepInputRow.step_id",
     )
 
 
 class StepInputRow(Base):
+    """Input ``position`` of a step. ``producer_step_id`` is the step that produced the input
+    (null for a source artifact), copied at record time: an artifact's producer never changes,
+    and with it the chain walk is one probe of ``ix_step_inputs_walk`` per edge."""
+
     __tablename__ = "step_inputs"
+    __table_args__ = (Index("ix_step_inputs_walk", "step_id", "producer_step_id"),)
 
     step_id: Mapped[str] = mapped_column(ForeignKey("processing_steps.step_id"), primary_key=True)
     position: Mapped[int] = mapped_column(primary_key=True)
     artifact_id: Mapped[str] = mapped_column(ForeignKey("artifacts.id"), index=True)
+    producer_step_id: Mapped[Optional[str]] = mapped_column(ForeignKey("processing_steps.step_id"))
 
-    step: Mapped[StepRow] = relationship(back_populates="inputs")
+    step: Mapped[StepRow] = relationship(back_populates="inputs", foreign_keys=[step_id])
 
 
 class RunRow(Base):
