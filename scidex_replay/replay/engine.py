@@ -83,12 +83,77 @@ def collect(registry: Registry, artifact_id: str) -> _Chain:
     return _Chain(target, steps, registry.artifacts(ids))
 
 
+@dataclass
+class _Request:
+    """What a replay will do, once ``--restart`` is resolved and the fork arguments are checked."""
+
+    kind: str  # replay, restart or fork
+    ancestry: list[str]
+    from_step: str | None
+    set_params: dict[str, Any]
+    input_overrides: dict[str, str]
+    fork: bool
+    reuse: str
+
+
+def _request(
+    registry: Registry,
+    chain: _Chain,
+    *,
+    restart: str | None,
+    from_step: str | None,
+    set_params: Mapping[str, Mapping[str, Any]] | None,
+    input_overrides: Mapping[str, str] | None,
+    fork: bool,
+    reuse: str | None,
+) -> _Request:
+    """Check the options; a restart inherits its run's --from and fork arguments unless given new ones."""
+    set_params, input_overrides = dict(set_params or {}), dict(input_overrides or {})
+    kind, ancestry = "replay", []
+    if restart is not None:
+        parent = registry.get_run(restart)
+        if parent.target_artifact_id != chain.target.id:
+            raise BadInput(f"run {restart} replayed {parent.target_artifact_id}, not {chain.target.id}")
+        kind, ancestry = "restart", registry.ancestry(restart)
+        from_step = from_step or parent.options.get("from_step")
+        set_params = set_params or parent.options.get("set", {})
+        input_overrides = input_overrides or parent.options.get("inputs", {})
+        fork = fork or bool(set_params or input_overrides)
+    if (set_params or input_overrides) and not fork:
+        raise BadInput("--set and --input change a replay into a fork: add --fork")
+    if fork and not (set_params or input_overrides):
+        raise BadInput("--fork needs at least one --set STEP.KEY=VALUE or --input STEP=FILE")
+    reuse = reuse or ("succeeded-before" if restart else "all" if fork else "none")
+    if reuse not in REUSE_MODES:
+        raise BadInput(f"--reuse {reuse}: choose one of {', '.join(REUSE_MODES)}")
+    if fork and kind == "replay":
+        kind = "fork"
+    return _Request(kind, ancestry, from_step, set_params, input_overrides, fork, reuse)
+
+
 def plan_replay(
-    registry: Registry, artifact_id: str, *, from_step: str | None = None, handlers: HandlerRegistry | None = None
+    registry: Registry,
+    artifact_id: str,
+    *,
+    from_step: str | None = None,
+    restart: str | None = None,
+    fork: bool = False,
+    set_params: Mapping[str, Mapping[str, Any]] | None = None,
+    input_overrides: Mapping[str, str] | None = None,
+    handlers: HandlerRegistry | None = None,
 ) -> Plan:
-    """The plan ``rerun_artifact`` would execute (what ``--dry-run`` prints)."""
+    """The plan ``rerun_artifact`` would execute with the same options (what ``--dry-run`` prints).
+
+    Nothing is written: an ``--input`` file is checked but not added to the registry.
+    """
     chain = collect(registry, artifact_id)
-    return plan(chain.steps, chain.target.id, from_step=from_step, handlers=(handlers or load_handlers()).names())
+    request = _request(
+        registry, chain, restart=restart, from_step=from_step, set_params=set_params,
+        input_overrides=input_overrides, fork=fork, reuse=None,
+    )
+    forked, _ = _fork_steps(registry, chain, request.set_params, request.input_overrides, register=False)
+    handler_names = (handlers or load_handlers()).names()
+    return plan(chain.steps, chain.target.id, from_step=request.from_step, changed=set(forked), handlers=handler_names)
 
 
 def _fork_steps(
@@ -96,8 +161,14 @@ def _fork_steps(
     chain: _Chain,
     set_params: Mapping[str, Mapping[str, Any]],
     input_overrides: Mapping[str, str],
+    *,
+    register: bool = True,
 ) -> tuple[dict[str, Step], dict[str, str]]:
-    """The forked version of every changed step, and the input overrides as ``STEP:N -> artifact id``."""
+    """The forked version of every changed step, and the input overrides as ``STEP:N -> artifact id``.
+
+    An override that is a file becomes a source artifact; with ``register=False`` (a dry run)
+    the file is only checked, and the forked step keeps its recorded inputs.
+    """
     by_id = {s.step_id: s for s in chain.steps}
     changed: dict[str, Step] = {}
 
@@ -122,6 +193,11 @@ def _fork_steps(
         if not (index_text or "0").isdigit() or int(index_text or 0) >= len(step.source_artifact_ids):
             raise BadInput(f"--input {spec}: no such input (the step has {len(step.source_artifact_ids)})")
         index = int(index_text or 0)
+        if not register:
+            if not (registry.has_artifact(source) or Path(source).is_file()):
+                raise BadInput(f"no such file: {source}")
+            changed[step_id] = step
+            continue
         art = registry.get_artifact(source) if registry.has_artifact(source) else registry.add_artifact(source)
         chain.artifacts[art.id] = art
         sources = list(step.source_artifact_ids)
@@ -177,43 +253,27 @@ def rerun_artifact(
     handlers = handlers or load_handlers()
     runner = get_executor(executor, address=dask_address)
     chain = collect(registry, artifact_id)
-    set_params = dict(set_params or {})
-    input_overrides = dict(input_overrides or {})
-    kind, ancestry = "replay", []
-    if restart is not None:
-        parent = registry.get_run(restart)
-        if parent.target_artifact_id != chain.target.id:
-            raise BadInput(f"run {restart} replayed {parent.target_artifact_id}, not {chain.target.id}")
-        kind, ancestry = "restart", registry.ancestry(restart)
-        from_step = from_step or parent.options.get("from_step")
-        set_params = set_params or parent.options.get("set", {})
-        input_overrides = input_overrides or parent.options.get("inputs", {})
-        fork = fork or bool(set_params or input_overrides)
-    if (set_params or input_overrides) and not fork:
-        raise BadInput("--set and --input change a replay into a fork: add --fork")
-    if fork and not (set_params or input_overrides):
-        raise BadInput("--fork needs at least one --set STEP.KEY=VALUE or --input STEP=FILE")
-    reuse = reuse or ("succeeded-before" if restart else "all" if fork else "none")
-    if reuse not in REUSE_MODES:
-        raise BadInput(f"--reuse {reuse}: choose one of {', '.join(REUSE_MODES)}")
-    forked, resolved_inputs = _fork_steps(registry, chain, set_params, input_overrides)
-    if fork and kind == "replay":
-        kind = "fork"
-    the_plan = plan(chain.steps, chain.target.id, from_step=from_step, changed=set(forked), handlers=handlers.names())
+    request = _request(
+        registry, chain, restart=restart, from_step=from_step, set_params=set_params,
+        input_overrides=input_overrides, fork=fork, reuse=reuse,
+    )
+    forked, resolved_inputs = _fork_steps(registry, chain, request.set_params, request.input_overrides)
+    the_plan = plan(chain.steps, chain.target.id, from_step=request.from_step, changed=set(forked), handlers=handlers.names())
     step_ids = [s.step_id for s in chain.steps]
-    reuse_map = {} if reuse == "none" else registry.reusable_results(step_ids, None if reuse == "all" else ancestry)
+    reuse = request.reuse
+    reuse_map = {} if reuse == "none" else registry.reusable_results(step_ids, None if reuse == "all" else request.ancestry)
     options = {
-        "from_step": from_step,
+        "from_step": request.from_step,
         "strict": strict,
         "diff": diff,
         "executor": executor,
         "pin": pin,
         "reuse": reuse,
-        "set": set_params,
+        "set": request.set_params,
         "inputs": resolved_inputs,
     }
     run = registry.create_run(
-        target_artifact_id=chain.target.id, kind=kind, options=options, parent_run_id=restart, from_step=from_step
+        target_artifact_id=chain.target.id, kind=request.kind, options=options, parent_run_id=restart, from_step=request.from_step
     )
     emit = on_event or _quiet
     execution = _Execution(registry, chain, handlers, runner, run.run_id, emit, strict=strict, diff=diff, pin=pin)

@@ -234,3 +234,49 @@ def test_prov_export_has_the_chain_and_the_run_bundle(chain, capsys):
     assert len(bundle["alternateOf"]) == 10, "every reproduced output is an alternate of its live entity"
     entity = doc["entity"][f"scidex:{target}"]
     assert entity["scidex:sha256"] == reg.get_artifact(target).content_hash
+
+
+# -- the plan of a restart or a fork (what --dry-run prints) ---------------------------
+
+
+def _actions(the_plan) -> list[str]:
+    return [p.action for p in the_plan.steps]
+
+
+def _counts(reg: Registry) -> tuple[int, int, int]:
+    from sqlalchemy import text
+
+    with reg.engine.connect() as conn:
+        return tuple(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in ("artifacts", "processing_steps", "replay_runs"))
+
+
+def test_the_plan_of_a_fork_freezes_what_the_fork_leaves_unchanged(chain, tmp_path):
+    from scidex_replay.replay import plan_replay
+
+    reg, target, steps, log, fault = chain
+    swapped = tmp_path / "other.txt"
+    swapped.write_text("other\n")
+    before = _counts(reg), _blobs(reg)
+    by_set = plan_replay(reg, target, fork=True, set_params={steps[4]: {"suffix": "!"}})
+    assert _actions(by_set) == ["frozen"] * 4 + ["execute"] * 6
+    assert by_set.steps[0].reason == "frozen: unchanged by fork"
+    by_input = plan_replay(reg, target, fork=True, input_overrides={steps[7]: str(swapped)})
+    assert _actions(by_input) == ["frozen"] * 7 + ["execute"] * 3
+    assert (_counts(reg), _blobs(reg)) == before  # a dry run writes nothing, not even the --input file
+    assert _executed(log) == []
+    with pytest.raises(BadInput, match="no such file"):
+        plan_replay(reg, target, fork=True, input_overrides={steps[7]: str(tmp_path / "missing.txt")})
+    with pytest.raises(BadInput, match="add --fork"):
+        plan_replay(reg, target, set_params={steps[4]: {"suffix": "!"}})
+
+
+def test_the_plan_of_a_restart_inherits_the_runs_from_and_fork(chain):
+    from scidex_replay.replay import plan_replay
+
+    reg, target, steps, log, fault = chain
+    from_run = rerun_artifact(target, registry=reg, from_step=steps[7])
+    assert _actions(plan_replay(reg, target, restart=from_run.run_id)) == ["frozen"] * 7 + ["execute"] * 3
+    fork_run = rerun_artifact(target, registry=reg, fork=True, set_params={steps[8]: {"suffix": "?"}})
+    assert _actions(plan_replay(reg, target, restart=fork_run.run_id)) == ["frozen"] * 8 + ["execute"] * 2
+    with pytest.raises(BadInput, match="unknown run id|run id"):
+        plan_replay(reg, target, restart="r_00000000")
