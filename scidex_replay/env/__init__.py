@@ -1,6 +1,23 @@
-"""Environments: env_hash, requirements.lock capture, deterministic mode."""
+"""Environments: env_hash, requirements.lock capture, deterministic mode.
 
-from scidex_replay.env.capture import current_environment
-from scidex_replay.env.deterministic import deterministic_env
+Names are imported lazily, so that importing ``scidex_replay.env.deterministic``
+(as every handler that starts a step's process does) does not also load the
+capture machinery (``platform``, ``sysconfig``, ``importlib.metadata``).
+"""
 
-__all__ = ["current_environment", "deterministic_env"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_PUBLIC = {
+    "current_environment": "scidex_replay.env.capture",
+    "deterministic_env": "scidex_replay.env.deterministic",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'scidex_replay.env' has no attribute {name!r}")
