@@ -3,6 +3,12 @@
 ``main`` is the one place that maps errors to exit codes: 0 ok, 1 a step
 differed or failed, 2 bad usage or input (one line, no traceback), 3 aborted by
 ``--strict``.
+
+Start-up: this module imports only click and the standard library. Each command
+imports what it needs (the registry, which loads SQLAlchemy; the replay engine;
+Rich) inside its function, after its arguments are checked, so that ``--help``
+and bad input answer without loading any of them. ``tests/surfaces/test_cli_startup.py``
+keeps it so; ``benchmarks/bench_cli.py`` measures it.
 """
 
 from __future__ import annotations
@@ -11,7 +17,6 @@ import json
 import os
 import shlex
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +81,6 @@ def run(inputs: tuple[str, ...], output: str, kind: str | None, db: str | None, 
     Nothing is recorded unless CMD succeeds and writes {out}.
     """
     from scidex_replay.handlers.shell import ShellHandler, check_argv
-    from scidex_replay.recording import run_handler
 
     check_argv(cmd, len(inputs))
     out_path = Path(output)
@@ -84,6 +88,8 @@ def run(inputs: tuple[str, ...], output: str, kind: str | None, db: str | None, 
         raise BadInput(f"output path is a directory: {output}")
     if not out_path.parent.is_dir():
         raise BadInput(f"output directory does not exist: {out_path.parent}")
+    from scidex_replay.recording import run_handler
+
     reg = _registry(db)
     art = run_handler(
         reg,
@@ -100,6 +106,8 @@ def run(inputs: tuple[str, ...], output: str, kind: str | None, db: str | None, 
 
 
 def _save_atomically(reg: Any, digest: str, dest: Path) -> None:
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
     os.close(fd)
     try:
@@ -116,10 +124,10 @@ def _save_atomically(reg: Any, digest: str, dest: Path) -> None:
 @db_option
 def chain(artifact_id: str, as_json: bool, db: str | None) -> None:
     """The steps that produced ARTIFACT_ID, in execution order."""
-    from scidex_replay.replay.order import topological
-
     reg = _registry(db)
     art = reg.get_artifact(artifact_id)
+    from scidex_replay.replay.order import topological
+
     steps = topological(reg.chain(art.id))
     if as_json:
         click.echo(json.dumps([_step_json(s) for s in steps], indent=2))
@@ -256,11 +264,12 @@ def rerun_artifact(
     Exit 0 when every step reproduced, 1 when a step differed, failed or was
     unreplayable, 2 on bad input, 3 when --strict aborted the run.
     """
-    from scidex_replay.replay import plan_replay
-    from scidex_replay.replay import rerun_artifact as replay
     from scidex_replay.surfaces.args import parse_inputs, parse_sets
 
     set_params, input_overrides = parse_sets(sets), parse_inputs(input_specs)
+    from scidex_replay.replay import plan_replay
+    from scidex_replay.replay import rerun_artifact as replay
+
     reg = _registry(db)
     if dry_run:
         the_plan = plan_replay(reg, artifact_id, from_step=from_step)
