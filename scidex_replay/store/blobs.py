@@ -1,9 +1,12 @@
 """Blobs live at ``<root>/ab/cdef...`` named by the sha256 of their bytes.
 
-Every write goes to a temp file in ``<root>/tmp`` (same filesystem), is fsynced and
-then renamed into place, so a reader never sees a partial blob and a crash leaves
-at most a stray temp file. Data is streamed in 1 MiB chunks; nothing is loaded
-into memory whole. Paths are derived from validated hashes only.
+Every write goes to a temp file in ``<root>/tmp`` (same filesystem) and is hashed
+on the way, in one pass over the source. If a blob of that hash is already stored
+the temp file is dropped unsynced and the stored blob is left as it is; otherwise
+the temp file is fsynced and linked into place, which fails rather than replace a
+blob that another writer stored meanwhile. A reader never sees a partial blob and
+a crash leaves at most a stray temp file. Data is streamed in 1 MiB chunks;
+nothing is loaded into memory whole. Paths are derived from validated hashes only.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -58,6 +62,31 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _check_unchanged(src: str | os.PathLike[str], fh: BinaryIO, before: os.stat_result, size: int) -> None:
+    """Raise ``BadInput`` if the regular file open as ``fh`` changed since ``before``; ``size`` bytes were read."""
+    after = os.fstat(fh.fileno())
+    if stat.S_ISREG(before.st_mode) and (
+        size != before.st_size or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
+    ):
+        raise BadInput(
+            f"{os.fspath(src)} changed while it was being stored "
+            f"({before.st_size} bytes before, {after.st_size} after, {size} read); nothing was stored"
+        )
+
+
+def _link_into_place(tmp: Path, final: Path) -> None:
+    """Give the fsynced ``tmp`` the name ``final``, unless a blob already has it; then drop ``tmp``."""
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        pass  # another writer stored the same bytes meanwhile: keep its blob
+    except OSError:  # a filesystem without hard links
+        if not final.exists():
+            os.replace(tmp, final)
+            return
+    tmp.unlink()
+
+
 class BlobStore:
     """A directory of immutable blobs keyed by sha256."""
 
@@ -74,15 +103,15 @@ class BlobStore:
     def put_file(self, src: str | os.PathLike[str]) -> tuple[str, int]:
         """Store the bytes of ``src``; return ``(sha256, size)``. Idempotent.
 
-        Bytes already in the store (a replay that reproduced) are only hashed,
-        not written again.
+        ``src`` is read once. Bytes already in the store (a replay that
+        reproduced) cost that read and an unsynced temp copy, which is dropped;
+        the stored blob is not touched. If ``src`` is a regular file whose size
+        or mtime changes while it is read, nothing is stored and ``BadInput``
+        is raised: the bytes read may be a mix that the file never held.
         """
         with open(src, "rb") as fh:
-            digest = hashlib.file_digest(fh, "sha256").hexdigest()
-            if self.has(digest):
-                return digest, fh.tell()
-            fh.seek(0)
-            return self.put_stream(fh)
+            before = os.fstat(fh.fileno())
+            return self._put(fh, lambda size: _check_unchanged(src, fh, before, size))
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         import io
@@ -90,6 +119,10 @@ class BlobStore:
         return self.put_stream(io.BytesIO(data))
 
     def put_stream(self, stream: BinaryIO) -> tuple[str, int]:
+        """Store the bytes read from ``stream`` until EOF; return ``(sha256, size)``. Idempotent."""
+        return self._put(stream)
+
+    def _put(self, stream: BinaryIO, check: Callable[[int], None] | None = None) -> tuple[str, int]:
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="put-")
@@ -97,15 +130,19 @@ class BlobStore:
         try:
             with os.fdopen(fd, "wb") as out:
                 digest, size = _copy_hashing(stream, out)
-                out.flush()
-                os.fsync(out.fileno())
-            final = self.path(digest)
-            if final.is_file():
+                if check is not None:
+                    check(size)
+                final = self.path(digest)
+                stored = final.is_file()
+                if not stored:
+                    out.flush()
+                    os.fsync(out.fileno())
+            if stored:  # nothing to make durable: the temp copy was never synced
                 tmp.unlink()
                 return digest, size
             final.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(tmp, 0o444)
-            os.replace(tmp, final)
+            _link_into_place(tmp, final)
             _fsync_dir(final.parent)
             return digest, size
         except BaseException:

@@ -1,4 +1,4 @@
-"""Content-addressed blob store: round-trips, atomic puts, integrity checks, hash validation."""
+"""Content-addressed blob store: round-trips, atomic puts, one-pass adds, integrity checks, hash validation."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scidex_replay.errors import BadInput, IntegrityError, NotFound
-from scidex_replay.store import BlobStore, hash_bytes, hash_file, validate_hash
+from scidex_replay.store import BlobStore, blobs, hash_bytes, hash_file, validate_hash
 from scidex_replay.store.blobs import CHUNK
 
 MIB = 1 << 20
@@ -177,6 +178,196 @@ def test_interrupted_put_leaves_no_blob_and_no_temp_file(store: BlobStore, exc: 
     assert list(store.iter_digests()) == []
     assert tmp_files(store) == []
     assert [p for p in files_under(store.root)] == []
+
+
+# -- put_file: one pass over the source ---------------------------------------------
+
+
+class SpyFile:
+    """The real file object for ``path``, counting the bytes read; ``on_read(call_no)`` runs after each read."""
+
+    def __init__(self, fh, on_read=None):
+        self.fh = fh
+        self.on_read = on_read
+        self.calls = 0
+        self.bytes_read = 0
+
+    def readinto(self, buf) -> int:
+        n = self.fh.readinto(buf)
+        self.calls += 1
+        self.bytes_read += n
+        if self.on_read:
+            self.on_read(self.calls)
+        return n
+
+    def __getattr__(self, name):
+        return getattr(self.fh, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.fh.close()
+
+
+@pytest.fixture
+def spy_open(monkeypatch):
+    """Make the store open ``path`` through a ``SpyFile``; returns the list of spies made."""
+    spies: list[SpyFile] = []
+
+    def install(path: Path, on_read=None) -> list[SpyFile]:
+        real_open = open
+
+        def fake_open(file, *args, **kwargs):
+            fh = real_open(file, *args, **kwargs)
+            if Path(file) != path:
+                return fh
+            spies.append(SpyFile(fh, on_read))
+            return spies[-1]
+
+        monkeypatch.setattr(blobs, "open", fake_open, raising=False)
+        return spies
+
+    return install
+
+
+@pytest.fixture
+def fsyncs(monkeypatch) -> list[int]:
+    """Record every ``os.fsync`` call (file descriptors), still syncing."""
+    calls: list[int] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return calls
+
+
+def test_adding_new_bytes_reads_the_file_once(store: BlobStore, tmp_path: Path, spy_open):
+    src = tmp_path / "new.bin"
+    src.write_bytes(os.urandom(3 * CHUNK + 5))
+    spies = spy_open(src)
+    digest, size = store.put_file(src)
+    assert [s.bytes_read for s in spies] == [size], "the source is opened once and read once"
+    assert read_all(store, digest) == src.read_bytes()
+    assert tmp_files(store) == []
+
+
+def test_adding_stored_bytes_leaves_the_blob_untouched_and_syncs_nothing(
+    store: BlobStore, tmp_path: Path, spy_open, fsyncs: list[int]
+):
+    src = tmp_path / "same.bin"
+    src.write_bytes(os.urandom(2 * CHUNK + 7))
+    digest, _ = store.put_file(src)
+    blob = store.path(digest).stat()
+    fsyncs.clear()
+    spies = spy_open(src)
+    assert store.put_file(src) == (digest, src.stat().st_size)
+    after = store.path(digest).stat()
+    assert (after.st_ino, after.st_mtime_ns, after.st_nlink) == (blob.st_ino, blob.st_mtime_ns, 1), "not rewritten"
+    assert fsyncs == [], "a temp copy that is thrown away is not synced"
+    assert tmp_files(store) == []
+    assert [s.bytes_read for s in spies] == [src.stat().st_size]
+    assert store.verify(digest)
+
+
+def test_a_blob_stored_meanwhile_by_another_writer_is_not_replaced(store: BlobStore, tmp_path: Path, monkeypatch):
+    data = os.urandom(CHUNK + 1)
+    src = tmp_path / "raced.bin"
+    src.write_bytes(data)
+    other = BlobStore(store.root)
+    theirs: list[int] = []
+    real = os.fsync
+
+    def fsync_then_race(fd: int) -> None:  # our temp is synced after the "already stored?" check
+        real(fd)
+        monkeypatch.setattr(os, "fsync", real)
+        theirs.append(other.path(other.put_bytes(data)[0]).stat().st_ino)
+
+    monkeypatch.setattr(os, "fsync", fsync_then_race)
+    digest, _ = store.put_file(src)
+    assert store.path(digest).stat().st_ino == theirs[0], "the blob the other writer stored is kept"
+    assert store.path(digest).stat().st_nlink == 1
+    assert tmp_files(store) == []
+    assert read_all(store, digest) == data
+
+
+
+def test_without_hard_links_a_new_blob_is_renamed_into_place(store: BlobStore, tmp_path: Path, monkeypatch):
+    def no_links(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")  # what e.g. a FAT or SMB mount answers
+
+    monkeypatch.setattr(os, "link", no_links)
+    data = os.urandom(CHUNK + 9)
+    digest, _ = store.put_bytes(data)
+    assert read_all(store, digest) == data
+    assert stat.S_IMODE(store.path(digest).stat().st_mode) & 0o222 == 0
+    ino = store.path(digest).stat().st_ino
+    assert store.put_bytes(data) == (digest, len(data))
+    assert store.path(digest).stat().st_ino == ino
+    assert tmp_files(store) == []
+
+
+@pytest.mark.parametrize("change", ["grow", "shrink", "rewrite"])
+def test_a_file_that_changes_while_it_is_added_is_refused(store: BlobStore, tmp_path: Path, spy_open, change: str):
+    src = tmp_path / "moving.bin"
+    src.write_bytes(os.urandom(4 * CHUNK))
+    old = src.stat().st_mtime - 60  # so an in-place rewrite moves the mtime even on a coarse clock
+    os.utime(src, (old, old))
+
+    def modify(call_no: int) -> None:
+        if call_no != 1:
+            return
+        with open(src, "r+b") as fh:
+            if change == "grow":
+                fh.seek(0, os.SEEK_END)
+                fh.write(b"appended")
+            elif change == "shrink":
+                fh.truncate(2 * CHUNK)
+            else:
+                fh.seek(3 * CHUNK)
+                fh.write(os.urandom(CHUNK))
+
+    spies = spy_open(src, modify)
+    with pytest.raises(BadInput, match="changed while it was being stored"):
+        store.put_file(src)
+    assert spies[0].calls >= 2, "the change happened mid-read"
+    assert list(store.iter_digests()) == []
+    assert tmp_files(store) == []
+
+
+@pytest.mark.parametrize("exc", [OSError("read error"), KeyboardInterrupt()], ids=["oserror", "keyboardinterrupt"])
+def test_an_add_that_fails_midway_leaves_no_blob_and_no_temp_file(
+    store: BlobStore, tmp_path: Path, spy_open, exc: BaseException
+):
+    src = tmp_path / "flaky.bin"
+    src.write_bytes(os.urandom(4 * CHUNK))
+
+    def fail(call_no: int) -> None:
+        if call_no == 2:
+            raise exc
+
+    spy_open(src, fail)
+    with pytest.raises(type(exc)):
+        store.put_file(src)
+    assert list(store.iter_digests()) == []
+    assert tmp_files(store) == []
+
+
+def test_a_named_pipe_is_stored_as_read(store: BlobStore, tmp_path: Path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    data = os.urandom(2 * CHUNK + 3)
+    writer = threading.Thread(target=fifo.write_bytes, args=(data,))
+    writer.start()
+    try:
+        digest, size = store.put_file(fifo)
+    finally:
+        writer.join()
+    assert (digest, size) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert read_all(store, digest) == data
 
 
 # -- hash validation ------------------------------------------------------------
