@@ -3,7 +3,8 @@
 
 An executor has ``run(handler, step, inputs, output) -> ReplayedArtifact``; the
 engine is handed one and never cares which. One that can run steps in parallel
-also has ``run_many(calls, on_done)``, and one that holds resources has
+also has ``run_many(calls, on_done)``, which calls ``on_done(index, outcome, seconds)``
+as each step ends, and one that holds resources has
 ``close()``, which the engine calls when the run ends.
 """
 

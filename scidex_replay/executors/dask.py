@@ -36,6 +36,7 @@ import logging
 import os
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -90,9 +91,18 @@ class _TrackedSubprocess(SubprocessExecutor):
 def _run_step(
     token: str, options: Mapping[str, Any], env: Mapping[str, str] | None, handler: Handler, step: Step,
     inputs: list[Path], output: Path,
-) -> ReplayedArtifact:
-    """The task a worker runs: one step in a fresh interpreter, as the subprocess executor does."""
-    return _TrackedSubprocess(token, env=env, **options).run(handler, step, inputs, output)
+) -> tuple[ReplayedArtifact | Exception, float]:
+    """The task a worker runs: one step in a fresh interpreter, as the subprocess executor does.
+
+    Returns the outcome (the step's exception included) and how long the step ran, timed
+    here, so that the time a task waited in the scheduler's queue is not counted.
+    """
+    t0 = time.perf_counter()
+    try:
+        outcome: ReplayedArtifact | Exception = _TrackedSubprocess(token, env=env, **options).run(handler, step, inputs, output)
+    except Exception as exc:
+        outcome = exc
+    return outcome, time.perf_counter() - t0
 
 
 def _kill_steps(token: str) -> int:
@@ -156,16 +166,17 @@ class DaskExecutor:
 
     def run(self, handler: Handler, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact:
         outcomes: list[Any] = []
-        self.run_many([(handler, step, inputs, output)], lambda i, outcome: outcomes.append(outcome))
+        self.run_many([(handler, step, inputs, output)], lambda i, outcome, seconds: outcomes.append(outcome))
         if isinstance(outcomes[0], BaseException):
             raise outcomes[0]
         return outcomes[0]
 
-    def run_many(self, calls: Sequence[Call], on_done: Callable[[int, Any], None]) -> None:
-        """Submit every call at once and call ``on_done(index, outcome)`` in this thread as each finishes.
+    def run_many(self, calls: Sequence[Call], on_done: Callable[[int, Any, float], None]) -> None:
+        """Submit every call at once and call ``on_done(index, outcome, seconds)`` in this thread as each finishes.
 
         The outcome is the handler's ``ReplayedArtifact``, or the exception the
-        step raised (a lost worker's error included). When this returns early (an
+        step raised (a lost worker's error included); ``seconds`` is how long the step
+        ran on its worker (for a lost worker: since submission). When this returns early (an
         interrupt, or ``on_done`` raising), the steps still queued are cancelled and
         the step processes still running are killed, as the subprocess executor
         kills its child.
@@ -178,13 +189,14 @@ class DaskExecutor:
             for h, step, inputs, output in calls
         ]
         index = {future.key: i for i, future in enumerate(futures)}
+        submitted = time.perf_counter()
         try:
             for future in as_completed(futures, loop=client.loop):
                 try:
-                    outcome: Any = future.result()
+                    outcome, seconds = future.result()
                 except (Exception, asyncio.CancelledError) as exc:
-                    outcome = exc
-                on_done(index[future.key], outcome)
+                    outcome, seconds = exc, time.perf_counter() - submitted
+                on_done(index[future.key], outcome, seconds)
         finally:
             pending = [f for f in futures if not f.done()]
             if pending:

@@ -386,14 +386,15 @@ class _Execution:
             runner = group[0].runner
             if len(group) > 1 and hasattr(runner, "run_many"):
                 calls = [(job.handler, job.step, job.inputs, job.output) for job in group]
-                runner.run_many(calls, lambda i, outcome, group=group: self._finish(group[i], outcome))
+                runner.run_many(calls, lambda i, outcome, seconds, group=group: self._finish(group[i], outcome, seconds))
                 continue
             for job in group:
+                t0 = time.perf_counter()
                 try:
                     outcome: Any = runner.run(job.handler, job.step, job.inputs, job.output)
                 except Exception as exc:
                     outcome = exc
-                self._finish(job, outcome)
+                self._finish(job, outcome, time.perf_counter() - t0)
 
     def _result(self, step: Step, position: int, ok: bool | None, reason: str, **kw: Any) -> StepResult:
         return StepResult(step_id=step.step_id, position=position, ok=ok, reason=reason, **kw)
@@ -465,7 +466,7 @@ class _Execution:
         try:
             inputs, actual = self._freeze_inputs(step, expected, step_dir)
         except NotFound as exc:
-            return self._failed(step, position, str(exc), t0, key)
+            return self._failed(step, position, str(exc), time.perf_counter() - t0, key)
         replay_input_hash = input_hash_of(actual)
         self.extras[step.step_id] = {"input_hash_replayed": replay_input_hash}
         strict_note = " (aborted by --strict)" if self.strict else ""
@@ -483,22 +484,27 @@ class _Execution:
             if self.strict:
                 return self._result(step, position, False, input_note + strict_note, duration_s=time.perf_counter() - t0)
         output = scratch_output(step_dir, _file_name(self.chain.artifacts[step.target_artifact_id]))
-        return _Job(step, position, handler, runner, inputs, output, key, env_note, input_note, fork, t0)
+        return _Job(step, position, handler, runner, inputs, output, key, env_note, input_note, fork, time.perf_counter() - t0)
 
-    def _finish(self, job: "_Job", outcome: Any) -> None:
-        """Store and compare what a job produced (or report how it failed)."""
+    def _finish(self, job: "_Job", outcome: Any, run_s: float) -> None:
+        """Store and compare what a job produced (or report how it failed).
+
+        Its duration is the time spent preparing it, running it (``run_s``, as the executor
+        timed it: without the time it waited in a queue) and storing its output.
+        """
         step, position, key = job.step, job.position, job.key
+        t0 = time.perf_counter() - job.prep_s - run_s
         try:
             if isinstance(outcome, BaseException):
                 raise outcome
             digest, _ = self.store.put_file(outcome.path)
         except ReplayError as exc:
-            return self._record(job.planned, self._failed(step, position, _with(str(exc), job.env_note), job.t0, key))
+            return self._record(job.planned, self._failed(step, position, _with(str(exc), job.env_note), time.perf_counter() - t0, key))
         except Exception as exc:  # a handler bug is this step's failure, not the run's
             logger.debug("handler %s raised", step.step_type, exc_info=exc)
             message = _with(f"{type(exc).__name__}: {exc}", job.env_note)
-            return self._record(job.planned, self._failed(step, position, message, job.t0, key))
-        duration = time.perf_counter() - job.t0
+            return self._record(job.planned, self._failed(step, position, message, time.perf_counter() - t0, key))
+        duration = time.perf_counter() - t0
         self.replayed[step.target_artifact_id] = digest
         same = digest == step.output_hash
         if job.fork:
@@ -519,10 +525,8 @@ class _Execution:
         )
         self._record(job.planned, result)
 
-    def _failed(self, step: Step, position: int, message: str, t0: float, key: str) -> StepResult:
-        return self._result(
-            step, position, False, f"failed: {' '.join(message.split())}", duration_s=time.perf_counter() - t0, reuse_key=key
-        )
+    def _failed(self, step: Step, position: int, message: str, duration: float, key: str) -> StepResult:
+        return self._result(step, position, False, f"failed: {' '.join(message.split())}", duration_s=duration, reuse_key=key)
 
     def _freeze_inputs(self, step: Step, digests: Sequence[str], step_dir: Path) -> tuple[list[Path], list[str]]:
         """Copy each input into the scratch dir; return the paths and the hashes of the bytes copied."""
@@ -582,7 +586,7 @@ class _Job:
     env_note: str
     input_note: str
     fork: bool
-    t0: float
+    prep_s: float  # freezing and checking its inputs
     planned: Any = None
 
 

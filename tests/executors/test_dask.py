@@ -172,6 +172,21 @@ def test_steps_of_one_wave_run_at_the_same_time(registry, steps, dask_address, t
     assert s2 < e1, f"the second step started {s2 - e1:.3f} s after the first ended: they ran one after the other"
 
 
+def test_a_step_waiting_for_a_worker_does_not_count_the_wait(registry, steps, dask_address, tmp_path):
+    # Two workers, four 2 s steps in one wave: two of them wait 2 s in the queue. Each step's
+    # duration is its own 2 s plus start-up, under 3.6 s; counting the wait would make it over 4 s.
+    src = registry.add_artifact(b"seed\n", name="seed.txt").id
+    log = tmp_path / "times.log"
+    sleeps = [
+        record_call(registry, steps.timed_sleep, inputs=[src], output=f"{k}.txt", seconds=2.0, log=str(log)).id for k in range(4)
+    ]
+    target = record_call(registry, steps.tagged, inputs=sleeps, output="t.txt", tag="t").id
+    report = rerun_artifact(target, registry=registry, executor="dask", dask_address=dask_address, out=tmp_path / "d")
+    assert report.ok
+    durations = sorted(s["duration_s"] for s in report.manifest["steps"][:4])
+    assert durations[0] >= 2.0 and durations[-1] < 3.6, durations
+
+
 def test_rerun_artifact_closes_the_executor_when_the_run_ends(registry, steps, dask_address, tmp_path, monkeypatch):
     ids = diamond(registry, steps)
     closed = []
@@ -208,7 +223,7 @@ def test_run_many_reports_every_outcome_in_the_calling_thread(steps, dask_addres
     ]
     done: list[tuple[int, object, int]] = []
     with DaskExecutor(dask_address) as ex:
-        ex.run_many(calls, lambda i, outcome: done.append((i, outcome, threading.get_ident())))
+        ex.run_many(calls, lambda i, outcome, seconds: done.append((i, outcome, threading.get_ident())))
 
     assert sorted(i for i, _, _ in done) == [0, 1, 2]
     assert {t for _, _, t in done} == {threading.get_ident()}
@@ -226,7 +241,7 @@ def test_stopping_early_cancels_queued_steps_and_kills_running_ones(steps, dask_
         for i, pidfile in enumerate(pidfiles)
     ]
 
-    def interrupt(index, outcome):
+    def interrupt(index, outcome, seconds):
         deadline = time.monotonic() + 30
         while not any(p.exists() for p in pidfiles) and time.monotonic() < deadline:
             time.sleep(0.05)  # a slow step is running: now stop, as SIGTERM would
