@@ -100,17 +100,26 @@ class BlobStore:
     def has(self, digest: str) -> bool:
         return self.path(digest).is_file()
 
-    def put_file(self, src: str | os.PathLike[str]) -> tuple[str, int]:
+    def put_file(self, src: str | os.PathLike[str], expected: str | None = None) -> tuple[str, int]:
         """Store the bytes of ``src``; return ``(sha256, size)``. Idempotent.
 
-        ``src`` is read once. Bytes already in the store (a replay that
-        reproduced) cost that read and an unsynced temp copy, which is dropped;
-        the stored blob is not touched. If ``src`` is a regular file whose size
-        or mtime changes while it is read, nothing is stored and ``BadInput``
-        is raised: the bytes read may be a mix that the file never held.
+        ``src`` is read once, hashed while it is copied to a temp file. Bytes
+        already in the store cost that read and a temp copy that is dropped
+        unsynced; the stored blob is not touched. ``expected`` is the digest
+        the caller expects (a replayed step's recorded output): when that blob
+        is stored, a regular file is hashed first and, if it matches, nothing
+        is written at all; if not, it is read a second time to be stored. If
+        ``src`` is a regular file whose size or mtime changes while it is read,
+        nothing is stored and ``BadInput`` is raised: the bytes read may be a
+        mix that the file never held.
         """
         with open(src, "rb") as fh:
             before = os.fstat(fh.fileno())
+            if expected is not None and stat.S_ISREG(before.st_mode) and self.has(expected):
+                if hashlib.file_digest(fh, "sha256").hexdigest() == expected:
+                    _check_unchanged(src, fh, before, fh.tell())
+                    return expected, fh.tell()
+                fh.seek(0)
             return self._put(fh, lambda size: _check_unchanged(src, fh, before, size))
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:

@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import stat
+import tempfile
 import threading
 from pathlib import Path
 
@@ -356,19 +357,64 @@ def test_an_add_that_fails_midway_leaves_no_blob_and_no_temp_file(
     assert tmp_files(store) == []
 
 
-def test_a_named_pipe_is_stored_as_read(store: BlobStore, tmp_path: Path):
+@pytest.mark.parametrize("expect_other", [False, True], ids=["no-expected", "expected-other-blob"])
+def test_a_named_pipe_is_stored_as_read(store: BlobStore, tmp_path: Path, expect_other: bool):
+    expected = store.put_bytes(b"something else")[0] if expect_other else None
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     data = os.urandom(2 * CHUNK + 3)
     writer = threading.Thread(target=fifo.write_bytes, args=(data,))
     writer.start()
     try:
-        digest, size = store.put_file(fifo)
+        digest, size = store.put_file(fifo, expected=expected)
     finally:
         writer.join()
     assert (digest, size) == (hashlib.sha256(data).hexdigest(), len(data))
     assert read_all(store, digest) == data
 
+
+def test_a_file_with_the_expected_stored_digest_is_only_hashed(
+    store: BlobStore, tmp_path: Path, spy_open, fsyncs: list[int], monkeypatch
+):
+    src = tmp_path / "reproduced.bin"
+    src.write_bytes(os.urandom(3 * CHUNK + 1))
+    digest, size = store.put_file(src)
+    blob = store.path(digest).stat()
+    fsyncs.clear()
+    spies = spy_open(src)
+
+    def no_temp(*args, **kwargs):
+        raise AssertionError("a temp file was made for bytes that are already stored")
+
+    monkeypatch.setattr(tempfile, "mkstemp", no_temp)
+    assert store.put_file(src, expected=digest) == (digest, size)
+    assert [s.bytes_read for s in spies] == [size]
+    assert fsyncs == []
+    assert store.path(digest).stat().st_ino == blob.st_ino
+
+
+def test_a_file_that_differs_from_the_expected_blob_is_stored(store: BlobStore, tmp_path: Path, spy_open):
+    recorded = os.urandom(CHUNK + 2)
+    expected, _ = store.put_bytes(recorded)
+    src = tmp_path / "diverged.bin"
+    src.write_bytes(os.urandom(2 * CHUNK + 5))
+    own = hashlib.sha256(src.read_bytes()).hexdigest()
+    spies = spy_open(src)
+    digest, size = store.put_file(src, expected=expected)
+    assert digest == own != expected
+    assert read_all(store, digest) == src.read_bytes()
+    assert read_all(store, expected) == recorded
+    assert [s.bytes_read for s in spies] == [2 * size], "hashed once against the expected blob, then copied"
+    assert tmp_files(store) == []
+
+
+def test_an_expected_digest_that_is_not_stored_costs_no_extra_read(store: BlobStore, tmp_path: Path, spy_open):
+    src = tmp_path / "new.bin"
+    src.write_bytes(os.urandom(2 * CHUNK))
+    spies = spy_open(src)
+    digest, size = store.put_file(src, expected=hashlib.sha256(b"recorded, but gone").hexdigest())
+    assert [s.bytes_read for s in spies] == [size]
+    assert read_all(store, digest) == src.read_bytes()
 
 # -- hash validation ------------------------------------------------------------
 
@@ -398,11 +444,15 @@ def test_validate_hash_accepts_a_sha256_hex_digest():
 
 
 @pytest.mark.parametrize("bad", BAD_HASHES, ids=repr)
-@pytest.mark.parametrize("operation", ["path", "has", "open", "verify", "iter_chunks", "materialize", "remove"])
+@pytest.mark.parametrize(
+    "operation", ["path", "has", "open", "verify", "iter_chunks", "materialize", "remove", "put_file(expected=)"]
+)
 def test_malformed_hash_is_rejected_before_touching_the_filesystem(tmp_path: Path, bad: str, operation: str):
     root = tmp_path / "never-created"
     store = BlobStore(root)
     dest = tmp_path / "dest.bin"
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"bytes")
     calls = {
         "path": lambda: store.path(bad),
         "has": lambda: store.has(bad),
@@ -411,6 +461,7 @@ def test_malformed_hash_is_rejected_before_touching_the_filesystem(tmp_path: Pat
         "iter_chunks": lambda: list(store.iter_chunks(bad, verify=True)),
         "materialize": lambda: store.materialize(bad, dest),
         "remove": lambda: store.remove(bad),
+        "put_file(expected=)": lambda: store.put_file(src, expected=bad),
     }
     with pytest.raises(BadInput) as excinfo:
         calls[operation]()
