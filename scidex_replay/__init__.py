@@ -1,33 +1,24 @@
 """scidex-replay: record processing steps, replay them, prove that the outputs reproduce.
 
-Public names are imported lazily, so that a step's subprocess can import the
+Public names are imported lazily (``scidex_replay._lazy``), so that a step's subprocess can import the
 handlers without loading SQLAlchemy or pandas.
 """
 
-from __future__ import annotations
-
-import importlib
 from typing import Any
+
+from scidex_replay._lazy import attach
 
 __version__ = "0.1.0"
 
-_PUBLIC = {
-    "Registry": "scidex_replay.registry",
-    "Artifact": "scidex_replay.registry",
-    "Step": "scidex_replay.registry",
-    "ReplayError": "scidex_replay.errors",
-    "record_step": "scidex_replay.recording",
-    "record_call": "scidex_replay.recording",
-    "recorded": "scidex_replay.recording",
-    "rerun_artifact": "scidex_replay.replay",
-}
-__all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'scidex_replay' has no attribute {name!r}")
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "errors": ["ReplayError"],
+        "recording": ["record_call", "record_step", "recorded"],
+        "registry": ["Artifact", "Registry", "Step"],
+        "replay": ["rerun_artifact"],
+    },
+)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -1,7 +1,16 @@
-"""The replay engine: collect → plan → execute, compare, reuse, manifest."""
+"""The replay engine: collect → plan → execute, compare, reuse, manifest.
 
-from scidex_replay.replay.engine import REUSE_MODES, plan_replay, rerun_artifact, reuse_key
-from scidex_replay.replay.plan import Plan, PlannedStep, plan
-from scidex_replay.replay.report import Report
+Names are imported lazily (``scidex_replay._lazy``): ``chain`` and ``runs`` need the
+ordering and the report, not the engine, its handlers and environment capture.
+"""
 
-__all__ = ["REUSE_MODES", "Plan", "PlannedStep", "Report", "plan", "plan_replay", "rerun_artifact", "reuse_key"]
+from scidex_replay._lazy import attach
+
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "engine": ["REUSE_MODES", "plan_replay", "rerun_artifact", "reuse_key"],
+        "plan": ["Plan", "PlannedStep"],
+        "report": ["Report"],
+    },
+)

@@ -127,3 +127,17 @@ def test_get_executor_unknown_name_is_bad_input_listing_the_choices():
     with pytest.raises(BadInput, match="unknown executor 'nope': choose one of kernel, subprocess, dask"):
         get_executor("nope")
 
+
+
+def test_a_step_process_imports_its_handler_without_the_registry_or_the_entry_point_scan():
+    # What every subprocess step imports before its handler runs; each of these would cost it 20-300 ms.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import scidex_replay.executors.child, scidex_replay.handlers.python_call, scidex_replay.handlers.shell\n"
+        "print(' '.join(m for m in ('sqlalchemy', 'importlib.metadata', 'pandas', 'rich', 'click') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == []
