@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL server on 127.0.0.1, for the tests (``conftest.py``) and the benchmarks.
 
     with postgres_server() as prefix:      # "postgresql+psycopg://scidex@127.0.0.1:PORT/"
-        url = create_database(prefix)
+        url = create_database(prefix)      # empty; create_database(prefix, template=name) copies one
+        drop_database(url)
 
 ``SCIDEX_TEST_PG_URL`` points at a server you run instead. The server binaries
 come from Debian's ``postgresql`` package (``make postgres`` installs them).
@@ -17,6 +18,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 
@@ -58,16 +60,36 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def create_database(prefix: str) -> str:
-    """A fresh, empty database on the server at ``prefix``; returns its URL."""
-    from sqlalchemy import create_engine, text
+@cache
+def _admin(prefix: str):
+    """One AUTOCOMMIT engine on the server's ``postgres`` database (CREATE/DROP DATABASE cannot run in a transaction)."""
+    from sqlalchemy import create_engine
+
+    return create_engine(prefix + "postgres", isolation_level="AUTOCOMMIT")
+
+
+def create_database(prefix: str, template: str | None = None) -> str:
+    """A fresh database on the server at ``prefix``, empty or a copy of the database ``template``; returns its URL.
+
+    Copying a database already at head and opening it takes ~70 ms, an empty one plus the
+    migrations ~130 ms. The template must have no open connection meanwhile.
+    """
+    from sqlalchemy import text
 
     name = f"db_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(prefix + "postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    clause = f' TEMPLATE "{template}"' if template else ""
+    with _admin(prefix).connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
     return prefix + name
+
+
+def drop_database(url: str) -> None:
+    """Drop the database at ``url`` (made by ``create_database``), ending any connection left open to it."""
+    from sqlalchemy import text
+
+    prefix, name = url.rsplit("/", 1)
+    with _admin(prefix + "/").connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def server_version(url: str) -> str:

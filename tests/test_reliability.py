@@ -10,9 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 import _steps
+
 from scidex_replay.recording import record_call
 from scidex_replay.registry import Registry
 from scidex_replay.replay import rerun_artifact
@@ -64,10 +63,17 @@ def test_kill_mid_replay_marks_the_run_interrupted_and_it_resumes(registry, home
     assert [s["outcome"] for s in resumed.manifest["steps"]] == ["reused", "reproduced"]
 
 
-def _two_replays_at_once(url: str, home: Path, registry: Registry, target: str) -> None:
-    env = dict(os.environ, SCIDEX_REPLAY_DB=url, SCIDEX_REPLAY_HOME=str(home))
+def _chain(registry: Registry) -> str:
+    current = registry.add_artifact(b"seed\n", name="seed.txt").id
+    for _ in range(4):
+        current = record_call(registry, _steps.shout, inputs=[current], output="x.txt").id
+    return current
+
+
+def test_two_replays_of_one_chain_at_once(registry):
+    target = _chain(registry)
     procs = [
-        subprocess.Popen([CLI, "rerun-artifact", target, "--json"], env=env, stdout=subprocess.PIPE,
+        subprocess.Popen([CLI, "rerun-artifact", target, "--json"], env=dict(os.environ), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
         for _ in range(2)
     ]
@@ -80,23 +86,3 @@ def _two_replays_at_once(url: str, home: Path, registry: Registry, target: str) 
     for run in runs:
         assert run.status == "succeeded"
         assert [r.reason for r in registry.results(run.run_id)] == ["reproduced"] * 4
-
-
-def _chain(registry: Registry) -> str:
-    current = registry.add_artifact(b"seed\n", name="seed.txt").id
-    for _ in range(4):
-        current = record_call(registry, _steps.shout, inputs=[current], output="x.txt").id
-    return current
-
-
-def test_two_replays_of_one_chain_at_once_on_sqlite(registry, home):
-    _two_replays_at_once(os.environ["SCIDEX_REPLAY_DB"], home, registry, _chain(registry))
-
-
-@pytest.mark.postgres
-def test_two_replays_of_one_chain_at_once_on_postgres(pg_url, home):
-    reg = Registry.open(pg_url, home=home)
-    try:
-        _two_replays_at_once(pg_url, home, reg, _chain(reg))
-    finally:
-        reg.close()

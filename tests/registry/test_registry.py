@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, inspect, text
 
 from scidex_replay.errors import BadInput, NotFound, RegistryUnavailable
 from scidex_replay.registry import Environment, Registry, Step, input_hash_of
@@ -277,6 +277,7 @@ def test_step_types_are_counted(registry: Registry):
 # -- opening ----------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only(reason="WAL is an SQLite journal mode")
 def test_sqlite_registry_is_opened_in_wal_mode(registry: Registry, home: Path):
     with registry.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -295,7 +296,30 @@ def test_reopening_keeps_the_records(home: Path):
         assert reg.get_artifact(art.id) == art
 
 
-def test_a_garbage_file_is_unavailable_and_left_unchanged(home: Path, tmp_path: Path):
+def test_an_empty_database_gets_the_schema_on_open_and_reopening_is_a_no_op(empty_db_url: str, tmp_path: Path):
+    from scidex_replay.registry.migrate import HEAD, current_revision
+
+    with Registry.open(empty_db_url, home=tmp_path / "home") as reg:
+        assert current_revision(reg.engine) == HEAD
+        art = reg.add_artifact(b"first")
+    with Registry.open(empty_db_url, home=tmp_path / "home") as reg:
+        assert current_revision(reg.engine) == HEAD
+        assert reg.get_artifact(art.id) == art
+
+
+def test_a_database_with_foreign_tables_is_unavailable_and_gains_no_tables(empty_db_url: str, tmp_path: Path):
+    engine = create_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)"))
+        with pytest.raises(RegistryUnavailable, match="not a scidex-replay registry"):
+            Registry.open(empty_db_url, home=tmp_path / "home")
+        assert set(inspect(engine).get_table_names()) == {"users"}
+    finally:
+        engine.dispose()
+
+
+def test_a_garbage_file_is_unavailable_and_left_unchanged(bare_home: Path, tmp_path: Path):
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"this is not a database, not even close\n" * 200)
     before = sha256_file(garbage)
@@ -304,7 +328,7 @@ def test_a_garbage_file_is_unavailable_and_left_unchanged(home: Path, tmp_path: 
     assert sha256_file(garbage) == before
 
 
-def test_a_sqlite_db_with_foreign_tables_is_unavailable_and_left_unchanged(home: Path, tmp_path: Path):
+def test_a_sqlite_db_with_foreign_tables_is_unavailable_and_left_unchanged(bare_home: Path, tmp_path: Path):
     foreign = tmp_path / "foreign.db"
     con = sqlite3.connect(foreign)
     con.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
@@ -317,29 +341,13 @@ def test_a_sqlite_db_with_foreign_tables_is_unavailable_and_left_unchanged(home:
     assert sha256_file(foreign) == before
 
 
-def test_a_sqlite_db_with_foreign_tables_is_unavailable_and_gains_no_tables(home: Path, tmp_path: Path):
-    foreign = tmp_path / "foreign.db"
-    con = sqlite3.connect(foreign)
-    con.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
-    con.commit()
-    con.close()
-    with pytest.raises(RegistryUnavailable, match="not a scidex-replay registry"):
-        Registry.open(f"sqlite:///{foreign}")
-    con = sqlite3.connect(foreign)
-    try:
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    finally:
-        con.close()
-    assert tables == {"users"}
-
-
 @pytest.mark.parametrize("url", ["nosuchdialect://host/db", "sqlite+nosuchdriver:///x.db", "not a url at all"])
-def test_an_unknown_dialect_or_unparseable_url_is_unavailable(home: Path, url: str):
+def test_an_unknown_dialect_or_unparseable_url_is_unavailable(bare_home: Path, url: str):
     with pytest.raises(RegistryUnavailable):
         Registry.open(url)
 
 
-def test_a_directory_path_is_unavailable(home: Path, tmp_path: Path):
+def test_a_directory_path_is_unavailable(bare_home: Path, tmp_path: Path):
     d = tmp_path / "a-directory"
     d.mkdir()
     with pytest.raises(RegistryUnavailable, match="directory"):
