@@ -42,10 +42,10 @@ def _record(registry: Registry, method: str, output: bytes, env: Environment, pa
 
 
 @pytest.fixture
-def pinned_registry(tmp_path, monkeypatch):
+def pinned_registry(db_url, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(HERE))
     monkeypatch.setenv("PYTHONPATH", str(HERE))
-    reg = Registry.open(f"sqlite:///{tmp_path}/r.db", home=tmp_path / "home")
+    reg = Registry.open(db_url, home=tmp_path / "home")
     yield reg
     reg.close()
 

@@ -113,8 +113,8 @@ def test_chain_is_exactly_the_steps_the_target_depends_on(registry: Registry, da
     assert set(chain) == expected
 
 
-def test_migration_0002_copies_every_inputs_producer(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+def test_migration_0002_copies_every_inputs_producer(empty_db_url: str, tmp_path: Path):
+    url = empty_db_url
     engine = create_engine(url)
     cfg = migrate.alembic_config(engine)
     with engine.begin() as conn:  # a registry as revision 0001 left it: raw -> s1 -> a1 -> s2 -> a2

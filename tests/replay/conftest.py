@@ -42,11 +42,9 @@ def funcs(monkeypatch):
 
 
 @pytest.fixture
-def reg(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    monkeypatch.setenv("SCIDEX_REPLAY_HOME", str(home))
-    monkeypatch.delenv("SCIDEX_REPLAY_DB", raising=False)
-    registry = Registry.open(url=f"sqlite:///{tmp_path}/r.db", home=home)
+def reg(home):
+    """The registry of ``home`` (``tests/conftest.py``), on each backend in turn."""
+    registry = Registry.open(home=home)
     yield registry
     registry.close()
 

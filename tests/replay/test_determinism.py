@@ -26,9 +26,9 @@ def _cli(args, env, check=True):
 
 
 @pytest.fixture
-def envs(tmp_path):
+def envs(tmp_path, db_url):
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SCIDEX_", "PYTHONHASHSEED", "TZ", "LC_", "LANG"))}
-    base.update(SCIDEX_REPLAY_HOME=str(tmp_path / "home"), SCIDEX_REPLAY_DB=f"sqlite:///{tmp_path}/r.db")
+    base.update(SCIDEX_REPLAY_HOME=str(tmp_path / "home"), SCIDEX_REPLAY_DB=db_url)
     record = dict(base, TZ="America/New_York", PYTHONHASHSEED="random", LANG="en_US.UTF-8")
     replay = dict(base, TZ="Asia/Tokyo", PYTHONHASHSEED="12345", LC_ALL="C")
     return record, replay

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import stat
 
 import pytest
+from sqlalchemy import text
 
 from scidex_replay.errors import BadInput, ChainNotFound, NotFound
 from scidex_replay.handlers import HandlerRegistry
@@ -20,8 +20,8 @@ from scidex_replay.replay.manifest import SCHEMA
 
 
 def run_count(reg) -> int:
-    with sqlite3.connect(reg.engine.url.database) as con:
-        return con.execute("select count(*) from replay_runs").fetchone()[0]
+    with reg.engine.connect() as conn:
+        return conn.execute(text("select count(*) from replay_runs")).scalar_one()
 
 
 def blob(reg, digest: str) -> bytes:
@@ -203,8 +203,8 @@ def test_interrupted_run_keeps_what_it_did_and_says_so(rec, reg, funcs, tmp_path
 
 
 def _runs(reg) -> list[tuple[str, str]]:
-    with sqlite3.connect(reg.engine.url.database) as con:
-        return con.execute("select run_id, status from replay_runs").fetchall()
+    with reg.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text("select run_id, status from replay_runs"))]
 
 
 # -- outputs that differ -------------------------------------------------------------

@@ -17,14 +17,12 @@ HERE = Path(__file__).parent
 
 
 @pytest.fixture
-def chain(tmp_path, monkeypatch):
+def chain(home, tmp_path, monkeypatch):
     """A 10-step python.call chain; returns (registry, target id, step ids, log path, fault path)."""
     monkeypatch.syspath_prepend(str(HERE))
     log, fault = tmp_path / "log.txt", tmp_path / "fault.txt"
     monkeypatch.setenv("CHAIN_LOG", str(log))
     monkeypatch.setenv("CHAIN_FAULT", str(fault))
-    monkeypatch.setenv("SCIDEX_REPLAY_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SCIDEX_REPLAY_DB", f"sqlite:///{tmp_path}/r.db")
     import _chain_funcs
 
     reg = Registry.open()

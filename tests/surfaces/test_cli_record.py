@@ -9,14 +9,16 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from scidex_replay.registry import Registry, input_hash_of
 from scidex_replay.store import hash_bytes
@@ -42,13 +44,14 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def registry_state(home: Path) -> tuple[dict[str, int], list[str]]:
-    """Row counts of every table and every file under the blob store."""
-    con = sqlite3.connect(home / "registry.db")
+def registry_state(url: str, home: Path) -> tuple[dict[str, int], list[str]]:
+    """Row counts of every table of the database at ``url`` and every file under the blob store of ``home``."""
+    engine = create_engine(url, poolclass=NullPool)
     try:
-        rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        with engine.connect() as conn:
+            rows = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES}
     finally:
-        con.close()
+        engine.dispose()
     blobs = home / "blobs"
     files = sorted(str(p.relative_to(blobs)) for p in blobs.rglob("*") if p.is_file()) if blobs.exists() else []
     return rows, files
@@ -242,14 +245,14 @@ def test_step_types_counts_recorded_steps_and_knows_the_shell_handler(world: Wor
 # -- a failing command ------------------------------------------------------------------
 
 
-def test_a_failing_command_exits_1_shows_its_stderr_tail_and_records_nothing(cli, world: World, home: Path):
-    before, files_before = registry_state(home), files_state(world.work)
+def test_a_failing_command_exits_1_shows_its_stderr_tail_and_records_nothing(cli, world: World, home: Path, db_url):
+    before, files_before = registry_state(db_url, home), files_state(world.work)
     proc = cli("run", "-i", world.fail, "-i", world.data, "-o", world.existing, "--", PY, "{in0}", "{in1}", "{out}")
     assert_one_line_error(proc, code=1)
     assert "exit 3" in proc.stderr
     assert "fatal: the flag is up" in proc.stderr
     assert proc.stdout == ""
-    assert registry_state(home) == before
+    assert registry_state(db_url, home) == before
     assert files_state(world.work) == files_before
 
 
@@ -284,6 +287,7 @@ BAD_INPUTS = {
 @dataclass
 class BadRun:
     proc: subprocess.CompletedProcess
+    url: str
     home: Path
     work: Path
     before: tuple[dict[str, int], list[str]]
@@ -291,31 +295,38 @@ class BadRun:
 
 
 @pytest.fixture(scope="module")
-def bad_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BadRun]:
+def bad_runs(tmp_path_factory: pytest.TempPathFactory, databases) -> Iterator[dict[str, BadRun]]:
     """Every BAD_INPUTS case, run concurrently through the console script, each on its own
     copy of the same registry and work directory (so a change is pinned on its case)."""
     root = tmp_path_factory.mktemp("bad-inputs")
     template = root / "template"
     template.mkdir()
-    with Registry.open(f"sqlite:///{template / 'home' / 'registry.db'}", home=template / "home") as reg:
+    template_url = databases.new(root / "template-db")
+    with Registry.open(template_url, home=template / "home") as reg:
         data_id = make_world(template / "work", reg).data_id
+    urls = {case: databases.clone(template_url, root / case / "home") for case in sorted(BAD_INPUTS)}
 
     def launch(case: str) -> BadRun:
         case_dir = root / case
-        shutil.copytree(template, case_dir)
+        shutil.copytree(template, case_dir, dirs_exist_ok=True)
         home, work = case_dir / "home", case_dir / "work"
         w = World(work, None, work / "upper.py", work / "append.py", work / "noop.py", work / "fail.py",  # type: ignore[arg-type]
                   work / "readings.csv", data_id, work / "existing.txt", work / "garbage.db")
-        env = dict(os.environ, SCIDEX_REPLAY_HOME=str(home), SCIDEX_REPLAY_DB=f"sqlite:///{home / 'registry.db'}")
-        before, files_before = registry_state(home), files_state(work)
+        env = dict(os.environ, SCIDEX_REPLAY_HOME=str(home), SCIDEX_REPLAY_DB=urls[case])
+        before, files_before = registry_state(urls[case], home), files_state(work)
         proc = subprocess.run(
             [str(CONSOLE_SCRIPT), *map(str, BAD_INPUTS[case](w))],
             capture_output=True, text=True, env=env, cwd=work, stdin=subprocess.DEVNULL, timeout=120,
         )
-        return BadRun(proc, home, work, before, files_before)
+        return BadRun(proc, urls[case], home, work, before, files_before)
 
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        return dict(zip(sorted(BAD_INPUTS), pool.map(launch, sorted(BAD_INPUTS))))
+    try:
+        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+            runs = dict(zip(sorted(BAD_INPUTS), pool.map(launch, sorted(BAD_INPUTS))))
+        yield runs
+    finally:
+        for url in [*urls.values(), template_url]:
+            databases.drop(url)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
@@ -323,7 +334,7 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(bad_runs: dict[str,
     run = bad_runs[case]
     assert_one_line_error(run.proc, code=2)
     assert run.proc.stdout == ""
-    assert registry_state(run.home) == run.before
+    assert registry_state(run.url, run.home) == run.before
     assert files_state(run.work) == run.files_before
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from scidex_replay.handlers.shell import ShellHandler
 from scidex_replay.recording import run_handler
@@ -31,11 +31,10 @@ RANDOM_BYTES = "import os, sys; open(sys.argv[-1], 'wb').write(os.urandom(8))"
 class Home:
     """A data home and registry shared by the test (through the API) and the CLI (through env vars)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, url: str):
         self.root = root
-        self.db = root / "registry.db"
-        self.env = {**os.environ, "SCIDEX_REPLAY_HOME": str(root), "SCIDEX_REPLAY_DB": f"sqlite:///{self.db}"}
-        self.reg = Registry.open(url=self.env["SCIDEX_REPLAY_DB"], home=root)
+        self.env = {**os.environ, "SCIDEX_REPLAY_HOME": str(root), "SCIDEX_REPLAY_DB": url}
+        self.reg = Registry.open(url=url, home=root)
 
     def cli(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -58,26 +57,29 @@ class Home:
         return self.reg.producing_step(artifact_id).step_id
 
     def run_count(self) -> int:
-        with sqlite3.connect(self.db) as con:
-            return con.execute("select count(*) from replay_runs").fetchone()[0]
+        with self.reg.engine.connect() as conn:
+            return conn.execute(text("select count(*) from replay_runs")).scalar_one()
 
 
 @pytest.fixture
-def place(tmp_path):
-    h = Home(tmp_path / "home")
+def place(tmp_path, db_url):
+    h = Home(tmp_path / "home", db_url)
     yield h
     h.reg.close()
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory):
+def shared(tmp_path_factory, databases):
     """One recorded chain (raw -> A) and an unrelated step, for the bad-input cases."""
-    h = Home(tmp_path_factory.mktemp("cli") / "home")
+    root = tmp_path_factory.mktemp("cli") / "home"
+    url = databases.new(root)
+    h = Home(root, url)
     h.raw = h.source("r")
     h.a = h.shell(TAGGED_CAT, [h.raw], "a.txt", args=["A"])
     h.elsewhere = h.step_id(h.shell(TAGGED_CAT, [h.source("o", "o.txt")], "o.txt", args=["O"]))
     yield h
     h.reg.close()
+    databases.drop(url)
 
 
 def test_chain_recorded_with_run_replays_with_exit_0_and_manifest_in_out(place):
