@@ -9,6 +9,7 @@ re-exported there so pytest finds them.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,8 @@ FLAGGED = (
 )
 
 
-@pytest.fixture
-def ip(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The test InteractiveShell, in ``tmp_path``, with ``%load_ext scidex_replay`` done."""
+@contextmanager
+def _loaded_shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from IPython.testing.globalipapp import get_ipython
 
     shell = get_ipython()
@@ -40,6 +40,20 @@ def ip(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         shell.run_line_magic("unload_ext", "scidex_replay")
         for name in ("r", "raw_a", "a", "b", "c"):
             shell.user_ns.pop(name, None)
+
+
+@pytest.fixture
+def ip(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The test InteractiveShell, in ``tmp_path``, with ``%load_ext scidex_replay`` done, on ``home``'s registry."""
+    with _loaded_shell(tmp_path, monkeypatch) as shell:
+        yield shell
+
+
+@pytest.fixture
+def ip_without_registry(bare_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The same shell for a test that never reaches a registry (so it runs once, not per backend)."""
+    with _loaded_shell(tmp_path, monkeypatch) as shell:
+        yield shell
 
 
 class CellChain:

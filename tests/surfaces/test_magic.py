@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from _notebook import COUNT, NOISE, UPPER, as_saved, chain, ip, manifest_outputs, step_of  # noqa: F401 - fixtures
+from _notebook import COUNT, NOISE, UPPER, as_saved, chain, ip, ip_without_registry, manifest_outputs, step_of  # noqa: F401
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
@@ -21,7 +21,7 @@ def magics(shell, kind: str = "line") -> set[str]:
 
 
 # -- loading and help -----------------------------------------------------------
-def test_load_ext_registers_the_magics_and_import_alone_does_not(home):
+def test_load_ext_registers_the_magics_and_import_alone_does_not(bare_home):
     from IPython.testing.globalipapp import get_ipython
 
     shell = get_ipython()
@@ -37,7 +37,8 @@ def test_load_ext_registers_the_magics_and_import_alone_does_not(home):
     assert "rerun_artifact" not in magics(shell)
 
 
-def test_question_mark_help_lists_every_flag(ip):
+def test_question_mark_help_lists_every_flag(ip_without_registry):
+    ip = ip_without_registry
     with capture_output() as cap:
         ip.run_cell("%rerun_artifact?")
     for flag in ("--from", "--strict", "--dask-address", "--diff", "--executor", "--restart", "--reuse", "--fork", "--set", "--input", "--out", "--db", "--no-widget"):
