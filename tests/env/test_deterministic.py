@@ -97,9 +97,16 @@ def test_a_child_can_import_numpy_submodules_first():
     assert run_child(code, env) == run_child(code, env)
 
 
-def test_importing_nothing_does_not_import_numpy():
-    code = "import sys; print('numpy' in sys.modules, sorted(m for m in sys.modules if m.startswith('numpy'))[:3])"
-    assert run_child(code, deterministic_env(EPOCH)) == "False []"
+def test_importing_nothing_imports_neither_numpy_nor_random():
+    code = "import sys; print('numpy' in sys.modules, 'random' in sys.modules, sorted(m for m in sys.modules if m.startswith('numpy'))[:3])"
+    assert run_child(code, deterministic_env(EPOCH)) == "False False []"
+
+
+def test_random_is_seeded_when_imported_after_numpy_or_through_another_module():
+    import numpy as np
+
+    code = "import numpy, tempfile, random; print(random.random(), repr(numpy.random.random()))"
+    assert run_child(code, deterministic_env(EPOCH)) == f"{random.Random(0).random()} {np.random.RandomState(0).random_sample()!r}"
 
 
 def test_the_seed_can_be_chosen():

@@ -1,40 +1,53 @@
 """scidex-replay deterministic mode, loaded at interpreter start via PYTHONPATH.
 
-Seeds ``random`` now and ``numpy.random`` when (and only if) numpy is imported,
-through a one-shot import hook, so numpy is never imported eagerly.
+Seeds ``random`` and ``numpy.random`` when (and only if) they are imported, through
+a one-shot import hook, so a step that uses neither does not pay for importing them.
 """
 
 import os
-import random
 import sys
 
 _SEED = int(os.environ.get("SCIDEX_REPLAY_SEED", "0"))
-random.seed(_SEED)
 
 
-class _SeedNumpy:
-    """Meta-path hook that seeds numpy.random right after numpy finishes importing."""
+def _seed_random(module):
+    module.seed(_SEED)
+
+
+def _seed_numpy(module):
+    import numpy.random
+
+    numpy.random.seed(_SEED)
+
+
+_SEEDERS = {"random": _seed_random, "numpy": _seed_numpy}
+
+
+class _Seed:
+    """Meta-path hook that seeds each module of ``_SEEDERS`` right after it finishes importing."""
 
     def find_spec(self, name, path=None, target=None):
-        if name != "numpy":
+        seed = _SEEDERS.pop(name, None)
+        if seed is None:
             return None
-        sys.meta_path.remove(self)
+        if not _SEEDERS:
+            sys.meta_path.remove(self)
         import importlib.util
 
         spec = importlib.util.find_spec(name)
         if spec is None or spec.loader is None:
             return spec
-        loader = spec.loader
-        exec_module = loader.exec_module
+        exec_module = spec.loader.exec_module
 
         def exec_and_seed(module):
             exec_module(module)
-            import numpy.random
+            seed(module)
 
-            numpy.random.seed(_SEED)
-
-        loader.exec_module = exec_and_seed
+        spec.loader.exec_module = exec_and_seed
         return spec
 
 
-sys.meta_path.insert(0, _SeedNumpy())
+for _name in [n for n in _SEEDERS if n in sys.modules]:  # imported before us, e.g. by a .pth file
+    _SEEDERS.pop(_name)(sys.modules[_name])
+if _SEEDERS:
+    sys.meta_path.insert(0, _Seed())
