@@ -272,7 +272,10 @@ def rerun_artifact(
 
     reg = _registry(db)
     if dry_run:
-        the_plan = plan_replay(reg, artifact_id, from_step=from_step)
+        the_plan = plan_replay(
+            reg, artifact_id, from_step=from_step, restart=restart, fork=fork,
+            set_params=set_params, input_overrides=input_overrides,
+        )
         _print_plan(the_plan, as_json)
         return 0
     report = replay(

@@ -134,6 +134,28 @@ def test_dry_run_prints_the_plan_creates_no_run_and_executes_nothing(place):
     assert not (place.root / "runs").exists()
 
 
+def test_dry_run_of_a_fork_shows_what_the_fork_would_run_and_writes_nothing(place):
+    log = place.root / "executions.log"
+    a = place.shell(LOGGED_CAT, [place.source("r")], "a.txt", args=[log])
+    b = place.shell(LOGGED_CAT, [a], "b.txt", args=[log])
+    other = place.root / "other.txt"
+    other.write_text("other\n")
+    log.write_text("")
+
+    def artifacts() -> int:
+        with place.reg.engine.connect() as conn:
+            return conn.execute(text("select count(*) from artifacts")).scalar_one()
+
+    before = artifacts()
+    proc = place.cli("rerun-artifact", b, "--dry-run", "--json", "--fork", "--input", f"{place.step_id(b)}={other}")
+
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)
+    assert [(s["step_id"], s["action"]) for s in plan["steps"]] == [(place.step_id(a), "frozen"), (place.step_id(b), "execute")]
+    assert log.read_text() == "" and place.run_count() == 0
+    assert artifacts() == before  # the --input file is checked, not added
+
+
 def test_exit_1_when_a_step_differs_and_diff_says_where(place):
     noise = place.shell(RANDOM_BYTES, [], "noise.bin")
     proc = place.cli("rerun-artifact", noise, "--json", "--diff", "--out", str(place.root / "m"))
