@@ -15,6 +15,8 @@ assert on the DOM and on the saved ``.ipynb``. Screenshots go to
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 from _lab import SHOTS, SLOW, Chain, Lab, chips, command, contrast, new_page, outputs_with_manifest, write_notebook
 from playwright.sync_api import Browser, Page, expect
@@ -138,3 +140,24 @@ def test_manifests_stay_in_metadata_after_outputs_are_cleared(replayed: Page, la
     saved = json.loads((lab.root / "replay.ipynb").read_text())
     assert outputs_with_manifest(saved) == []
     assert saved["metadata"]["scidex_replay"]["manifests"] == before
+
+
+def test_the_shipped_example_notebook_renders_and_keeps_its_manifests(lab: Lab, browser: Browser) -> None:
+    # notebooks/02 as nbval checks it: saved outputs only, executed outside JupyterLab, so no metadata yet.
+    example = Path(__file__).resolve().parents[2] / "notebooks" / "02-restart-and-fork.ipynb"
+    shutil.copyfile(example, lab.root / example.name)
+    saved_outputs = outputs_with_manifest(json.loads(example.read_text()))
+    assert len(saved_outputs) >= 2 and "scidex_replay" not in json.loads(example.read_text())["metadata"]
+    page = new_page(browser)
+    try:
+        lab.open(page, example.name)
+        tables = page.locator(".jp-OutputArea .scidex-Manifest")
+        expect(tables).to_have_count(len(saved_outputs), timeout=SLOW)
+        for i, manifest in enumerate(saved_outputs):  # text, not inner text: cells out of view are not laid out
+            shown = tables.nth(i).locator(".scidex-Manifest-steps .scidex-Chip").all_text_contents()
+            assert [t.strip() for t in shown] == [step["outcome"] for step in manifest["steps"]]
+        command(page, "docmanager:save")
+        kept = json.loads((lab.root / example.name).read_text())["metadata"]["scidex_replay"]["manifests"]
+        assert kept == {m["run_id"]: m for m in saved_outputs}
+    finally:
+        page.context.close()
