@@ -132,6 +132,12 @@ def walk_step_ids(conn: Connection, artifact_id: str) -> list[str]:
     corrupt cycle) abandons it for the UNION walk; by then at most one row more than the
     chain has steps has been read, so the fast path never costs more than one extra walk.
     """
+    if conn.dialect.name == "postgresql":
+        # PostgreSQL cannot estimate the walk's size and may hash-join each recursion against the
+        # whole step_inputs table (chain length x table size: 69 s for 25k steps); an index
+        # probe per edge is always right here. SET LOCAL ends with the connection's transaction.
+        conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
+        conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
     seen: set[str] = set()
     fast = select(walk_cte(artifact_id, distinct=False).c.step_id).execution_options(yield_per=5000)
     rows = conn.scalars(fast)

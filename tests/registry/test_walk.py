@@ -179,3 +179,26 @@ def test_chain_hydrates_every_step_across_batches(registry: Registry, n: int):
     for i in (0, n // 2, n - 1):
         step = by_id[f"s_{i}"]
         assert step.parameters == {"i": i} and step.source_artifact_ids == (f"a_{i}",) and step.started_at == T0
+
+
+def test_each_recursion_of_the_walk_is_an_index_probe(registry: Registry):
+    # On PostgreSQL the planner would otherwise hash-join every recursion against the whole
+    # step_inputs table; walk_step_ids sets the plan for its transaction, which is still open here.
+    from sqlalchemy import select
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from scidex_replay.registry.registry import walk_cte
+
+    art = registry.add_artifact(b"raw")
+    for i in range(3):
+        _, art = step_from(registry, [art.id], f"v{i}".encode())
+    query = select(walk_cte(art.id, distinct=False).c.step_id)
+    with registry.engine.connect() as conn:
+        walk_step_ids(conn, art.id)
+        dialect = conn.dialect.name
+        sql = str(query.compile(dialect=postgresql.dialect() if dialect == "postgresql" else sqlite.dialect(),
+                                compile_kwargs={"literal_binds": True}))
+        explain = "EXPLAIN " if dialect == "postgresql" else "EXPLAIN QUERY PLAN "
+        plan = "\n".join(str(row[-1]) for row in conn.execute(text(explain + sql)))
+    assert not any(scan in plan for scan in ("Hash Join", "Merge Join", "Seq Scan", "SCAN used")), plan
+    assert "step_inputs used" in plan if dialect == "postgresql" else "COVERING INDEX ix_step_inputs_walk" in plan, plan
