@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from scidex_replay.errors import BadInput, IntegrityError, NotFound
 from scidex_replay.store import BlobStore, blobs, hash_bytes, hash_file, validate_hash
-from scidex_replay.store.blobs import CHUNK
+from scidex_replay.store.blobs import CHUNK, WRITEBACK
 
 MIB = 1 << 20
 
@@ -310,6 +310,42 @@ def test_without_hard_links_a_new_blob_is_renamed_into_place(store: BlobStore, t
     assert store.path(digest).stat().st_ino == ino
     assert tmp_files(store) == []
 
+
+
+@pytest.fixture
+def fadvise_calls(monkeypatch) -> list[tuple[int, int, int]]:
+    """Record ``os.posix_fadvise`` calls as (offset, length, advice), passing them on where the OS has it."""
+    calls: list[tuple[int, int, int]] = []
+    real = getattr(os, "posix_fadvise", None)
+
+    def fadvise(fd: int, offset: int, length: int, advice: int) -> None:
+        calls.append((offset, length, advice))
+        if real is not None:
+            real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", fadvise, raising=False)
+    monkeypatch.setattr(os, "POSIX_FADV_DONTNEED", getattr(os, "POSIX_FADV_DONTNEED", 4), raising=False)
+    return calls
+
+
+def test_a_large_put_starts_writing_back_as_it_goes(store: BlobStore, tmp_path: Path, fadvise_calls):
+    stream = LimitedStream(2 * WRITEBACK + 3 * CHUNK)
+    digest, size = store.put_stream(stream)
+    dontneed = os.POSIX_FADV_DONTNEED
+    assert fadvise_calls == [(0, WRITEBACK, dontneed), (WRITEBACK, WRITEBACK, dontneed)]
+    assert size == 2 * WRITEBACK + 3 * CHUNK
+    assert store.verify(digest)
+    fadvise_calls.clear()
+    store.materialize(digest, tmp_path / "copy.bin")
+    assert fadvise_calls == [], "a materialized copy is the caller's file: left to the OS"
+
+
+def test_without_posix_fadvise_a_large_put_still_works(store: BlobStore, monkeypatch):
+    monkeypatch.delattr(os, "posix_fadvise", raising=False)  # macOS
+    stream = LimitedStream(WRITEBACK + CHUNK)
+    digest, size = store.put_stream(stream)
+    assert (digest, size) == (stream.digest.hexdigest(), WRITEBACK + CHUNK)
+    assert store.verify(digest)
 
 @pytest.mark.parametrize("change", ["grow", "shrink", "rewrite"])
 def test_a_file_that_changes_while_it_is_added_is_refused(store: BlobStore, tmp_path: Path, spy_open, change: str):
