@@ -1,12 +1,13 @@
 """Blobs live at ``<root>/ab/cdef...`` named by the sha256 of their bytes.
 
 Every write goes to a temp file in ``<root>/tmp`` (same filesystem) and is hashed
-on the way, in one pass over the source. If a blob of that hash is already stored
-the temp file is dropped unsynced and the stored blob is left as it is; otherwise
-the temp file is fsynced and linked into place, which fails rather than replace a
-blob that another writer stored meanwhile. A reader never sees a partial blob and
-a crash leaves at most a stray temp file. Data is streamed in 1 MiB chunks;
-nothing is loaded into memory whole. Paths are derived from validated hashes only.
+on the way, in one pass over the source; on Linux its writeback starts as it is
+written. If a blob of that hash is already stored the temp file is dropped without
+an fsync and the stored blob is left as it is; otherwise the temp file is fsynced
+and linked into place, which fails rather than replace a blob that another writer
+stored meanwhile. A reader never sees a partial blob and a crash leaves at most a
+stray temp file. Data is streamed in 1 MiB chunks; nothing is loaded into memory
+whole. Paths are derived from validated hashes only.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ class BlobStore:
 
         ``src`` is read once, hashed while it is copied to a temp file. Bytes
         already in the store cost that read and a temp copy that is dropped
-        unsynced; the stored blob is not touched. ``expected`` is the digest
+        without an fsync; the stored blob is not touched. ``expected`` is the digest
         the caller expects (a replayed step's recorded output): when that blob
         is stored, a regular file is hashed first and, if it matches, nothing
         is written at all; if not, it is read a second time to be stored. If
@@ -159,7 +160,7 @@ class BlobStore:
                 if not stored:
                     out.flush()
                     os.fsync(out.fileno())
-            if stored:  # nothing to make durable: the temp copy was never synced
+            if stored:  # nothing to make durable: the temp copy is dropped without an fsync
                 tmp.unlink()
                 return digest, size
             final.parent.mkdir(parents=True, exist_ok=True)
