@@ -497,7 +497,7 @@ class _Execution:
         try:
             if isinstance(outcome, BaseException):
                 raise outcome
-            digest, _ = self.store.put_file(outcome.path)
+            digest, _ = self.store.put_file(outcome.path, expected=step.output_hash)
         except ReplayError as exc:
             return self._record(job.planned, self._failed(step, position, _with(str(exc), job.env_note), time.perf_counter() - t0, key))
         except Exception as exc:  # a handler bug is this step's failure, not the run's

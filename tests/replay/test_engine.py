@@ -486,6 +486,21 @@ def test_replay_never_modifies_a_live_blob(rec, reg, tmp_path):
     assert all(reg.store.verify(d) for d in live.values())
 
 
+def test_a_reproduced_output_is_only_hashed_never_written_to_the_store(rec, reg, tmp_path, monkeypatch):
+    from scidex_replay.store import BlobStore
+
+    down = rec.tagged("D", [rec.tagged("U", [rec.source("r")])])
+    noise = rec.random()
+    writes: list[str] = []
+    real_put = BlobStore._put
+    monkeypatch.setattr(BlobStore, "_put", lambda self, stream, *a: writes.append("put") or real_put(self, stream, *a))
+
+    assert rerun_artifact(down, registry=reg, out=tmp_path / "a").ok
+    assert writes == []  # both outputs reproduced: their bytes are stored already
+    assert rerun_artifact(noise, registry=reg, out=tmp_path / "b").exit_code == 1
+    assert writes == ["put"]  # new bytes are stored
+
+
 def test_input_hash_is_checked_before_the_step_runs(rec, reg, funcs, tmp_path):
     raw = rec.source("original")
     out = rec.call(funcs.copy_then_tamper, [raw], "copy.txt")
