@@ -24,6 +24,11 @@ from typing import BinaryIO
 from scidex_replay.errors import BadInput, IntegrityError, NotFound
 
 CHUNK = 1 << 20
+# Writes go out in 64 KiB pieces. A 1 MiB write asks the page cache for large folios,
+# and on a VM that hands free memory back to its host those cost far more: copying
+# 1 GiB into memory freed 3 s earlier took 3.7 s in 1 MiB writes, 0.42 s in 64 KiB
+# ones (benchmarks/RESULTS.md, bench_store.py).
+WRITE = 64 << 10
 WRITEBACK = 8 * CHUNK
 _HASH_RE = re.compile(r"[0-9a-f]{64}")
 
@@ -45,7 +50,7 @@ def hash_file(path: str | os.PathLike[str]) -> str:
 
 
 def _copy_hashing(src: BinaryIO, dst: BinaryIO, early_writeback: bool = False) -> tuple[str, int]:
-    """Copy ``src`` to ``dst`` in ``CHUNK``s; return the sha256 and size of the bytes copied.
+    """Copy ``src`` to ``dst`` (read in ``CHUNK``s, written in ``WRITE``s); return the sha256 and size copied.
 
     With ``early_writeback`` (where ``os.posix_fadvise`` exists: Linux, not macOS),
     each ``WRITEBACK`` bytes just written are handed to the kernel to write out in
@@ -58,8 +63,9 @@ def _copy_hashing(src: BinaryIO, dst: BinaryIO, early_writeback: bool = False) -
     size = synced = 0
     early_writeback = early_writeback and hasattr(os, "posix_fadvise")
     while n := src.readinto(buf):
-        digest.update(view[:n])
-        dst.write(view[:n])
+        chunk = view[:n]
+        digest.update(chunk)
+        dst.writelines(chunk[at : at + WRITE] for at in range(0, n, WRITE))
         size += n
         if early_writeback and size - synced >= WRITEBACK:
             dst.flush()
