@@ -1,24 +1,40 @@
-"""Content-hashing throughput of the blob store against raw hashlib and ``openssl dgst -sha256``.
+"""Content-hashing throughput of the blob store against raw hashlib, ``openssl dgst -sha256`` and a plain copy.
 
-On the same 1 GiB file of random bytes (made in a temp dir, read once first so
-every reader starts from a warm page cache), each the median of ``--repeat`` runs:
+On the same file of random bytes (1 GiB by default, made in a temp dir, read once
+first so every reader starts from a warm page cache), each the median of
+``--repeat`` rounds. Every round runs each of these once, in this order, so a
+change in load hits them alike:
 
 - baseline: ``hashlib.file_digest(f, "sha256")``;
 - ``openssl dgst -sha256 FILE`` (a process of its own);
 - ``BlobStore.verify`` of the stored blob (what ``scidex-replay verify`` does per blob);
-- ``BlobStore.put_file`` of bytes already stored (a replay that reproduced: hashed only);
-- ``BlobStore.put_file`` of new bytes (``add``: hashed, copied into the store, fsynced);
+- ``BlobStore.put_file`` of bytes already stored, with no hint (read, hashed and
+  copied to a temp file that is dropped without an fsync) and with ``expected=``
+  the stored digest (hashed only, nothing written: what the replay engine does
+  for an output that reproduced);
+- a ``cp``-like copy (``shutil.copyfile``, an in-kernel copy on Linux), then the
+  same copy followed by ``os.fsync``: the bound for writing the bytes durably;
+- ``BlobStore.put_file`` of new bytes (``add``: read once, hashed while copied
+  into the store, fsynced, linked into place).
 
-then two different 1 GiB files at once in two threads (raw hashlib, verify, and add).
+The previous copy or blob is deleted just before each copy and each add, so
+they all write into memory freed the same way. ``--idle S`` waits S seconds
+before each of them. On this VM (its balloon reports free pages to the host),
+filling the page cache is much slower in memory that was not freed just before:
+up to ~3.5 s per GiB, whatever writes it. Time spent in ``os.fsync`` is clocked
+apart, so the table shows how much of an add is syncing.
+
+Then two different files at once in two threads (raw hashlib, verify, and add).
 GB/s means 10^9 bytes per second.
 
-    .venv/bin/python benchmarks/bench_store.py [--size-mib 1024] [--repeat 3]
+    .venv/bin/python benchmarks/bench_store.py [--size-mib 1024] [--repeat 3] [--idle 0]
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import random
 import shutil
 import statistics
@@ -27,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -61,15 +78,68 @@ def openssl_hash(path: Path) -> str:
     return out.split()[0]
 
 
-def median_time(fn, repeat: int, before=None) -> float:
-    times = []
-    for _ in range(repeat):
-        if before:
-            before()
+def copy(src: Path, dest: Path, durable: bool) -> None:
+    shutil.copyfile(src, dest)
+    if durable:
+        fd = os.open(dest, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class FsyncClock:
+    """Adds up the wall time spent in ``os.fsync`` (by any thread) while installed."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.real = os.fsync
+        self.lock = threading.Lock()
+
+    def fsync(self, fd: int) -> None:
         t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        try:
+            self.real(fd)
+        finally:
+            with self.lock:
+                self.total += time.perf_counter() - t0
+
+    def __enter__(self) -> FsyncClock:
+        os.fsync = self.fsync
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.fsync = self.real
+
+
+class Case:
+    """One timed operation: its runs (wall seconds) and the fsync seconds within each."""
+
+    def __init__(self, what: str, nbytes: int, fn: Callable[[], object], before: Callable[[], None] | None = None):
+        self.what, self.nbytes, self.fn, self.before = what, nbytes, fn, before
+        self.runs: list[float] = []
+        self.synced: list[float] = []
+
+    def run(self, idle: float) -> None:
+        if self.before:
+            self.before()
+            time.sleep(idle)
+        with FsyncClock() as clock:
+            t0 = time.perf_counter()
+            self.fn()
+            self.runs.append(time.perf_counter() - t0)
+        self.synced.append(clock.total)
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(self.runs)
+
+    @property
+    def fsync_seconds(self) -> float:
+        return statistics.median(self.synced)
+
+    def rate(self) -> float:
+        return self.nbytes / self.seconds / 1e9
 
 
 def in_threads(fn, args_list) -> None:
@@ -80,12 +150,27 @@ def in_threads(fn, args_list) -> None:
         t.join()
 
 
+def rounds(cases: list[Case], repeat: int, idle: float) -> None:
+    for _ in range(repeat):
+        for case in cases:
+            case.run(idle)
+
+
+def load() -> str:
+    try:
+        return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    except OSError:  # pragma: no cover
+        return "load unknown"
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mib", type=int, default=1024, help="size of each test file (default 1024)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; each figure is the median (default 3)")
+    parser.add_argument("--idle", type=float, default=0.0, help="seconds to wait before each copy and add (default 0)")
     args = parser.parse_args()
     size = args.size_mib << 20
+    load_before = load()
     with tempfile.TemporaryDirectory(prefix="scidex-bench-store-") as tmp:
         files = [Path(tmp) / "a.bin", Path(tmp) / "b.bin"]
         for seed, f in enumerate(files):
@@ -94,45 +179,65 @@ def main() -> None:
         store = BlobStore(Path(tmp) / "blobs")
         digests = [raw_hash(f) for f in files]
         assert openssl_hash(files[0]) == digests[0]
+        copy_dest = Path(tmp) / "copy.bin"
 
         def drop_blobs() -> None:
             for d in digests:
                 store.remove(d)
 
-        rows: list[tuple[str, float, float]] = []  # (what, seconds, bytes)
-        base = median_time(lambda: raw_hash(files[0]), args.repeat)
-        rows.append(("hashlib.file_digest (baseline)", base, size))
-        rows.append(("openssl dgst -sha256", median_time(lambda: openssl_hash(files[0]), args.repeat), size))
-        store.put_file(files[0])
-        rows.append(("store verify (stored blob)", median_time(lambda: store.verify(digests[0]), args.repeat), size))
-        rows.append(("store put_file, bytes already stored", median_time(lambda: store.put_file(files[0]), args.repeat), size))
-        rows.append(
-            ("store put_file, new bytes (add)", median_time(lambda: store.put_file(files[0]), args.repeat, before=drop_blobs), size)
-        )
+        def drop_copy() -> None:
+            copy_dest.unlink(missing_ok=True)
 
-        par_base = median_time(lambda: in_threads(raw_hash, [(f,) for f in files]), args.repeat)
-        rows.append(("2 files, 2 threads: hashlib.file_digest", par_base, 2 * size))
+        store.put_file(files[0])
+        single = [
+            Case("hashlib.file_digest (baseline)", size, lambda: raw_hash(files[0])),
+            Case("openssl dgst -sha256", size, lambda: openssl_hash(files[0])),
+            Case("store verify (stored blob)", size, lambda: store.verify(digests[0])),
+            Case("store put_file, bytes already stored", size, lambda: store.put_file(files[0])),
+            Case("  the same with expected=digest (hash only)", size, lambda: store.put_file(files[0], expected=digests[0])),
+            Case("cp-like copy (shutil.copyfile)", size, lambda: copy(files[0], copy_dest, False), drop_copy),
+            Case("cp-like copy + fsync", size, lambda: copy(files[0], copy_dest, True), drop_copy),
+            Case("store put_file, new bytes (add)", size, lambda: store.put_file(files[0]), drop_blobs),
+        ]
+        rounds(single, args.repeat, args.idle)
+        drop_copy()
+        assert store.verify(digests[0])
+
         for f in files:
             store.put_file(f)
-        rows.append(("2 files, 2 threads: store verify", median_time(lambda: in_threads(store.verify, [(d,) for d in digests]), args.repeat), 2 * size))
-        rows.append(
-            ("2 files, 2 threads: store put_file, new bytes",
-             median_time(lambda: in_threads(store.put_file, [(f,) for f in files]), args.repeat, before=drop_blobs), 2 * size)
-        )
+        pair = [
+            Case("2 files, 2 threads: hashlib.file_digest", 2 * size, lambda: in_threads(raw_hash, [(f,) for f in files])),
+            Case("2 files, 2 threads: store verify", 2 * size, lambda: in_threads(store.verify, [(d,) for d in digests])),
+            Case(
+                "2 files, 2 threads: store put_file, new bytes",
+                2 * size,
+                lambda: in_threads(store.put_file, [(f,) for f in files]),
+                drop_blobs,
+            ),
+        ]
+        rounds(pair, args.repeat, args.idle)
         assert all(store.verify(d) for d in digests)
 
-    base_rate = size / base / 1e9
-    print(f"{args.size_mib} MiB per file, warm page cache, median of {args.repeat}; openssl: {shutil.which('openssl')}")
-    print(f"{'':46} {'s':>7} {'GB/s':>7} {'vs hashlib':>11}")
-    for what, seconds, nbytes in rows:
-        rate = nbytes / seconds / 1e9
-        print(f"{what:46} {seconds:7.3f} {rate:7.2f} {rate / base_rate:10.0%}")
-    verify_rate = size / rows[2][1] / 1e9
-    hashed_rate = size / rows[3][1] / 1e9
+    base, _, verify, stored, hinted, cp, cp_sync, add = single
     print(
-        f"target: store hashing at least 90% of raw hashlib sha256: verify {verify_rate / base_rate:.0%}, "
-        f"put of stored bytes {hashed_rate / base_rate:.0%} -> {'met' if min(verify_rate, hashed_rate) >= 0.9 * base_rate else 'missed'}"
-        f"; add of new bytes {size / rows[4][1] / 1e9 / base_rate:.0%} (it also writes and fsyncs the copy)"
+        f"{args.size_mib} MiB per file, warm page cache, median of {args.repeat} rounds, idle {args.idle:g} s "
+        f"before each copy/add; {load_before} before, {load()} after; openssl: {shutil.which('openssl')}"
+    )
+    print(f"{'':46} {'s':>7} {'GB/s':>7} {'vs hashlib':>11} {'in fsync s':>11}")
+    for case in single + pair:
+        fsync = f"{case.fsync_seconds:11.3f}" if any(case.synced) else ""
+        print(f"{case.what:46} {case.seconds:7.3f} {case.rate():7.2f} {case.rate() / base.rate():10.0%} {fsync}")
+    ratio = {c: c.rate() / base.rate() for c in (verify, stored, hinted, add)}
+    print(
+        f"target: store hashing (add + verify) at least 90% of raw hashlib sha256: verify {ratio[verify]:.0%}, "
+        f"add of new bytes {ratio[add]:.0%} -> {'met' if min(ratio[verify], ratio[add]) >= 0.9 else 'missed'}; "
+        f"put of stored bytes {ratio[stored]:.0%} ({ratio[hinted]:.0%} with expected=)"
+    )
+    print(
+        f"add of new bytes: {add.rate() / cp.rate():.0%} of a cp-like copy, {add.rate() / cp_sync.rate():.0%} of a "
+        f"cp-like copy + fsync. Its {add.seconds:.3f} s = {add.fsync_seconds:.3f} s in fsync + "
+        f"{add.seconds - add.fsync_seconds:.3f} s reading, hashing and writing the temp copy "
+        f"(hashing alone {base.seconds:.3f} s; cp-like copy {cp.seconds:.3f} s, its fsync {cp_sync.fsync_seconds:.3f} s)"
     )
 
 
