@@ -55,7 +55,7 @@ class ArtifactRow(Base):
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     content_hash: Mapped[str] = mapped_column(HASH, index=True)
-    size: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(BigInteger, index=True)
     kind: Mapped[str] = mapped_column(String(64))
     name: Mapped[Optional[str]] = mapped_column(String(255))
     created_at: Mapped[datetime]

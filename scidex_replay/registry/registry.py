@@ -217,7 +217,9 @@ class Registry:
             path = Path(data)
             if not path.is_file():
                 raise BadInput(f"no such file: {path}")
-            digest, size = self.store.put_file(path)
+            # Bytes of a size already registered are likely those bytes again (`add` is
+            # idempotent): then the store only hashes them instead of writing a temp copy.
+            digest, size = self.store.put_file(path, expected=self._digest_of_size(path.stat().st_size))
             name = name or path.name
         with self.session() as s:
             existing = s.scalars(
@@ -259,6 +261,11 @@ class Registry:
     def has_artifact(self, artifact_id: str) -> bool:
         with self.session() as s:
             return s.get(ArtifactRow, artifact_id) is not None
+
+    def _digest_of_size(self, size: int) -> str | None:
+        """The content hash of some artifact of ``size`` bytes, if there is one."""
+        with self.engine.connect() as conn:
+            return conn.scalar(select(ArtifactRow.content_hash).where(ArtifactRow.size == size).limit(1))
 
     def _producers(self, ids: Iterable[str]) -> dict[str, str | None]:
         """Each known artifact id in ``ids`` -> the id of the step that produced it (None: a source)."""

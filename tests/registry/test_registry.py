@@ -65,6 +65,23 @@ def test_same_bytes_added_twice_return_the_same_artifact(registry: Registry, tmp
     assert len(blob_files(registry)) == 1
 
 
+def test_adding_a_file_already_stored_only_hashes_it(registry: Registry, tmp_path: Path, monkeypatch):
+    from scidex_replay.store import BlobStore
+
+    writes: list[int] = []
+    real_put = BlobStore._put
+    monkeypatch.setattr(BlobStore, "_put", lambda self, stream, *a: writes.append(1) or real_put(self, stream, *a))
+    f, g = tmp_path / "a.csv", tmp_path / "b.csv"
+    f.write_bytes(b"x,1\n")
+    g.write_bytes(b"y,2\n")  # same size, other bytes
+    first = registry.add_artifact(f)
+    assert len(writes) == 1
+    assert registry.add_artifact(f) == first and len(writes) == 1  # no temp copy of stored bytes
+    other = registry.add_artifact(g)
+    assert len(writes) == 2 and other.content_hash != first.content_hash
+    assert len(blob_files(registry)) == 2
+
+
 def test_same_bytes_under_another_name_are_a_new_artifact_on_the_same_blob(registry: Registry):
     first = registry.add_artifact(b"well,abs\nA1,0.4\n", name="plate.csv")
     second = registry.add_artifact(b"well,abs\nA1,0.4\n", name="other.csv")

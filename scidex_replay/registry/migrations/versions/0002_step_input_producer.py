@@ -1,4 +1,5 @@
-"""step_inputs.producer_step_id: the step that produced each input, for a one-probe chain walk.
+"""step_inputs.producer_step_id: the step that produced each input, for a one-probe chain walk;
+an index on artifacts.size, for adding a file already registered without writing it.
 
 Revision ID: 0002
 Revises: 0001
@@ -16,6 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("artifacts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_artifacts_size"), ["size"], unique=False)
     with op.batch_alter_table("step_inputs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("producer_step_id", sa.String(length=32), nullable=True))
         batch_op.create_foreign_key(
@@ -37,3 +40,5 @@ def downgrade() -> None:
         batch_op.drop_index("ix_step_inputs_walk")
         batch_op.drop_constraint(batch_op.f("fk_step_inputs_producer_step_id_processing_steps"), type_="foreignkey")
         batch_op.drop_column("producer_step_id")
+    with op.batch_alter_table("artifacts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_artifacts_size"))
