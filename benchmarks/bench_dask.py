@@ -16,7 +16,9 @@ first), and a light join of all W. Every executor replays the same recorded chai
 Each figure is the median of ``--repeat`` rounds; a round runs every executor once,
 so a change in machine load hits all of them alike. Starting and closing a
 cluster is timed on its own too. The ideal speedup on c cores is
-about min(c, W) for the middle wave.
+about min(c, W) for the middle wave, if the c vCPUs are c full cores; each round also
+measures what they really give CPU-bound work (the middle steps' work as bare calls
+in a process pool), and the dask speedup is printed as a share of that ceiling.
 
     .venv/bin/python benchmarks/bench_dask.py [--width 20] [--seconds 0.5] [--repeat 3]
 """
@@ -72,6 +74,26 @@ def replay_time(reg: Registry, target: str, out: Path, **options) -> float:
     return took
 
 
+def bare_times(width: int, rounds: int, cores: int, tmp: Path) -> tuple[float, float]:
+    """The machine's own ceiling: the W middle steps' work as bare calls of ``_work.spin``,
+    one after another in this process, then ``cores`` at a time in a warm process pool."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    src = tmp / "bare.in"
+    src.write_text("bare\n")
+    outs = [tmp / f"bare{k}.out" for k in range(width)]
+    t0 = time.perf_counter()
+    for k, out in enumerate(outs):
+        _work.spin([src], out, rounds=rounds, k=k)
+    sequential = time.perf_counter() - t0
+    with ProcessPoolExecutor(cores) as pool:
+        list(pool.map(abs, range(cores)))  # start the workers before the clock does
+        t0 = time.perf_counter()
+        list(pool.map(_work.spin, [[src]] * width, outs, [rounds] * width, range(width)))
+        parallel = time.perf_counter() - t0
+    return sequential, parallel
+
+
 def start_close_time(processes: bool, cores: int) -> float:
     from distributed import Client, LocalCluster
 
@@ -107,6 +129,7 @@ def main() -> None:
         procs = LocalCluster(n_workers=cores, threads_per_worker=1, processes=True, **CLUSTER)
         threads = LocalCluster(n_workers=cores, threads_per_worker=1, processes=False, **CLUSTER)
         rows: dict[str, list[float]] = {}
+        bare: list[tuple[float, float]] = []
         runs = {
             "subprocess, sequential (baseline)": dict(executor="subprocess"),
             "dask, own LocalCluster (default)": dict(executor="dask"),  # thread workers
@@ -118,6 +141,7 @@ def main() -> None:
             for _ in range(args.repeat):  # one of each per round, so a change in machine load hits all alike
                 for name, options in runs.items():
                     rows.setdefault(name, []).append(replay_time(reg, target, tmp / "m", **options))
+                bare.append(bare_times(args.width, rounds, cores, tmp))
         finally:
             threads.close()
             procs.close()
@@ -130,7 +154,11 @@ def main() -> None:
     for name, value in median.items():
         print(f"{name:36} {value:8.2f} {seq / value:7.2f}x   {' '.join(f'{t:.2f}' for t in rows[name])}")
     print(f"starting and closing a LocalCluster of {cores} workers: {start_procs:.2f} s (processes), {start_threads:.2f} s (threads)")
+    ceiling = statistics.median(s / p for s, p in bare)
+    print(f"ceiling: the {args.width} middle steps' work as bare calls, {cores} at a time in a process pool: "
+          f"{ceiling:.2f}x over one after another (what these {cores} vCPUs give CPU-bound work)")
     own = seq / median["dask, own LocalCluster (default)"]
+    print(f"dask, own LocalCluster: {own / ceiling:.0%} of that ceiling")
     procs_own = seq / (median["dask, started process cluster"] + start_procs)
     print(f"target: dask at least 1.7x faster than sequential on 2 cores: {own:.2f}x with the default own LocalCluster "
           f"(thread workers) -> {'met' if own >= 1.7 else 'missed'}; {procs_own:.2f}x estimated for an own cluster of "
