@@ -69,7 +69,6 @@ _STEP_COLUMNS = (
     "step_id", "step_type", "method", "parameters", "target_artifact_id",
     "input_hash", "output_hash", "env_hash", "trace_id", "started_at", "completed_at",
 )
-_BATCH = 10_000
 
 
 def _step(row: StepRow) -> Step:
@@ -124,13 +123,20 @@ def walk_cte(artifact_id: str, *, distinct: bool = True) -> Any:
 
 
 def walk_step_ids(conn: Connection, artifact_id: str) -> list[str]:
-    """The ids of the steps that contributed to ``artifact_id``, each once, unordered.
+    """The ids of the steps that contributed to ``artifact_id``, each once, unordered."""
+    return _walk(conn, artifact_id)[0]
+
+
+def _walk(conn: Connection, artifact_id: str) -> tuple[list[str], bool]:
+    """``walk_step_ids``, and whether the UNION walk was needed (False: UNION ALL gave each step once).
 
     Most ancestries are trees, where every step has one path to the target: there UNION ALL
     gives the same rows as UNION without the database's duplicate check, about twice as fast
     on SQLite. Its rows are streamed, and the first step that comes twice (a diamond, or a
     corrupt cycle) abandons it for the UNION walk; by then at most one row more than the
     chain has steps has been read, so the fast path never costs more than one extra walk.
+    An artifact's ancestry never changes (steps only ever create new artifacts), so the
+    answer holds for later queries on the same walk.
     """
     if conn.dialect.name == "postgresql":
         # PostgreSQL cannot estimate the walk's size and may hash-join each recursion against the
@@ -144,9 +150,9 @@ def walk_step_ids(conn: Connection, artifact_id: str) -> list[str]:
     for step_id in rows:
         if step_id in seen:
             rows.close()
-            return list(conn.scalars(select(walk_cte(artifact_id).c.step_id)))
+            return list(conn.scalars(select(walk_cte(artifact_id).c.step_id))), True
         seen.add(step_id)
-    return list(seen)
+    return list(seen), False
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -382,21 +388,20 @@ class Registry:
         """Every step that contributed to ``artifact_id`` (``walk_step_ids``), unordered: ``replay.plan`` orders it."""
         self.get_artifact(artifact_id)
         steps_t, inputs_t = StepRow.__table__, StepInputRow.__table__
-        # Core rows, not ORM objects (hydrating 100k ORM instances costs more than the walk),
-        # fetched by id in batches well under every backend's bound-parameter limit.
         columns = [steps_t.c[name] for name in _STEP_COLUMNS]
         steps: list[Step] = []
         with self.engine.connect() as conn:
-            ids = walk_step_ids(conn, artifact_id)
-            for start in range(0, len(ids), _BATCH):
-                batch = ids[start : start + _BATCH]
-                sources: dict[str, list[str]] = {}
-                inputs = select(inputs_t.c.step_id, inputs_t.c.artifact_id).where(inputs_t.c.step_id.in_(batch))
-                for step_id, source in conn.execute(inputs.order_by(inputs_t.c.step_id, inputs_t.c.position)):
-                    sources.setdefault(step_id, []).append(source)
-                for row in conn.execute(select(*columns).where(steps_t.c.step_id.in_(batch))):
-                    step_id, step_type, method, parameters, target, *rest = row
-                    steps.append(Step(step_id, step_type, method, parameters, target, tuple(sources.get(step_id, ())), *rest))
+            _, distinct = _walk(conn, artifact_id)
+            # Core rows, not ORM objects (hydrating 100k ORM instances costs more than the walk),
+            # joined with the walk that gave each step once: no list of ids goes back to the database.
+            walk = walk_cte(artifact_id, distinct=distinct)
+            sources: dict[str, list[str]] = {}
+            inputs = select(inputs_t.c.step_id, inputs_t.c.artifact_id).join(walk, walk.c.step_id == inputs_t.c.step_id)
+            for step_id, source in conn.execute(inputs.order_by(inputs_t.c.step_id, inputs_t.c.position)):
+                sources.setdefault(step_id, []).append(source)
+            for row in conn.execute(select(*columns).join(walk, walk.c.step_id == steps_t.c.step_id)):
+                step_id, step_type, method, parameters, target, *rest = row
+                steps.append(Step(step_id, step_type, method, parameters, target, tuple(sources.get(step_id, ())), *rest))
         return steps
 
     def step_types(self) -> list[tuple[str, int]]:

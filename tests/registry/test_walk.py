@@ -155,7 +155,7 @@ def test_recording_stores_each_inputs_producer(registry: Registry):
 
 
 @pytest.mark.parametrize("n", [1, 25_001])
-def test_chain_hydrates_every_step_across_batches(registry: Registry, n: int):
+def test_chain_hydrates_every_step_of_a_long_chain(registry: Registry, n: int):
     from sqlalchemy import insert
 
     from scidex_replay.registry.models import ArtifactRow, StepInputRow, StepRow
