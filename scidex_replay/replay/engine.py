@@ -92,7 +92,6 @@ class _Request:
     from_step: str | None
     set_params: dict[str, Any]
     input_overrides: dict[str, str]
-    fork: bool
     reuse: str
 
 
@@ -128,7 +127,7 @@ def _request(
         raise BadInput(f"--reuse {reuse}: choose one of {', '.join(REUSE_MODES)}")
     if fork and kind == "replay":
         kind = "fork"
-    return _Request(kind, ancestry, from_step, set_params, input_overrides, fork, reuse)
+    return _Request(kind, ancestry, from_step, set_params, input_overrides, reuse)
 
 
 def plan_replay(
