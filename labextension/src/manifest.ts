@@ -8,31 +8,23 @@
 import { JSONExt } from '@lumino/coreutils';
 import type { PartialJSONObject } from '@lumino/coreutils';
 
-import { IReplayManifest, IReplayStep, MIME_TYPE } from './tokens';
+import { OUTCOMES, Status, STATUSES } from './schema';
+import { IReplayManifest, IReplayStep, MIME_TYPE, SCHEMA_V2 } from './tokens';
 
 /**
- * The outcome codes a step's `reason` starts with, in the order a summary
- * lists them. Anything else is shown as `other`.
+ * The outcomes a step can have, in the order a summary lists them: the
+ * schema's `$defs.outcome.enum`. Anything else is shown as `other`.
  */
-export const OUTCOMES = [
-  'reproduced',
-  'output-differs',
-  'input-differs',
-  'failed',
-  'unreplayable',
-  'skipped',
-  'frozen',
-  'reused',
-  'forked'
-] as const;
+export { OUTCOMES };
 
 export type Outcome = (typeof OUTCOMES)[number] | 'other';
 
-const KNOWN: ReadonlySet<string> = new Set(OUTCOMES);
+const KNOWN_OUTCOMES: ReadonlySet<string> = new Set(OUTCOMES);
+const KNOWN_STATUSES: ReadonlySet<string> = new Set(STATUSES);
 
 /**
- * Whether a value looks like a replay manifest: an object with a non-empty
- * string `run_id` and an array of object `steps`.
+ * Whether a value looks like a replay manifest, v1 or v2: an object with a
+ * non-empty string `run_id` and an array of object `steps`.
  */
 export function isManifest(value: unknown): value is IReplayManifest {
   if (!isObject(value)) {
@@ -50,6 +42,18 @@ export function isManifest(value: unknown): value is IReplayManifest {
 }
 
 /**
+ * The status of a v2 manifest's run; `null` for a v1 manifest, whose `failed`
+ * also covered outputs that differ, or for a status that is not the schema's.
+ */
+export function statusOf(manifest: IReplayManifest): Status | null {
+  const status = manifest.status;
+  if (manifest.schema !== SCHEMA_V2 || typeof status !== 'string') {
+    return null;
+  }
+  return KNOWN_STATUSES.has(status) ? (status as Status) : null;
+}
+
+/**
  * The outcome code of a step: its `outcome`, else the code its `reason`
  * starts with (`'failed: exit 1'` → `failed`); `other` when it is none of
  * {@link OUTCOMES}.
@@ -60,7 +64,7 @@ export function outcomeOf(step: IReplayStep): Outcome {
     code = step.reason.split(':', 1)[0];
   }
   code = code.trim();
-  return KNOWN.has(code) ? (code as Outcome) : 'other';
+  return KNOWN_OUTCOMES.has(code) ? (code as Outcome) : 'other';
 }
 
 /**

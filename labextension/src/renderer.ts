@@ -9,7 +9,14 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 
-import { isManifest, Outcome, outcomeOf, OUTCOMES } from './manifest';
+import {
+  isManifest,
+  Outcome,
+  outcomeOf,
+  OUTCOMES,
+  statusOf
+} from './manifest';
+import type { Status } from './schema';
 import { IReplayManifest, IReplayStep, MIME_TYPE } from './tokens';
 
 /**
@@ -58,6 +65,20 @@ namespace Private {
   const HASH_CHARS = 12;
 
   /**
+   * The verdict of a v2 run by its status: the words, and the outcome whose
+   * chip colour it takes. A run whose outputs differ did not reproduce; it
+   * did not fail.
+   */
+  const STATUS_LABELS: { [status in Status]: [string, Outcome] } = {
+    running: ['running', 'other'],
+    reproduced: ['reproduced', 'reproduced'],
+    differs: ['did not reproduce', 'output-differs'],
+    failed: ['failed', 'failed'],
+    interrupted: ['interrupted', 'skipped'],
+    aborted: ['aborted', 'input-differs']
+  };
+
+  /**
    * The DOM of a valid manifest.
    */
   export function renderManifest(manifest: IReplayManifest): HTMLElement {
@@ -90,14 +111,25 @@ namespace Private {
       title.appendChild(code(manifest.target_artifact_id));
     }
     node.appendChild(title);
-    const ok = manifest.ok === true;
-    const verdict = chip(ok ? 'reproduced' : 'failed', 'scidex-Manifest-verdict');
-    verdict.textContent = ok ? 'reproduced' : 'not reproduced';
+    const status = statusOf(manifest);
+    const [label, look] = status ? STATUS_LABELS[status] : okLabel(manifest);
+    const verdict = chip(look, 'scidex-Manifest-verdict');
+    verdict.textContent = label;
     node.appendChild(verdict);
-    if (typeof manifest.status === 'string' && manifest.status) {
+    if (!status && typeof manifest.status === 'string' && manifest.status) {
       node.appendChild(el('span', 'scidex-Manifest-status', manifest.status));
     }
     return node;
+  }
+
+  /**
+   * The verdict of a v1 manifest (or one without a known status), from its
+   * `ok`; its status, if any, is then shown beside as it is.
+   */
+  function okLabel(manifest: IReplayManifest): [string, Outcome] {
+    return manifest.ok === true
+      ? ['reproduced', 'reproduced']
+      : ['not reproduced', 'failed'];
   }
 
   function lineage(manifest: IReplayManifest): HTMLElement {
@@ -134,16 +166,18 @@ namespace Private {
       });
       item('reuses runs', span, 'scidex-Manifest-lineage-reused');
     }
-    const env = manifest.env;
-    if (env && typeof env === 'object' && typeof env.replay === 'string') {
-      const live = Array.isArray(env.live) ? env.live : [];
-      const same = live.length > 0 && live.every(h => h === env.replay);
+    const env: { live?: unknown; replay?: unknown } =
+      typeof manifest.env === 'object' && manifest.env !== null ? manifest.env : {};
+    const replay = env.replay;
+    if (typeof replay === 'string') {
+      const live: unknown[] = Array.isArray(env.live) ? env.live : [];
+      const same = live.length > 0 && live.every(h => h === replay);
       const envNode = el(
         'span',
         same ? 'scidex-Manifest-envSame' : 'scidex-Manifest-envDiffers',
         same ? 'as recorded' : 'differs from recorded'
       );
-      envNode.title = `replay ${env.replay}\nrecorded ${live.map(text).join(', ')}`;
+      envNode.title = `replay ${replay}\nrecorded ${live.map(text).join(', ')}`;
       item('environment', envNode, 'scidex-Manifest-lineage-env');
     }
     const started = text(manifest.started_at);

@@ -2,6 +2,8 @@ import type { INotebookModel } from '@jupyterlab/notebook';
 import { Token } from '@lumino/coreutils';
 import type { ISignal } from '@lumino/signaling';
 
+import type { ManifestV1, ManifestV2 } from './schema';
+
 /**
  * The mimetype `%rerun_artifact` displays a replay manifest as.
  */
@@ -24,47 +26,32 @@ export namespace CommandIDs {
 }
 
 /**
- * One step of a replay manifest (schema `scidex-replay/manifest/v1`).
- *
- * Everything is optional on purpose: a manifest comes from a notebook file and
- * is read as untrusted data.
+ * The schema id of the manifests scidex-replay writes now.
  */
-export interface IReplayStep {
-  step_id?: string;
-  step_type?: string;
-  method?: string;
-  target_artifact_id?: string;
-  input_hash?: string | null;
-  input_hash_replayed?: string | null;
-  output_hash_live?: string | null;
-  output_hash_replayed?: string | null;
-  ok?: boolean | null;
-  outcome?: string;
-  reason?: string;
-  reused_from_run?: string | null;
-  duration_s?: number | null;
-  forked_artifact_id?: string | null;
-}
+export const SCHEMA_V2: ManifestV2['schema'] = 'scidex-replay/manifest/v2';
 
 /**
- * A replay manifest, as written to `manifest.json` and displayed by the magic.
+ * A replay manifest, as written to `manifest.json` and displayed by the magic:
+ * v2 as scidex-replay writes it now, or v1 as notebooks saved by the first wave
+ * hold it. The types are generated from the manifest JSON Schema the Python
+ * package ships (src/schema.ts).
+ *
+ * A manifest comes from a notebook file or a kernel message, and `isManifest`
+ * checks only its shape: readers still check a value's type before using it.
  */
-export interface IReplayManifest {
-  schema?: string;
-  run_id: string;
-  kind?: string;
-  parent_run_id?: string | null;
-  target_artifact_id?: string;
-  from_step?: string | null;
-  options?: { [key: string]: unknown };
-  env?: { live?: string[]; replay?: string };
-  started_at?: string;
-  completed_at?: string | null;
-  status?: string;
-  ok?: boolean;
-  summary?: { [outcome: string]: number };
-  steps: IReplayStep[];
-}
+export type IReplayManifest = ManifestV2 | IReplayManifestV1;
+
+/**
+ * A manifest of the first wave (`scidex-replay/manifest/v1`).
+ */
+export type IReplayManifestV1 = ManifestV1 & {
+  schema: 'scidex-replay/manifest/v1';
+};
+
+/**
+ * One step of a replay manifest.
+ */
+export type IReplayStep = IReplayManifest['steps'][number];
 
 /**
  * Keeps every replay manifest displayed in a notebook in that notebook's

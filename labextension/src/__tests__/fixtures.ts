@@ -1,12 +1,19 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 
-import { IReplayManifest, IReplayStep, MIME_TYPE } from '../tokens';
+import { ManifestV2, Status, STATUSES, StepV2 } from '../schema';
+import { IReplayManifestV1, MIME_TYPE } from '../tokens';
 
 const H = (c: string) => c.repeat(64);
 
-export function step(overrides: Partial<IReplayStep> = {}): IReplayStep {
-  return {
+type StepV1 = IReplayManifestV1['steps'][number];
+
+/**
+ * A v2 step with one output, which its `outputs` entry describes again.
+ */
+export function step(overrides: Partial<StepV2> = {}): StepV2 {
+  const s = {
     step_id: 's_e2sdvh4q',
+    step_name: 'fit',
     step_type: 'shell',
     method: "python3 '{in0}' '{in1}' '{out}'",
     target_artifact_id: 'a_8r4ntf05',
@@ -15,20 +22,32 @@ export function step(overrides: Partial<IReplayStep> = {}): IReplayStep {
     output_hash_live: H('6'),
     output_hash_replayed: H('6'),
     ok: true,
-    outcome: 'reproduced',
+    outcome: 'reproduced' as const,
     reason: 'reproduced',
     reused_from_run: null,
     duration_s: 0.372712,
+    comparison: null,
     ...overrides
   };
+  const output = {
+    artifact_id: s.target_artifact_id,
+    name: 'rates.csv',
+    hash_live: s.output_hash_live,
+    hash_replayed: s.output_hash_replayed,
+    ok: s.ok,
+    outcome: s.outcome,
+    comparison: s.comparison
+  };
+  return { outputs: [output], ...s };
 }
 
 /**
- * A restart with one step of each kind, shaped like the engine's manifest.json.
+ * A v2 restart with one step of each kind, shaped like the engine's
+ * manifest.json: a step failed, so the run failed.
  */
-export function manifest(overrides: Partial<IReplayManifest> = {}): IReplayManifest {
+export function manifest(overrides: Partial<ManifestV2> = {}): ManifestV2 {
   return {
-    schema: 'scidex-replay/manifest/v1',
+    schema: 'scidex-replay/manifest/v2',
     run_id: 'r_4h7x8vps',
     kind: 'restart',
     parent_run_id: 'r_parent01',
@@ -49,7 +68,14 @@ export function manifest(overrides: Partial<IReplayManifest> = {}): IReplayManif
         ok: false,
         outcome: 'output-differs',
         reason: 'output-differs: replayed 999999999999, recorded 666666666666',
-        output_hash_replayed: H('9')
+        output_hash_replayed: H('9'),
+        comparison: {
+          comparator: 'csv',
+          equivalent: false,
+          summary: '1 value differs beyond tolerance',
+          differences: [{ where: 'row 2, column rate', kind: 'numeric', detail: '0.41 != 0.43' }],
+          metrics: { max_abs: 0.02 }
+        }
       }),
       step({
         step_id: 's_four',
@@ -61,6 +87,103 @@ export function manifest(overrides: Partial<IReplayManifest> = {}): IReplayManif
     ],
     ...overrides
   };
+}
+
+/**
+ * A v2 replay of a manifest of each run status: one step reproduced, and for
+ * `differs` a second one whose output differs.
+ */
+export function manifestWithStatus(status: Status): ManifestV2 {
+  const m = manifest({
+    status,
+    ok: status === 'reproduced',
+    kind: 'replay',
+    parent_run_id: null,
+    steps: [step()],
+    summary: { reproduced: 1 }
+  });
+  if (status === 'differs') {
+    m.steps.push(
+      step({ step_id: 's_b', ok: false, outcome: 'output-differs', reason: 'output-differs', output_hash_replayed: H('9') })
+    );
+    m.summary['output-differs'] = 1;
+  }
+  return m;
+}
+
+/**
+ * A step of a first-wave manifest.
+ */
+export function stepV1(overrides: Partial<StepV1> = {}): StepV1 {
+  return {
+    step_id: 's_e2sdvh4q',
+    step_type: 'shell',
+    method: "python3 '{in0}' '{in1}' '{out}'",
+    target_artifact_id: 'a_8r4ntf05',
+    input_hash: H('d'),
+    input_hash_replayed: H('d'),
+    output_hash_live: H('6'),
+    output_hash_replayed: H('6'),
+    ok: true,
+    outcome: 'reproduced',
+    reason: 'reproduced',
+    reused_from_run: null,
+    duration_s: 0.372712,
+    ...overrides
+  };
+}
+
+/**
+ * A first-wave manifest, as notebooks saved then hold it: its `failed` status
+ * also covered outputs that differ.
+ */
+export function manifestV1(overrides: Partial<IReplayManifestV1> = {}): IReplayManifestV1 {
+  return {
+    schema: 'scidex-replay/manifest/v1',
+    run_id: 'r_4h7x8vps',
+    kind: 'restart',
+    parent_run_id: 'r_parent01',
+    target_artifact_id: 'a_18ajb11n',
+    from_step: null,
+    options: { strict: false, diff: false, executor: 'kernel' },
+    env: { live: [H('4')], replay: H('4') },
+    started_at: '2026-11-24T15:02:21.546832+00:00',
+    completed_at: '2026-11-24T15:02:22.903256+00:00',
+    status: 'failed',
+    ok: false,
+    summary: { reproduced: 1, reused: 1, 'output-differs': 1, failed: 1 },
+    steps: [
+      stepV1({ step_id: 's_one', outcome: 'reused', reason: 'reused: run r_parent01', reused_from_run: 'r_parent01' }),
+      stepV1({ step_id: 's_two' }),
+      stepV1({
+        step_id: 's_three',
+        ok: false,
+        outcome: 'output-differs',
+        reason: 'output-differs: replayed 999999999999, recorded 666666666666',
+        output_hash_replayed: H('9')
+      }),
+      stepV1({
+        step_id: 's_four',
+        ok: false,
+        outcome: 'failed',
+        reason: 'failed: exit 1',
+        output_hash_replayed: null
+      })
+    ],
+    ...overrides
+  };
+}
+
+/**
+ * Every manifest the specs start from, by name; each must be valid against
+ * the schema (schema.spec.ts).
+ */
+export function allFixtures(): { [name: string]: unknown } {
+  const all: { [name: string]: unknown } = { v2: manifest(), v1: manifestV1() };
+  for (const status of STATUSES) {
+    all[`v2 ${status}`] = manifestWithStatus(status);
+  }
+  return all;
 }
 
 export function mimeModel(data: unknown): IRenderMime.IMimeModel {

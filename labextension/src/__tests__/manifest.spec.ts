@@ -4,14 +4,16 @@ import {
   keptManifests,
   manifestsInOutputs,
   outcomeOf,
+  statusOf,
   withManifest
 } from '../manifest';
 import { MIME_TYPE } from '../tokens';
-import { manifest, step } from './fixtures';
+import { manifest, manifestV1, manifestWithStatus, step, stepV1 } from './fixtures';
 
 describe('isManifest', () => {
   it('should accept an object with a run_id and a list of steps', () => {
     expect(isManifest(manifest())).toBe(true);
+    expect(isManifest(manifestV1())).toBe(true);
     expect(isManifest({ run_id: 'r_1', steps: [] })).toBe(true);
   });
 
@@ -32,12 +34,25 @@ describe('isManifest', () => {
   });
 });
 
+describe('statusOf', () => {
+  it('should read the status of a v2 manifest', () => {
+    expect(statusOf(manifest())).toBe('failed');
+    expect(statusOf(manifestWithStatus('differs'))).toBe('differs');
+  });
+
+  it('should give none for a v1 manifest or a status not in the schema', () => {
+    expect(statusOf(manifestV1())).toBeNull();
+    expect(statusOf(manifest({ status: 'constructor' as any }))).toBeNull();
+    expect(statusOf({ run_id: 'r_1', steps: [] } as any)).toBeNull();
+  });
+});
+
 describe('outcomeOf', () => {
   it('should prefer the outcome field and fall back on the reason code', () => {
     expect(outcomeOf(step({ outcome: 'reused', reason: 'reproduced' }))).toBe('reused');
-    expect(outcomeOf(step({ outcome: undefined, reason: 'failed: exit 3' }))).toBe('failed');
-    expect(outcomeOf(step({ outcome: undefined, reason: undefined }))).toBe('other');
-    expect(outcomeOf(step({ outcome: 'constructor' }))).toBe('other');
+    expect(outcomeOf(stepV1({ outcome: undefined, reason: 'failed: exit 3' }))).toBe('failed');
+    expect(outcomeOf(stepV1({ outcome: undefined, reason: undefined }))).toBe('other');
+    expect(outcomeOf(stepV1({ outcome: 'constructor' }))).toBe('other');
   });
 });
 
@@ -80,8 +95,8 @@ describe('withManifest', () => {
 
   it('should replace a kept manifest that changed', () => {
     const once = withManifest(undefined, manifest());
-    const twice = withManifest(once, manifest({ status: 'succeeded' }));
-    expect((twice as any).manifests.r_4h7x8vps.status).toBe('succeeded');
+    const twice = withManifest(once, manifest({ status: 'reproduced' }));
+    expect((twice as any).manifests.r_4h7x8vps.status).toBe('reproduced');
   });
 
   it('should copy the manifest rather than share it', () => {

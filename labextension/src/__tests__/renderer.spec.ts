@@ -1,6 +1,6 @@
 import { ManifestWidget, rendererFactory } from '../renderer';
 import { MIME_TYPE } from '../tokens';
-import { manifest, mimeModel, step } from './fixtures';
+import { manifest, manifestV1, manifestWithStatus, mimeModel, step, stepV1 } from './fixtures';
 
 async function render(data: unknown): Promise<HTMLElement> {
   const widget = rendererFactory.createRenderer({
@@ -63,18 +63,75 @@ describe('ManifestWidget', () => {
     );
   });
 
-  it('should give the verdict of the whole run', async () => {
-    const failed = await render(manifest());
+  it('should render a v1 manifest like a v2 one', async () => {
+    const node = await render(manifestV1());
+    expect(chips(node)).toEqual(['reused', 'reproduced', 'output-differs', 'failed']);
+    expect(node.querySelector('.scidex-Manifest-lineage-parent dd')?.textContent).toBe(
+      'r_parent01'
+    );
+    expect(node.querySelector('.scidex-Manifest-lineage-env dd')?.textContent).toBe(
+      'as recorded'
+    );
+  });
+
+  it('should give the verdict of a v1 run by its ok', async () => {
+    const failed = await render(manifestV1());
     expect(failed.querySelector('.scidex-Manifest-verdict')?.textContent).toBe(
       'not reproduced'
     );
+    expect(failed.querySelector('.scidex-Manifest-status')?.textContent).toBe('failed');
     const ok = await render(
-      manifest({ ok: true, status: 'succeeded', steps: [step(), step({ step_id: 's_b' })] })
+      manifestV1({ ok: true, status: 'succeeded', steps: [stepV1(), stepV1({ step_id: 's_b' })] })
     );
     const verdict = ok.querySelector('.scidex-Manifest-verdict');
     expect(verdict?.textContent).toBe('reproduced');
     expect(verdict?.className).toContain('scidex-Chip-reproduced');
     expect(ok.querySelector('.scidex-Manifest-summary')?.textContent).toBe('2 reproduced');
+  });
+
+  it('should label a differs run as did not reproduce', async () => {
+    const node = await render(manifestWithStatus('differs'));
+    const verdict = node.querySelector('.scidex-Manifest-verdict');
+    expect(verdict?.textContent).toBe('did not reproduce');
+    expect(verdict?.className).toContain('scidex-Chip-output-differs');
+    expect(node.textContent).not.toContain('failed');
+  });
+
+  it('should label a failed run as failed', async () => {
+    const node = await render(manifest());
+    const verdict = node.querySelector('.scidex-Manifest-verdict');
+    expect(verdict?.textContent).toBe('failed');
+    expect(verdict?.className).toContain('scidex-Chip-failed');
+  });
+
+  it('should label an aborted or interrupted run as such', async () => {
+    for (const status of ['aborted', 'interrupted'] as const) {
+      const node = await render(manifestWithStatus(status));
+      expect(node.querySelector('.scidex-Manifest-verdict')?.textContent).toBe(status);
+    }
+  });
+
+  it('should label a reproduced run as reproduced', async () => {
+    const node = await render(manifestWithStatus('reproduced'));
+    const verdict = node.querySelector('.scidex-Manifest-verdict');
+    expect(verdict?.textContent).toBe('reproduced');
+    expect(verdict?.className).toContain('scidex-Chip-reproduced');
+  });
+
+  it('should label a running run as running', async () => {
+    const node = await render(manifestWithStatus('running'));
+    expect(node.querySelector('.scidex-Manifest-verdict')?.textContent).toBe('running');
+  });
+
+  it('should show a v2 status once, as the verdict', async () => {
+    const node = await render(manifestWithStatus('differs'));
+    expect(node.querySelector('.scidex-Manifest-status')).toBeNull();
+  });
+
+  it('should fall back on ok for a v2 status not in the schema', async () => {
+    const node = await render(manifest({ status: 'succeeded' as any, ok: true }));
+    expect(node.querySelector('.scidex-Manifest-verdict')?.textContent).toBe('reproduced');
+    expect(node.querySelector('.scidex-Manifest-status')?.textContent).toBe('succeeded');
   });
 
   it('should count the outcomes in the summary', async () => {
@@ -87,12 +144,12 @@ describe('ManifestWidget', () => {
 
   it('should take the status from the reason when the step has no outcome', async () => {
     const node = await render(
-      manifest({
+      manifestV1({
         steps: [
-          step({ outcome: undefined, reason: 'unreplayable: no handler for step_type r.script' }),
-          step({ outcome: undefined, reason: 'frozen: before --from', ok: null }),
-          step({ outcome: undefined, reason: 'skipped: upstream failed', ok: null }),
-          step({ outcome: undefined, reason: 'input-differs: a_x changed' })
+          stepV1({ outcome: undefined, reason: 'unreplayable: no handler for step_type r.script' }),
+          stepV1({ outcome: undefined, reason: 'frozen: before --from', ok: null }),
+          stepV1({ outcome: undefined, reason: 'skipped: upstream failed', ok: null }),
+          stepV1({ outcome: undefined, reason: 'input-differs: a_x changed' })
         ]
       })
     );
@@ -110,7 +167,7 @@ describe('ManifestWidget', () => {
 
   it('should show an unknown outcome as other without making it a class name', async () => {
     const node = await render(
-      manifest({ steps: [step({ outcome: 'x" onclick="alert(1)', reason: 'weird' })] })
+      manifestV1({ steps: [stepV1({ outcome: 'x" onclick="alert(1)', reason: 'weird' })] })
     );
     const chip = node.querySelector('.scidex-Manifest-steps .scidex-Chip') as HTMLElement;
     expect(chip.className).toBe('scidex-Chip scidex-Chip-other');
@@ -122,15 +179,16 @@ describe('ManifestWidget', () => {
   it('should render manifest strings as text, never as markup', async () => {
     const evil = '<img src=x onerror="window.__pwned=1"><b>bold</b>';
     const node = await render(
-      manifest({
+      manifestV1({
         run_id: evil,
         target_artifact_id: evil,
         kind: evil,
         parent_run_id: evil,
         status: evil,
-        steps: [step({ step_id: evil, step_type: evil, method: evil, reason: `failed: ${evil}`, outcome: 'failed', reused_from_run: evil, output_hash_live: evil })]
+        steps: [stepV1({ step_id: evil, step_type: evil, method: evil, reason: `failed: ${evil}`, outcome: 'failed', reused_from_run: evil, output_hash_live: evil })]
       })
     );
+    expect(node.querySelector('.scidex-Manifest-status')?.textContent).toBe(evil);
     expect(node.querySelector('img')).toBeNull();
     expect(node.querySelector('b')).toBeNull();
     expect(node.querySelector('.scidex-Manifest-runId')?.textContent).toBe(evil);
