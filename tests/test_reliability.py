@@ -84,5 +84,5 @@ def test_two_replays_of_one_chain_at_once(registry):
     runs = registry.runs(target)
     assert sorted(r.run_id for r in runs) == sorted(m["run_id"] for m in manifests)
     for run in runs:
-        assert run.status == "succeeded"
+        assert run.status == "reproduced"
         assert [r.reason for r in registry.results(run.run_id)] == ["reproduced"] * 4

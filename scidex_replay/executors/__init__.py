@@ -1,23 +1,22 @@
 """Where a handler runs: in this process (``kernel``), in a fresh interpreter
 (``subprocess``), or in fresh interpreters on the workers of a Dask cluster (``dask``).
 
-An executor has ``run(handler, step, inputs, output) -> ReplayedArtifact``; the
-engine is handed one and never cares which. One that can run steps in parallel
-also has ``run_many(calls, on_done)``, which calls ``on_done(index, outcome, seconds)``
-as each step ends, and one that holds resources has
-``close()``, which the engine calls when the run ends.
+Every executor is an ``Executor`` (``executors/base.py``): ``run`` one call,
+``run_many`` (in parallel where it can, calling ``on_done`` as each ends) and
+``close``; the engine is handed one and never asks which.
 """
 
 from __future__ import annotations
 
 from scidex_replay.errors import BadInput
+from scidex_replay.executors.base import Executor
 from scidex_replay.executors.kernel import KernelExecutor
 from scidex_replay.executors.subprocess import SubprocessExecutor
 
 EXECUTORS = ("kernel", "subprocess", "dask")
 
 
-def get_executor(name: str, *, address: str | None = None, **options: object):
+def get_executor(name: str, *, address: str | None = None, **options: object) -> Executor:
     """The executor called ``name``; ``address`` (dask only) is the scheduler to use instead of a LocalCluster."""
     if name not in EXECUTORS:
         raise BadInput(f"unknown executor {name!r}: choose one of {', '.join(EXECUTORS)}")
@@ -36,4 +35,4 @@ def get_executor(name: str, *, address: str | None = None, **options: object):
     return DaskExecutor(address, **options)  # type: ignore[arg-type]
 
 
-__all__ = ["EXECUTORS", "KernelExecutor", "SubprocessExecutor", "get_executor"]
+__all__ = ["EXECUTORS", "Executor", "KernelExecutor", "SubprocessExecutor", "get_executor"]

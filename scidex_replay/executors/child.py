@@ -36,7 +36,7 @@ def main() -> int:
         except Exception as exc:  # a handler bug reads the same as under the kernel executor
             json.dump({"error": f"{type(exc).__name__}: {exc}", "kind": "StepFailed"}, answer_to)
             return 1
-        json.dump({"path": str(result.path), "note": result.note}, answer_to)
+        json.dump({"path": str(result.path)}, answer_to)
     return 0
 
 

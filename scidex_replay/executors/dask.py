@@ -45,6 +45,7 @@ from typing import Any
 from distributed import Client, LocalCluster, as_completed
 
 from scidex_replay.errors import BadInput
+from scidex_replay.executors.base import Call, OnDone
 from scidex_replay.executors.subprocess import SubprocessExecutor
 from scidex_replay.handlers.spec import Handler, ReplayedArtifact
 from scidex_replay.registry.records import Step
@@ -52,7 +53,6 @@ from scidex_replay.registry.records import Step
 logger = logging.getLogger(__name__)
 
 #: (handler, step, inputs, output): one step ready to run, as the engine hands it over.
-Call = tuple[Handler, Step, Sequence[Path], Path]
 
 # Worker side: the step processes running in this process, by the token of the executor that sent them.
 _LIVE: dict[str, set[subprocess.Popen]] = {}
@@ -171,7 +171,7 @@ class DaskExecutor:
             raise outcomes[0]
         return outcomes[0]
 
-    def run_many(self, calls: Sequence[Call], on_done: Callable[[int, Any, float], None]) -> None:
+    def run_many(self, calls: Sequence[Call], on_done: OnDone) -> None:
         """Submit every call at once and call ``on_done(index, outcome, seconds)`` in this thread as each finishes.
 
         The outcome is the handler's ``ReplayedArtifact``, or the exception the

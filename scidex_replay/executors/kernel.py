@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from scidex_replay.executors.base import SerialExecutor
 from scidex_replay.handlers.spec import Handler, ReplayedArtifact
 from scidex_replay.registry.records import Step
 
 
-class KernelExecutor:
+class KernelExecutor(SerialExecutor):
     name = "kernel"
 
     def run(self, handler: Handler, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact:

@@ -22,29 +22,21 @@ import pickle
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 from scidex_replay.env.deterministic import deterministic_env
 from scidex_replay.errors import OutputMissing, StepFailed
+from scidex_replay.executors.base import SerialExecutor
 from scidex_replay.handlers.shell import PYTHON_MAP_ENV, tail
 from scidex_replay.handlers.spec import Handler, ReplayedArtifact
-from scidex_replay.registry.records import Step
+from scidex_replay.registry.records import Step, step_to_json
 
 
 #: Address-space limit (MiB) for every step run by the subprocess executor, unless given explicitly.
 MEMORY_ENV = "SCIDEX_REPLAY_MEMORY_LIMIT_MB"
 
 
-def step_to_json(step: Step) -> dict:
-    data = asdict(step)
-    data["started_at"] = step.started_at.isoformat()
-    data["completed_at"] = step.completed_at.isoformat()
-    data["source_artifact_ids"] = list(step.source_artifact_ids)
-    return data
-
-
-class SubprocessExecutor:
+class SubprocessExecutor(SerialExecutor):
     name = "subprocess"
 
     def __init__(
@@ -107,4 +99,4 @@ class SubprocessExecutor:
             message = answer.get("error") or f"subprocess exit {proc.returncode}: {tail(proc.stderr)}"
             cls = OutputMissing if answer.get("kind") == "OutputMissing" else StepFailed
             raise cls(message)
-        return ReplayedArtifact(Path(answer["path"]), answer.get("note", ""))
+        return ReplayedArtifact(Path(answer["path"]))

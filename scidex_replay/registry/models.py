@@ -122,7 +122,7 @@ class RunRow(Base):
     parent_run_id: Mapped[Optional[str]] = mapped_column(ForeignKey("replay_runs.run_id"))
     from_step: Mapped[Optional[str]] = mapped_column(ID)
     options: Mapped[dict[str, Any]]
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # a scidex_replay.outcomes.Status value
     started_at: Mapped[datetime]
     completed_at: Mapped[Optional[datetime]]
     manifest: Mapped[Optional[dict[str, Any]]]
@@ -130,14 +130,15 @@ class RunRow(Base):
 
 class ResultRow(Base):
     __tablename__ = "replay_results"
-    __table_args__ = (Index("ix_replay_results_reuse_key_ok", "reuse_key", "ok"),)
+    __table_args__ = (Index("ix_replay_results_reuse_key_outcome", "reuse_key", "outcome"),)
 
     run_id: Mapped[str] = mapped_column(ForeignKey("replay_runs.run_id"), primary_key=True)
     step_id: Mapped[str] = mapped_column(ForeignKey("processing_steps.step_id"), primary_key=True)
     position: Mapped[int]
     output_hash_replayed: Mapped[Optional[str]] = mapped_column(HASH)
-    ok: Mapped[bool]
-    reason: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))  # a scidex_replay.outcomes.Outcome value
+    ok: Mapped[Optional[bool]]  # null for a step that was not checked (frozen)
+    reason: Mapped[str] = mapped_column(Text)  # the words only; the outcome is its own column
     reused_from_run: Mapped[Optional[str]] = mapped_column(ForeignKey("replay_runs.run_id"))
     duration_s: Mapped[float]
     replayed_blob: Mapped[Optional[str]] = mapped_column(HASH)

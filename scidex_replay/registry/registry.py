@@ -31,6 +31,8 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from scidex_replay.config import data_home, database_url
 from scidex_replay.errors import BadInput, NotFound, RegistryUnavailable
+from scidex_replay.outcomes import REUSABLE, Outcome, Status
+from scidex_replay.registry.jsonvalue import plain_json
 from scidex_replay.registry.models import ArtifactRow, EnvironmentRow, ResultRow, RunRow, StepInputRow, StepRow
 from scidex_replay.registry.records import Artifact, Environment, Run, Step, StepResult
 from scidex_replay.store import BlobStore
@@ -84,7 +86,7 @@ def _run(row: RunRow) -> Run:
         parent_run_id=row.parent_run_id,
         from_step=row.from_step,
         options=dict(row.options or {}),
-        status=row.status,
+        status=Status(row.status),
         started_at=row.started_at,
         completed_at=row.completed_at,
         manifest=row.manifest,
@@ -95,8 +97,9 @@ def _result(row: ResultRow) -> StepResult:
     return StepResult(
         step_id=row.step_id,
         position=row.position,
-        ok=None if row.reason.startswith("frozen") else row.ok,
-        reason=row.reason,
+        outcome=Outcome(row.outcome),
+        ok=row.ok,
+        detail=row.reason,
         output_hash_replayed=row.output_hash_replayed,
         reused_from_run=row.reused_from_run,
         duration_s=row.duration_s,
@@ -328,7 +331,7 @@ class Registry:
         ``input_hash`` is the hash of the sources' content as the caller hashed it
         *before* running the step (see ``input_hash_of``).
         """
-        parameters = _json_only(parameters)
+        parameters = plain_json(parameters)
         if started_at.tzinfo is None or completed_at.tzinfo is None:
             raise BadInput("started_at and completed_at must be timezone-aware datetimes")
         producers = self._producers(sources)
@@ -429,8 +432,8 @@ class Registry:
                 kind=kind,
                 parent_run_id=parent_run_id,
                 from_step=from_step,
-                options=_json_only(options),
-                status="running",
+                options=plain_json(options, "options"),
+                status=Status.RUNNING.value,
                 started_at=now(),
             )
             s.add(row)
@@ -449,8 +452,9 @@ class Registry:
                     step_id=r.step_id,
                     position=r.position,
                     output_hash_replayed=r.output_hash_replayed,
-                    ok=bool(r.ok),
-                    reason=r.reason,
+                    outcome=r.outcome.value,
+                    ok=r.ok,
+                    reason=r.detail,
                     reused_from_run=r.reused_from_run,
                     duration_s=r.duration_s,
                     replayed_blob=r.replayed_blob,
@@ -458,7 +462,7 @@ class Registry:
                 )
                 for r in results
             )
-            row.status = status
+            row.status = Status(status).value
             row.completed_at = now()
             row.manifest = manifest
             s.flush()
@@ -507,7 +511,7 @@ class Registry:
         return chain
 
     def reusable_results(self, step_ids: Iterable[str], run_ids: Sequence[str] | None = None) -> dict[str, tuple[str, str]]:
-        """reuse_key -> (run that executed it, output digest) for succeeded results, in one query.
+        """reuse_key -> (run that executed it, output digest) for results that reproduced, in one query.
 
         Only results of ``step_ids`` are considered, and only those of ``run_ids``
         when given (``None`` means every run). The earliest succeeded result wins;
@@ -518,7 +522,7 @@ class Registry:
             .join(RunRow, RunRow.run_id == ResultRow.run_id)
             .where(
                 ResultRow.step_id.in_(list(step_ids)),
-                ResultRow.ok.is_(True),
+                ResultRow.outcome.in_([o.value for o in REUSABLE]),
                 ResultRow.reuse_key.is_not(None),
                 ResultRow.output_hash_replayed.is_not(None),
             )
@@ -535,15 +539,6 @@ def _check_id(value: str, what: str) -> str:
     if not isinstance(value, str) or not value or len(value) > 32 or not value.replace("_", "").isalnum():
         raise BadInput(f"malformed {what} id: {value!r:.60}")
     return value
-
-
-def _json_only(parameters: dict[str, Any]) -> dict[str, Any]:
-    import json
-
-    try:
-        return json.loads(json.dumps(parameters, allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise BadInput(f"parameters must be plain JSON: {exc}") from exc
 
 
 def _guess_kind(name: str | None) -> str:

@@ -9,7 +9,8 @@ from scidex_replay._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
-        "engine": ["REUSE_MODES", "plan_replay", "rerun_artifact", "reuse_key"],
+        "engine": ["plan_replay", "rerun_artifact", "reuse_key"],
+        "options": ["EXECUTOR_NAMES", "REUSE_MODES", "ReplayOptions"],
         "plan": ["Plan", "PlannedStep"],
         "report": ["Report"],
     },

@@ -1,38 +1,61 @@
-"""``manifest.json``, schema ``scidex-replay/manifest/v1`` (see DESIGN.md).
+"""``manifest.json``: schema ``scidex-replay/manifest/v2`` (DESIGN.md), as JSON Schema in
+``schemas/manifest.schema.json``, the one file the Python package and the JupyterLab
+extension's tests both check against. Every manifest written or read here is validated
+with ``jsonschema``; a ``scidex-replay/manifest/v1`` one (notebooks saved by the first
+wave) is still read.
 
 Top level: ``schema, run_id, kind, parent_run_id, target_artifact_id, from_step,
-options, env, started_at, completed_at, ok, summary, steps``. ``env`` holds the
-distinct env_hashes the steps were recorded in (``live``) and the env_hash of
-the replaying interpreter (``replay``). Each step: ``step_id, step_type,
-input_hash, output_hash_live, output_hash_replayed, ok, reason,
-reused_from_run, duration_s`` plus ``outcome`` (the reason's code),
-``method``, ``target_artifact_id``, ``input_hash_replayed`` (of the bytes the
-step was given), with ``--diff`` a ``diff``, and in a fork the
-``forked_artifact_id`` of the new artifact. ``ok`` is null for a step that was not checked (frozen).
+options, env, started_at, completed_at, status, ok, summary, steps``. ``env`` holds the
+distinct env_hashes the steps were recorded in (``live``) and the env_hash of the
+replaying interpreter (``replay``). Each step: the v1 fields ``step_id, step_type,
+input_hash, output_hash_live, output_hash_replayed, ok, reason, reused_from_run,
+duration_s``, plus ``outcome``, ``step_name``, ``method``, ``target_artifact_id``,
+``input_hash_replayed`` (of the bytes the step was given), ``outputs`` (one entry per
+output) and ``comparison``; with ``--diff`` a ``diff``, and in a fork the
+``forked_artifact_id`` of the new artifact. ``ok`` is null for a step that was not checked.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from scidex_replay.registry.records import Run, Step, StepResult
+from scidex_replay.errors import BadInput, ReplayError, one_line
+from scidex_replay.outcomes import EXECUTED, Outcome
+from scidex_replay.registry.records import Artifact, Run, Step, StepResult
 
-SCHEMA = "scidex-replay/manifest/v1"
-_CODE = re.compile(r"[a-z][a-z-]*")
+SCHEMA = "scidex-replay/manifest/v2"
+SCHEMA_V1 = "scidex-replay/manifest/v1"
 MIMETYPE = "application/vnd.scidex.replay-manifest+json"
 
 
-def outcome(reason: str) -> str:
-    """The short code at the start of a reason: ``reproduced``, ``output-differs``, ``failed`` …"""
-    match = _CODE.match(reason)
-    return match.group(0) if match else reason
+@cache
+def schema() -> dict[str, Any]:
+    """The manifest JSON Schema (draft 2020-12) shipped in the package."""
+    return json.loads(resources.files("scidex_replay.replay").joinpath("schemas/manifest.schema.json").read_text())
+
+
+@cache
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema())
+
+
+def problem(manifest: Any) -> str | None:
+    """The first way ``manifest`` breaks the schema, in one line (``None`` when it is valid)."""
+    error = next(iter(_validator().iter_errors(manifest)), None)
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "top level"
+    return one_line(f"{where}: {error.message}")[:300]
 
 
 def build(
@@ -40,16 +63,32 @@ def build(
     steps: Sequence[Step],
     results: Sequence[StepResult],
     *,
+    artifacts: Mapping[str, Artifact],
     replay_env: str,
     completed_at: str | None,
-    extras: dict[str, dict[str, Any]] | None = None,
+    extras: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """The manifest of ``run`` from its ``results`` (a subset of ``steps``, in execution order).
+
+    Raises ``ReplayError`` if what it built does not validate (a bug, never the user's input).
+    """
     by_id = {s.step_id: s for s in steps}
     rows = []
     for r in results:
         s = by_id[r.step_id]
+        target = artifacts.get(s.target_artifact_id)
+        output = {
+            "artifact_id": s.target_artifact_id,
+            "name": target.name if target else None,
+            "hash_live": s.output_hash,
+            "hash_replayed": r.output_hash_replayed,
+            "ok": r.ok,
+            "outcome": r.outcome.value,
+            "comparison": None,
+        }
         row = {
             "step_id": s.step_id,
+            "step_name": None,
             "step_type": s.step_type,
             "method": s.method,
             "target_artifact_id": s.target_artifact_id,
@@ -58,15 +97,17 @@ def build(
             "output_hash_live": s.output_hash,
             "output_hash_replayed": r.output_hash_replayed,
             "ok": r.ok,
-            "outcome": outcome(r.reason),
+            "outcome": r.outcome.value,
             "reason": r.reason,
             "reused_from_run": r.reused_from_run,
             "duration_s": round(r.duration_s, 6),
+            "outputs": [output],
+            "comparison": None,
         }
         row.update((extras or {}).get(s.step_id, {}))
         rows.append(row)
     checked = [r for r in results if r.ok is not None]
-    return {
+    manifest = {
         "schema": SCHEMA,
         "run_id": run.run_id,
         "kind": run.kind,
@@ -77,11 +118,14 @@ def build(
         "env": {"live": list(dict.fromkeys(s.env_hash for s in steps if s.env_hash)), "replay": replay_env},
         "started_at": run.started_at.isoformat(),
         "completed_at": completed_at,
-        "status": run.status,
+        "status": str(run.status),
         "ok": bool(checked) and all(r.ok for r in checked) and len(results) == len(steps),
-        "summary": dict(sorted(Counter(outcome(r.reason) for r in results).items())),
+        "summary": dict(sorted(Counter(r.outcome.value for r in results).items())),
         "steps": rows,
     }
+    if (error := problem(manifest)) is not None:
+        raise ReplayError(f"scidex-replay built a manifest that breaks its own schema: {error}")
+    return manifest
 
 
 def write(manifest: dict[str, Any], out_dir: Path) -> Path:
@@ -100,67 +144,33 @@ def write(manifest: dict[str, Any], out_dir: Path) -> Path:
         raise
 
 
-EXECUTED = ("reproduced", "output-differs", "input-differs", "failed", "forked")
-
-
-def counts(manifest: dict[str, Any]) -> dict[str, int]:
-    """Reproduced / reused / executed / failed step counts of a run, from its manifest."""
-    outcomes = Counter(step["outcome"] for step in manifest.get("steps", []))
+def counts(manifest: Mapping[str, Any]) -> dict[str, int]:
+    """Reproduced / reused / executed / failed / differs step counts of a run, from its manifest."""
+    outcomes = Counter(step.get("outcome") for step in manifest.get("steps", []))
     return {
-        "reproduced": outcomes["reproduced"],
-        "reused": outcomes["reused"],
+        "reproduced": outcomes[Outcome.REPRODUCED],
+        "reused": outcomes[Outcome.REUSED],
         "executed": sum(outcomes[o] for o in EXECUTED),
-        "failed": outcomes["failed"] + outcomes["skipped"],
-        "differs": outcomes["output-differs"] + outcomes["input-differs"],
+        "failed": outcomes[Outcome.FAILED] + outcomes[Outcome.SKIPPED],
+        "differs": outcomes[Outcome.OUTPUT_DIFFERS] + outcomes[Outcome.INPUT_DIFFERS],
     }
 
 
-_STEP_FIELDS: dict[str, tuple[type, ...]] = {
-    "step_id": (str,),
-    "step_type": (str,),
-    "input_hash": (str,),
-    "output_hash_live": (str,),
-    "output_hash_replayed": (str, type(None)),
-    "ok": (bool, type(None)),
-    "reason": (str,),
-    "reused_from_run": (str, type(None)),
-    "duration_s": (int, float),
-}
-_TOP_FIELDS: dict[str, tuple[type, ...]] = {
-    "run_id": (str,),
-    "kind": (str,),
-    "target_artifact_id": (str,),
-    "ok": (bool,),
-    "summary": (dict,),
-    "steps": (list,),
-}
-
-
 def load(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:
-    """A manifest read from a file (or taken as a dict) and checked against the v1 schema.
+    """A manifest read from a file (or taken as a dict) and validated against the schema (v2 or v1).
 
     A manifest from elsewhere is data: it is parsed as JSON, never executed, and
-    anything that is not a v1 manifest raises ``BadInput`` with a one-line reason.
+    anything that is not a valid manifest raises ``BadInput`` with a one-line reason.
     """
-    from scidex_replay.errors import BadInput
-
     if isinstance(source, dict):
         data: Any = source
     else:
         try:
             data = json.loads(Path(source).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise BadInput(f"cannot read manifest {source}: {' '.join(str(exc).split())}") from exc
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise BadInput(f"not a {SCHEMA} manifest")
-    for key, types in _TOP_FIELDS.items():
-        if not isinstance(data.get(key), types):
-            raise BadInput(f"manifest field {key!r} is missing or of the wrong type")
-    for i, step in enumerate(data["steps"]):
-        if not isinstance(step, dict):
-            raise BadInput(f"manifest step {i} is not an object")
-        for key, types in _STEP_FIELDS.items():
-            value = step.get(key, ...)
-            if value is ... or not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-                raise BadInput(f"manifest step {i}: field {key!r} is missing or of the wrong type")
+            raise BadInput(f"cannot read manifest {source}: {one_line(exc)}") from exc
+    if not isinstance(data, dict) or data.get("schema") not in (SCHEMA, SCHEMA_V1):
+        raise BadInput(f"not a {SCHEMA} (or v1) manifest")
+    if (error := problem(data)) is not None:
+        raise BadInput(f"not a valid {data['schema']} manifest: {error}")
     return data

@@ -32,8 +32,13 @@ EXECUTE, FROZEN, UNREPLAYABLE = "execute", "frozen", "unreplayable"
 @dataclass(frozen=True)
 class PlannedStep:
     step: Step
-    action: str
-    reason: str = ""
+    action: str  # EXECUTE, FROZEN or UNREPLAYABLE
+    detail: str = ""  # why it will not be executed
+
+    @property
+    def reason(self) -> str:
+        """The action, then ``: `` and why (``"frozen: before --from"``); ``""`` for a step that runs."""
+        return f"{self.action}: {self.detail}" if self.detail else ""
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ def plan(
     ordered = topological(steps)
     in_chain = {s.step_id for s in ordered}
     replayed: set[str] | None = None
-    frozen_reason = "frozen: before --from"
+    frozen_because = "before --from"
     if from_step is not None and changed:
         raise BadInput("--from and --fork cannot be combined: a fork replays from the steps it changes")
     if from_step is not None:
@@ -89,13 +94,13 @@ def plan(
         if unknown:
             raise BadInput(f"{unknown[0]}: no such step in the chain of {target_artifact_id}")
         replayed = set().union(*(descendants(ordered, c) for c in changed))
-        frozen_reason = "frozen: unchanged by fork"
+        frozen_because = "unchanged by fork"
     planned = []
     for s in ordered:
         if replayed is not None and s.step_id not in replayed:
-            planned.append(PlannedStep(s, FROZEN, frozen_reason))
+            planned.append(PlannedStep(s, FROZEN, frozen_because))
         elif s.step_type not in handlers:
-            planned.append(PlannedStep(s, UNREPLAYABLE, f"unreplayable: no handler for step_type {s.step_type}"))
+            planned.append(PlannedStep(s, UNREPLAYABLE, f"no handler for step_type {s.step_type}"))
         else:
             planned.append(PlannedStep(s, EXECUTE))
     return Plan(target_artifact_id, from_step, tuple(planned))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scidex_replay.outcomes import Status
 from scidex_replay.registry.records import Run
 
 COLUMNS = [
@@ -25,8 +26,8 @@ class Report:
         return self.run.run_id
 
     @property
-    def status(self) -> str:
-        return self.run.status
+    def status(self) -> Status:
+        return Status(self.run.status)
 
     @property
     def ok(self) -> bool:
@@ -36,7 +37,7 @@ class Report:
     @property
     def exit_code(self) -> int:
         """0 every step reproduced, 1 some step differed/failed/was unreplayable, 3 aborted by --strict."""
-        if self.status == "aborted":
+        if self.status is Status.ABORTED:
             return 3
         return 0 if self.ok else 1
 

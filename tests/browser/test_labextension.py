@@ -35,7 +35,7 @@ def test_magic_output_renders_as_table_with_status_chips_and_lineage(replayed: P
     assert second.locator(".scidex-Manifest-lineage-kind dd").inner_text() == "restart"
     assert second.locator(".scidex-Manifest-lineage-parent dd").inner_text() == first_run
     assert second.locator(".scidex-Manifest-reusedFrom").first.inner_text() == first_run
-    assert first.locator(".scidex-Manifest-verdict").inner_text() == "not reproduced"
+    assert first.locator(".scidex-Manifest-verdict").inner_text() == "did not reproduce"
     # the HTML fallback of the bundle is not what is shown: the extension's renderer is
     assert page.locator(".jp-OutputArea-output[data-mime-type='text/html']").count() == 0
     page.locator(".jp-Notebook .jp-Cell").nth(2).screenshot(path=str(SHOTS / "manifest-light.png"))

@@ -72,7 +72,7 @@ def test_three_step_shell_chain_reproduces_and_is_recorded(rec, reg, tmp_path):
     report = rerun_artifact(c, registry=reg, out=tmp_path / "m")
 
     m = report.manifest
-    assert m["schema"] == SCHEMA == "scidex-replay/manifest/v1"
+    assert m["schema"] == SCHEMA == "scidex-replay/manifest/v2"
     assert m["target_artifact_id"] == c and m["kind"] == "replay" and m["parent_run_id"] is None
     assert [s["step_id"] for s in m["steps"]] == [s.step_id for s in steps]
     for entry, step in zip(m["steps"], steps):
@@ -80,12 +80,12 @@ def test_three_step_shell_chain_reproduces_and_is_recorded(rec, reg, tmp_path):
         assert entry["output_hash_replayed"] == entry["output_hash_live"] == step.output_hash
         assert entry["input_hash_replayed"] == entry["input_hash"] == step.input_hash
     assert m["ok"] is True and m["summary"] == {"reproduced": 3}
-    assert report.ok and report.exit_code == 0 and report.status == "succeeded"
+    assert report.ok and report.exit_code == 0 and report.status == "reproduced"
     assert report.manifest_path == tmp_path / "m" / "manifest.json"
     assert json.loads(report.manifest_path.read_text()) == m
 
     run = reg.get_run(report.run_id)
-    assert run.status == "succeeded" and run.completed_at is not None
+    assert run.status == "reproduced" and run.completed_at is not None
     results = reg.results(report.run_id)
     assert [r.step_id for r in results] == [s.step_id for s in steps]
     assert all(r.ok is True and r.reason == "reproduced" for r in results)
@@ -226,8 +226,8 @@ def test_non_reproducing_step_differs_and_downstream_gets_the_replayed_bytes(rec
     assert d["outcome"] == "input-differs" and d["ok"] is False
     assert d["input_hash_replayed"] == input_hash_of([n["output_hash_replayed"]]) != s_down.input_hash
     assert blob(reg, d["output_hash_replayed"]) == blob(reg, n["output_hash_replayed"]) + b"D"
-    assert report.exit_code == 1 and not report.ok and report.status == "failed"
-    assert reg.get_run(report.run_id).status == "failed"
+    assert report.exit_code == 1 and not report.ok and report.status == "differs"
+    assert reg.get_run(report.run_id).status == "differs"
 
 
 def test_identical_output_from_differing_inputs_counts_as_reproduced(rec, reg, tmp_path):
@@ -406,7 +406,7 @@ def test_from_last_step_freezes_upstream_and_replays_from_live_outputs(rec, reg,
         assert entry["output_hash_replayed"] is None
     assert steps[s_last.step_id]["reason"] == "reproduced"
     assert report.manifest["from_step"] == s_last.step_id
-    assert report.exit_code == 0 and report.ok and report.status == "succeeded"
+    assert report.exit_code == 0 and report.ok and report.status == "reproduced"
     stored = {r.step_id: r.ok for r in reg.results(report.run_id)}
     assert stored[rec.step(noise).step_id] is None and stored[s_last.step_id] is True
 

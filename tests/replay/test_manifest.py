@@ -1,4 +1,4 @@
-"""manifest.json (schema scidex-replay/manifest/v1), the diff detail and the Report."""
+"""manifest.json (schema scidex-replay/manifest/v2), the diff detail and the Report."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from scidex_replay.errors import BadInput, ReplayError
+from scidex_replay.outcomes import Outcome
 from scidex_replay.registry.records import Run, Step, StepResult
 from scidex_replay.replay import diff as diffs
 from scidex_replay.replay import manifest as manifests
@@ -32,7 +34,7 @@ def step(step_id: str, env_hash: str | None = "e1") -> Step:
     )
 
 
-def run(status: str = "succeeded") -> Run:
+def run(status: str = "reproduced") -> Run:
     return Run(
         run_id="r_test", target_artifact_id="a_s3", kind="replay", parent_run_id=None, from_step=None,
         options={"strict": False}, status=status, started_at=T0, completed_at=None,
@@ -40,11 +42,14 @@ def run(status: str = "succeeded") -> Run:
 
 
 def result(step_id: str, position: int, ok, reason: str, **kw) -> StepResult:
-    return StepResult(step_id=step_id, position=position, ok=ok, reason=reason, **kw)
+    code, _, words = reason.partition(": ")
+    return StepResult(step_id=step_id, position=position, outcome=Outcome(code), ok=ok, detail=words, **kw)
 
 
 def build(steps, results, **kw):
-    return manifests.build(run(), steps, results, replay_env="e9", completed_at="2024-05-01T12:01:00+00:00", **kw)
+    return manifests.build(
+        run(), steps, results, artifacts={}, replay_env="e9", completed_at="2024-05-01T12:01:00+00:00", **kw
+    )
 
 
 @pytest.mark.parametrize(
@@ -59,13 +64,18 @@ def build(steps, results, **kw):
     ],
 )
 def test_outcome_is_the_code_before_the_first_colon(reason, code):
-    assert manifests.outcome(reason) == code
+    """Only the 0003 migration reads an outcome out of words (the first wave's reasons)."""
+    from importlib import import_module
+
+    split_reason = import_module("scidex_replay.registry.migrations.versions.0003_result_outcome").split_reason
+    assert split_reason(reason)[0] == code
+    assert result("s", 0, None, reason).reason == reason
 
 
 def test_manifest_has_the_documented_fields_at_top_level_and_per_step():
     m = build([step("s1")], [result("s1", 0, True, "reproduced", output_hash_replayed="1" * 64, duration_s=0.1234567)])
     assert TOP_KEYS <= set(m)
-    assert m["schema"] == "scidex-replay/manifest/v1"
+    assert m["schema"] == "scidex-replay/manifest/v2"
     assert STEP_KEYS <= set(m["steps"][0])
     assert m["steps"][0]["duration_s"] == 0.123457
     assert m["started_at"] == T0.isoformat()
@@ -104,8 +114,9 @@ def test_manifest_is_not_ok_unless_every_step_was_checked_or_frozen_and_reproduc
 
 
 def test_extras_are_merged_into_their_step():
-    m = build([step("s1")], [result("s1", 0, False, "output-differs: x")], extras={"s1": {"diff": {"first_difference_offset": 4}}})
-    assert m["steps"][0]["diff"] == {"first_difference_offset": 4}
+    diff = {"first_difference_offset": 4, "size_live": 9, "size_replayed": 9}
+    m = build([step("s1")], [result("s1", 0, False, "output-differs: x")], extras={"s1": {"diff": diff}})
+    assert m["steps"][0]["diff"] == diff
 
 
 def test_write_puts_manifest_json_atomically_and_replaces_an_old_one(tmp_path):
@@ -197,7 +208,7 @@ def test_long_unified_diff_is_cut(store, monkeypatch):
 
 @pytest.mark.parametrize(
     "status, ok, code",
-    [("succeeded", True, 0), ("failed", False, 1), ("aborted", False, 3), ("interrupted", False, 1)],
+    [("reproduced", True, 0), ("failed", False, 1), ("aborted", False, 3), ("interrupted", False, 1)],
 )
 def test_report_exit_code_follows_status_and_ok(status, ok, code):
     report = Report(run=run(status), manifest={"ok": ok, "summary": {}, "steps": []})
@@ -210,3 +221,58 @@ def test_report_dataframe_is_indexed_by_step_in_order():
     assert list(df.index) == ["s2", "s1"]
     assert list(df["outcome"]) == ["reproduced", "failed"]
     assert "duration_s" in df.columns and "reason" in df.columns
+
+
+# -- the schema ----------------------------------------------------------------------
+
+
+def _valid() -> dict:
+    return build([step("s1")], [result("s1", 0, True, "reproduced", output_hash_replayed="1" * 64)])
+
+
+def test_a_built_manifest_validates_against_the_packaged_schema_and_loads():
+    m = _valid()
+    assert manifests.problem(m) is None
+    assert manifests.load(json.loads(json.dumps(m))) == m
+
+
+@pytest.mark.parametrize(
+    "spoil, where",
+    [
+        (lambda m: m["steps"][0].update(outcome="mostly-reproduced"), "steps/0/outcome"),
+        (lambda m: m["steps"][0]["outputs"][0].update(outcome="nearly"), "steps/0/outputs/0/outcome"),
+        (lambda m: m["steps"][0].pop("reason"), "'reason' is a required property"),
+        (lambda m: m.pop("status"), "'status' is a required property"),
+        (lambda m: m.update(status="succeeded"), "status"),
+        (lambda m: m["summary"].update(wobbly=1), "summary"),
+    ],
+    ids=["unknown outcome", "unknown output outcome", "missing step field", "missing status", "v1 status", "unknown summary key"],
+)
+def test_the_schema_rejects_an_unknown_outcome_or_a_missing_field(spoil, where):
+    m = _valid()
+    spoil(m)
+    with pytest.raises(BadInput, match="not a valid scidex-replay/manifest/v2 manifest") as caught:
+        manifests.load(m)
+    assert where in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_build_refuses_to_write_a_manifest_that_breaks_the_schema():
+    with pytest.raises(ReplayError, match="breaks its own schema"):
+        build([step("s1")], [result("s1", 0, True, "reproduced")], extras={"s1": {"colour": "red"}})
+
+
+def test_a_v1_manifest_from_a_first_wave_notebook_still_loads():
+    v1 = {
+        "schema": "scidex-replay/manifest/v1", "run_id": "r_1", "kind": "replay", "target_artifact_id": "a_1",
+        "ok": False, "status": "failed", "summary": {"output-differs": 1},
+        "steps": [{
+            "step_id": "s_1", "step_type": "shell", "input_hash": "0" * 64, "output_hash_live": "1" * 64,
+            "output_hash_replayed": "2" * 64, "ok": False, "outcome": "output-differs",
+            "reason": "output-differs: replayed 222222222222, recorded 111111111111", "reused_from_run": None,
+            "duration_s": 0.1,
+        }],
+    }
+    assert manifests.load(v1) == v1
+    v1["steps"][0].pop("duration_s")
+    with pytest.raises(BadInput, match="duration_s"):
+        manifests.load(v1)

@@ -1,0 +1,70 @@
+"""What a replay is asked to do: one frozen value shared by ``rerun_artifact`` and ``plan_replay``.
+
+The surfaces build it from their flags (``surfaces/args.py`` declares them once for the
+CLI and the magic); the choices the flags offer are the constants here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from scidex_replay.errors import BadInput
+
+#: Where reused results may come from: the restarted run and its ancestors, any run, or nowhere.
+REUSE_MODES = ("succeeded-before", "all", "none")
+#: Where handlers run (``scidex_replay.executors``).
+EXECUTOR_NAMES = ("kernel", "subprocess", "dask")
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    """The options of one replay; every field has the CLI flag of the same meaning.
+
+    - ``from_step`` (``--from``): replay that step and its descendants; freeze the rest.
+    - ``strict`` (``--strict``): stop at the first input whose bytes differ from the record.
+    - ``diff`` (``--diff``): for a differing output, say where it differs.
+    - ``executor`` (``--executor``): one of ``EXECUTOR_NAMES``; ``dask_address`` an existing scheduler.
+    - ``pin`` (not ``--no-pin``): run a step recorded in another environment in a venv pinned to its lock.
+    - ``out`` (``--out``): the directory ``manifest.json`` is written to.
+    - ``restart`` (``--restart RUN``), ``reuse`` (``--reuse``, one of ``REUSE_MODES``).
+    - ``fork`` (``--fork``) with ``set_params`` ``{step: {key: value}}`` (``--set``) and
+      ``input_overrides`` ``{"STEP" or "STEP:N": file or artifact id}`` (``--input``).
+    """
+
+    from_step: str | None = None
+    strict: bool = False
+    diff: bool = False
+    executor: str = "kernel"
+    dask_address: str | None = None
+    pin: bool = True
+    out: Path | None = None
+    restart: str | None = None
+    reuse: str | None = None
+    fork: bool = False
+    set_params: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    input_overrides: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTOR_NAMES:
+            raise BadInput(f"unknown executor {self.executor!r}: choose one of {', '.join(EXECUTOR_NAMES)}")
+        if self.dask_address and self.executor != "dask":
+            raise BadInput(f"a dask scheduler address was given for the {self.executor} executor: use executor dask")
+        if self.reuse is not None and self.reuse not in REUSE_MODES:
+            raise BadInput(f"--reuse {self.reuse}: choose one of {', '.join(REUSE_MODES)}")
+        if self.out is not None and not isinstance(self.out, Path):
+            object.__setattr__(self, "out", Path(self.out))
+        object.__setattr__(self, "set_params", MappingProxyType({k: dict(v) for k, v in (self.set_params or {}).items()}))
+        object.__setattr__(self, "input_overrides", MappingProxyType(dict(self.input_overrides or {})))
+
+    @classmethod
+    def of(cls, options: "ReplayOptions | None" = None, **changes: Any) -> "ReplayOptions":
+        """``options`` (or the defaults) with ``changes``; an unknown name raises ``TypeError``."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise TypeError(f"unknown replay option {unknown[0]!r}")
+        return dataclasses.replace(options or cls(), **changes)
