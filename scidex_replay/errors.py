@@ -4,6 +4,11 @@ codes (see ``surfaces/cli.py``), the magic turns them into ``UsageError``."""
 from __future__ import annotations
 
 
+def one_line(text: object) -> str:
+    """``text`` (an exception's message, a command's stderr) with every run of whitespace made one space."""
+    return " ".join(str(text).split())
+
+
 class ReplayError(Exception):
     """Base of every error scidex-replay raises on purpose."""
 
@@ -46,12 +51,6 @@ class StepFailed(ReplayError):
 
 class CycleError(ReplayError):
     """The recorded steps form a cycle; the message names the steps."""
-
-
-class StrictAbort(ReplayError):
-    """``--strict`` stopped the replay at the first input that differs (exit 3)."""
-
-    exit_code = 3
 
 
 class OutputMissing(StepFailed):

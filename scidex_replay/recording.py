@@ -16,7 +16,6 @@ as a source artifact when the step is recorded)::
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import tempfile
@@ -30,6 +29,7 @@ from scidex_replay.env import current_environment
 from scidex_replay.errors import BadInput
 from scidex_replay.handlers.spec import Handler, safe_name, scratch_input, scratch_output
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
+from scidex_replay.registry.jsonvalue import plain_json
 from scidex_replay.store import hash_file
 
 TRACE_ENV = "SCIDEX_REPLAY_TRACE_ID"
@@ -39,14 +39,6 @@ _PROCESS_TRACE = uuid.uuid4().hex
 def trace_id() -> str:
     """``$SCIDEX_REPLAY_TRACE_ID`` when set (to group steps of one pipeline), else one id per process."""
     return os.environ.get(TRACE_ENV) or _PROCESS_TRACE
-
-
-def _plain_json(parameters: dict[str, Any] | None) -> dict[str, Any]:
-    """``parameters`` as the registry will store them, so the code runs with what replay will pass."""
-    try:
-        return json.loads(json.dumps(dict(parameters or {}), allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise BadInput(f"parameters must be plain JSON: {exc}") from exc
 
 
 class record_step:  # noqa: N801 - used as a context manager, reads like a function
@@ -66,7 +58,7 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
         self.registry = registry
         self.step_type = step_type
         self.method = method
-        self.parameters = _plain_json(parameters)
+        self.parameters = plain_json(parameters)
         self.kind = kind
         self._sources = list(inputs)
         self._output_name = safe_name(output, "output")

@@ -15,6 +15,7 @@ user would record it with ``scidex-replay run``.
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import shlex
 import sys
@@ -22,6 +23,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from scidex_replay.errors import BadInput
 from scidex_replay.handlers.shell import ShellHandler
 from scidex_replay.recording import run_handler
 from scidex_replay.registry import Registry
@@ -45,6 +47,8 @@ def raw_readings(seed: int = 7) -> str:
 
 def build_demo(reg: Registry, log: Callable[[str], None] = print) -> str:
     """Record the demo chain in ``reg``; return the id of the final report artifact."""
+    if importlib.util.find_spec("matplotlib") is None:  # its chart step runs in this interpreter
+        raise BadInput("the demo needs matplotlib: pip install 'scidex-replay[demo]'")
     shell = ShellHandler()
     py = sys.executable
     with tempfile.TemporaryDirectory(prefix="scidex-demo-") as tmp:

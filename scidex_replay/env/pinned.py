@@ -35,7 +35,6 @@ class Pin:
 
     python: str | None
     note: str
-    unpinned: tuple[str, ...] = ()
 
 
 def split_lock(lock: str) -> tuple[list[str], list[str]]:
@@ -81,7 +80,7 @@ def ensure_pinned(env: Environment, home: Path) -> Pin:
     installable, local = split_lock(env.requirements_lock)
     local_note = f"; local packages not pinned: {', '.join(local)}" if local else ""
     if (target / READY).is_file():
-        return Pin(str(python), f"pinned env {env.env_hash[:12]} (reused){local_note}", tuple(local))
+        return Pin(str(python), f"pinned env {env.env_hash[:12]} (reused){local_note}")
     target.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
@@ -96,7 +95,7 @@ def ensure_pinned(env: Environment, home: Path) -> Pin:
             build.rename(target)
         except OSError:  # another process finished the same venv first; use theirs
             shutil.rmtree(build, ignore_errors=True)
-        return Pin(str(python), f"pinned env {env.env_hash[:12]} (built){local_note}", tuple(local))
+        return Pin(str(python), f"pinned env {env.env_hash[:12]} (built){local_note}")
     except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
         shutil.rmtree(build, ignore_errors=True)
         logger.warning("cannot build the pinned env %s: %s", env.env_hash[:12], exc)

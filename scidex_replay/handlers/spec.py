@@ -39,10 +39,9 @@ from scidex_replay.registry.records import Step
 
 @dataclass(frozen=True)
 class ReplayedArtifact:
-    """What a handler produced: the path of the output bytes, and a short note for the manifest."""
+    """What a handler produced: the path of the output bytes."""
 
     path: Path
-    note: str = ""
 
 
 @runtime_checkable

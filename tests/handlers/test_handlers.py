@@ -123,6 +123,57 @@ def test_register_accepts_a_valid_third_party_handler():
     assert registry.get("mylab.align") is handler and "mylab.align" in registry
 
 
+class OtherCopy:
+    step_type = "copy"
+    version = "1"
+
+    def __call__(self, step, inputs, output): ...
+
+
+def test_register_refuses_a_second_handler_for_a_step_type_naming_both():
+    registry = HandlerRegistry()
+    first = registry.register(CopyHandler())
+    with pytest.raises(HandlerInvalid) as info:
+        registry.register(OtherCopy())
+    message = str(info.value)
+    assert "'copy'" in message and "CopyHandler" in message and "OtherCopy" in message
+    assert registry.get("copy") is first
+
+
+class FakeEntryPoint:
+    def __init__(self, name, factory):
+        self.name, self.value, self._factory = name, f"{factory.__module__}:{factory.__qualname__}", factory
+
+    def load(self):
+        return self._factory
+
+
+def load_from(monkeypatch, *eps):
+    monkeypatch.setattr("scidex_replay.handlers.registry.entry_points", lambda group: list(eps))
+    return load_handlers.__wrapped__()  # not the cached registry of the installed plugins
+
+
+def test_two_plugins_claiming_one_step_type_leave_it_unusable_and_say_which(monkeypatch, caplog):
+    handlers = load_from(
+        monkeypatch, FakeEntryPoint("copy", CopyHandler), FakeEntryPoint("copy", OtherCopy), FakeEntryPoint("shell", ShellHandler)
+    )
+    assert handlers.names() == ["shell"]  # the other step types still replay
+    with pytest.raises(HandlerInvalid) as info:
+        handlers.get("copy")
+    assert "CopyHandler" in str(info.value) and "OtherCopy" in str(info.value)
+    assert "OtherCopy" in caplog.text
+
+
+def test_a_plugin_that_fails_to_load_makes_only_its_step_type_unusable(monkeypatch):
+    def broken():
+        raise ImportError("no module named mylab")
+
+    handlers = load_from(monkeypatch, FakeEntryPoint("mylab.align", broken), FakeEntryPoint("copy", CopyHandler))
+    assert handlers.names() == ["copy"]
+    with pytest.raises(HandlerInvalid, match="mylab.align .*no module named mylab"):
+        handlers.get("mylab.align")
+
+
 # -- python.call ----------------------------------------------------------------------
 
 

@@ -85,7 +85,7 @@ class Stamp:
         from scidex_replay.handlers.spec import ReplayedArtifact
 
         Path(output).write_bytes(Path(inputs[0]).read_bytes() + b" stamped")
-        return ReplayedArtifact(Path(output), note=f"pid {os.getpid()}")
+        return ReplayedArtifact(Path(output))
 
 
 class Interrupting:
