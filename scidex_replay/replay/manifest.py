@@ -170,7 +170,7 @@ def load(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise BadInput(f"cannot read manifest {source}: {one_line(exc)}") from exc
     if not isinstance(data, dict) or data.get("schema") not in (SCHEMA, SCHEMA_V1):
-        raise BadInput(f"not a {SCHEMA} (or v1) manifest")
+        raise BadInput(f"not a {SCHEMA} or v1 manifest")
     if (error := problem(data)) is not None:
         raise BadInput(f"not a valid {data['schema']} manifest: {error}")
     return data

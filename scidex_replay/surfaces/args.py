@@ -1,12 +1,27 @@
-"""Parsing shared by the CLI and the magic: ``--set STEP.KEY=VALUE`` and ``--input STEP[:N]=FILE``."""
+"""The replay flags, declared once for ``scidex-replay rerun-artifact`` and ``%rerun_artifact``.
+
+``REPLAY_FLAGS`` is the table: one row per flag, with its one help text. ``click_options``
+stacks the rows on a click command and ``ipython_arguments`` on a magic (as IPython's
+``script_args`` stacks the shared ``@argument``s of the script magics); ``replay_options``
+turns what either parser produced into the engine's ``ReplayOptions``. Choices are the
+engine's own constants. Flags that only one surface has (``--json``, ``--dry-run``, ``--db``,
+``--no-widget``) stay with that surface.
+
+Also the parsing of ``--set STEP.KEY=VALUE`` and ``--input STEP[:N]=FILE``.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from scidex_replay.errors import BadInput
+from scidex_replay.replay.options import EXECUTOR_NAMES, REUSE_MODES
+
+if TYPE_CHECKING:
+    from scidex_replay.replay.options import ReplayOptions
 
 
 def parse_sets(specs: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -38,3 +53,114 @@ def parse_inputs(specs: Iterable[str]) -> dict[str, str]:
             raise BadInput(f"--input {spec!r}: expected STEP=FILE or STEP:N=FILE")
         out[target] = source
     return out
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One replay flag.
+
+    ``kind``: ``switch`` (present or not), ``value`` (one value), ``repeat`` (a value per
+    use, collected in a list). ``dest`` names the parsed value; ``field`` the
+    ``ReplayOptions`` field it sets (``dest`` when not given), through ``convert`` when
+    the parsed form differs (``--no-pin`` → ``pin``, ``--set`` → ``set_params``).
+    """
+
+    name: str
+    dest: str
+    help: str
+    kind: Literal["switch", "value", "repeat"] = "value"
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    default: Any = None
+    directory: bool = False
+    field: str | None = None
+    convert: Callable[[Any], Any] | None = None
+
+    def option_value(self, parsed: Any) -> tuple[str, Any]:
+        """The ``ReplayOptions`` field this flag sets, and its value from ``parsed``."""
+        return self.field or self.dest, self.convert(parsed) if self.convert else parsed
+
+
+#: Every flag of a replay, in the order ``--help`` lists them.
+REPLAY_FLAGS: tuple[Flag, ...] = (
+    Flag("--from", "from_step", "Replay STEP and its descendants; freeze the steps before it.", metavar="STEP"),
+    Flag("--strict", "strict", "Abort the run (exit 3) at the first input whose bytes differ from the record.", kind="switch"),
+    Flag("--diff", "diff", "For a differing output, say where it differs.", kind="switch"),
+    Flag(
+        "--out", "out", "Where manifest.json is written [default: <home>/runs/<run_id>].",
+        metavar="DIR", directory=True,
+    ),
+    Flag(
+        "--executor", "executor",
+        "Where handlers run: kernel (this process), subprocess (a fresh interpreter per step) or dask [default: kernel].",
+        choices=EXECUTOR_NAMES, default="kernel",
+    ),
+    Flag("--dask-address", "dask_address", "With --executor dask: an existing scheduler instead of a local cluster.", metavar="ADDRESS"),
+    Flag(
+        "--no-pin", "no_pin", "Run every step in the live environment, even one recorded in another environment.",
+        kind="switch", field="pin", convert=lambda no_pin: not no_pin,
+    ),
+    Flag("--restart", "restart", "Restart RUN, reusing the steps that succeeded in it and its ancestors.", metavar="RUN"),
+    Flag(
+        "--reuse", "reuse",
+        "Where reused results may come from [default: succeeded-before with --restart, all with --fork, else none].",
+        choices=REUSE_MODES,
+    ),
+    Flag("--fork", "fork", "Replay with changed parameters or inputs; outputs become new artifacts.", kind="switch"),
+    Flag(
+        "--set", "sets", "With --fork: change a step parameter (VALUE read as JSON if it parses). Repeatable.",
+        kind="repeat", metavar="STEP.KEY=VALUE", field="set_params", convert=parse_sets,
+    ),
+    Flag(
+        "--input", "input_specs", "With --fork: replace a step's input N (default 0) by a file or artifact id. Repeatable.",
+        kind="repeat", metavar="STEP[:N]=FILE", field="input_overrides", convert=parse_inputs,
+    ),
+)
+FLAGS: Mapping[str, Flag] = {flag.name: flag for flag in REPLAY_FLAGS}
+
+
+def replay_options(parsed: Mapping[str, Any]) -> "ReplayOptions":
+    """The ``ReplayOptions`` of the flags' parsed values (click's keyword arguments, or
+    ``vars()`` of the magic's argparse namespace); other keys are ignored.
+
+    Raises ``BadInput`` for a malformed ``--set``/``--input`` or an inconsistent combination.
+    """
+    from scidex_replay.replay.options import ReplayOptions
+
+    fields = dict(flag.option_value(parsed[flag.dest]) for flag in REPLAY_FLAGS if flag.dest in parsed)
+    return ReplayOptions(**fields)
+
+
+def click_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add every replay flag to a click command; its callback receives them by ``dest``."""
+    import click
+
+    for flag in reversed(REPLAY_FLAGS):  # click lists options in decorator order, top first
+        if flag.kind == "switch":
+            option = click.option(flag.name, flag.dest, is_flag=True, help=flag.help)
+        else:
+            type_: Any = None
+            if flag.choices:
+                type_ = click.Choice(flag.choices)
+            elif flag.directory:
+                type_ = click.Path(file_okay=False)
+            option = click.option(
+                flag.name, flag.dest, type=type_, metavar=flag.metavar, default=flag.default,
+                multiple=flag.kind == "repeat", help=flag.help,
+            )
+        command = option(command)
+    return command
+
+
+def ipython_arguments(magic: Callable[..., Any]) -> Callable[..., Any]:
+    """Add every replay flag to a magic as IPython ``@argument``s (under ``@magic_arguments()``)."""
+    from IPython.core.magic_arguments import argument
+
+    for flag in reversed(REPLAY_FLAGS):  # the parser lists arguments in decorator order, top first
+        if flag.kind == "switch":
+            magic = argument(flag.name, dest=flag.dest, action="store_true", help=flag.help)(magic)
+        elif flag.kind == "repeat":
+            magic = argument(flag.name, dest=flag.dest, action="append", default=[], metavar=flag.metavar, help=flag.help)(magic)
+        else:
+            magic = argument(flag.name, dest=flag.dest, metavar=flag.metavar, choices=flag.choices, default=flag.default, help=flag.help)(magic)
+    return magic

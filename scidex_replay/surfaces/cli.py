@@ -4,7 +4,8 @@
 differed or failed, 2 bad usage or input (one line, no traceback), 3 aborted by
 ``--strict``.
 
-Start-up: this module imports only click and the standard library. Each command
+Start-up: this module imports only click, the standard library and the replay
+flag table (``surfaces/args.py``, shared with ``%rerun_artifact``). Each command
 imports what it needs (the registry, which loads SQLAlchemy; the replay engine;
 Rich) inside its function, after its arguments are checked, so that ``--help``
 and bad input answer without loading any of them. ``tests/surfaces/test_cli_startup.py``
@@ -22,7 +23,8 @@ from typing import Any
 
 import click
 
-from scidex_replay.errors import BadInput, ReplayError
+from scidex_replay.errors import BadInput, ReplayError, one_line
+from scidex_replay.surfaces.args import click_options, replay_options
 
 PROG = "scidex-replay"
 
@@ -130,7 +132,12 @@ def chain(artifact_id: str, as_json: bool, db: str | None) -> None:
 
     steps = topological(reg.chain(art.id))
     if as_json:
-        click.echo(json.dumps([_step_json(s) for s in steps], indent=2))
+        from scidex_replay.registry.records import step_to_json
+
+        rows = [step_to_json(s) for s in steps]
+        for row in rows:  # the public name of the inputs in `chain --json` (DESIGN.md: "ordered sources")
+            row["sources"] = row.pop("source_artifact_ids")
+        click.echo(json.dumps(rows, indent=2))
         return
     if not steps:
         _note(f"{art.id} ({art.name}) is a source artifact: no step produced it")
@@ -154,23 +161,6 @@ def chain(artifact_id: str, as_json: bool, db: str | None) -> None:
 
 def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def _step_json(s: Any) -> dict[str, Any]:
-    return {
-        "step_id": s.step_id,
-        "step_type": s.step_type,
-        "method": s.method,
-        "parameters": s.parameters,
-        "sources": list(s.source_artifact_ids),
-        "target_artifact_id": s.target_artifact_id,
-        "input_hash": s.input_hash,
-        "output_hash": s.output_hash,
-        "env_hash": s.env_hash,
-        "trace_id": s.trace_id,
-        "started_at": s.started_at.isoformat(),
-        "completed_at": s.completed_at.isoformat(),
-    }
 
 
 @cli.command("cat")
@@ -212,89 +202,27 @@ def step_types(as_json: bool, db: str | None) -> None:
     _console().print(table)
 
 
-OUTCOME_STYLE = {
-    "reproduced": "green",
-    "output-differs": "red",
-    "input-differs": "yellow",
-    "failed": "red",
-    "unreplayable": "magenta",
-    "skipped": "dim",
-    "frozen": "cyan",
-    "reused": "blue",
-}
-
-
 @cli.command("rerun-artifact")
 @click.argument("artifact_id")
-@click.option("--from", "from_step", metavar="STEP", help="Replay STEP and its descendants; freeze the rest.")
-@click.option("--strict", is_flag=True, help="Abort (exit 3) at the first input that differs from the record.")
-@click.option("--diff", "show_diff", is_flag=True, help="For differing outputs, show where they differ.")
-@click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path), help="Where manifest.json is written [default: <home>/runs/<run_id>].")
-@click.option("--executor", type=click.Choice(["kernel", "subprocess", "dask"]), default="kernel", show_default=True, help="Where handlers run.")
-@click.option("--dask-address", metavar="ADDR", help="With --executor dask: an existing scheduler instead of a LocalCluster.")
-@click.option("--no-pin", is_flag=True, help="Run steps in the live environment even when theirs differs.")
-@click.option("--restart", metavar="RUN", help="Restart RUN, reusing the steps that succeeded in it and its ancestors.")
-@click.option("--reuse", type=click.Choice(["succeeded-before", "all", "none"]), help="Where reused results may come from [default: succeeded-before with --restart, all with --fork, else none].")
-@click.option("--fork", is_flag=True, help="Replay with changed parameters or inputs; outputs become new artifacts.")
-@click.option("--set", "sets", multiple=True, metavar="STEP.KEY=VALUE", help="With --fork: change a step parameter (VALUE read as JSON if it parses).")
-@click.option("--input", "input_specs", multiple=True, metavar="STEP[:N]=FILE", help="With --fork: replace a step's input N (default 0) by a file or artifact id.")
+@click_options
 @click.option("--dry-run", is_flag=True, help="Print the plan and exit without running anything.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest (or, with --dry-run, the plan) as JSON.")
 @db_option
-def rerun_artifact(
-    artifact_id: str,
-    from_step: str | None,
-    strict: bool,
-    show_diff: bool,
-    out_dir: Path | None,
-    executor: str,
-    dask_address: str | None,
-    no_pin: bool,
-    restart: str | None,
-    reuse: str | None,
-    fork: bool,
-    sets: tuple[str, ...],
-    input_specs: tuple[str, ...],
-    dry_run: bool,
-    as_json: bool,
-    db: str | None,
-) -> int:
+def rerun_artifact(artifact_id: str, dry_run: bool, as_json: bool, db: str | None, **flags: Any) -> int:
     """Replay the steps that produced ARTIFACT_ID and byte-compare every output.
 
     Exit 0 when every step reproduced, 1 when a step differed, failed or was
     unreplayable, 2 on bad input, 3 when --strict aborted the run.
     """
-    from scidex_replay.surfaces.args import parse_inputs, parse_sets
-
-    set_params, input_overrides = parse_sets(sets), parse_inputs(input_specs)
+    options = replay_options(flags)
     from scidex_replay.replay import plan_replay
     from scidex_replay.replay import rerun_artifact as replay
 
     reg = _registry(db)
     if dry_run:
-        the_plan = plan_replay(
-            reg, artifact_id, from_step=from_step, restart=restart, fork=fork,
-            set_params=set_params, input_overrides=input_overrides,
-        )
-        _print_plan(the_plan, as_json)
+        _print_plan(plan_replay(reg, artifact_id, options), as_json)
         return 0
-    report = replay(
-        artifact_id,
-        registry=reg,
-        from_step=from_step,
-        strict=strict,
-        diff=show_diff,
-        executor=executor,
-        dask_address=dask_address,
-        pin=not no_pin,
-        out=out_dir,
-        restart=restart,
-        reuse=reuse,
-        fork=fork,
-        set_params=set_params,
-        input_overrides=input_overrides,
-        on_event=_progress_printer(),
-    )
+    report = replay(artifact_id, options, registry=reg, on_event=_progress_printer())
     if as_json:
         click.echo(json.dumps(report.manifest, indent=2))
     else:
@@ -361,10 +289,10 @@ def _print_plan(the_plan: Any, as_json: bool) -> None:
 def _print_manifest(m: dict[str, Any]) -> None:
     from rich.table import Table
 
-    if m["kind"] == "fork":
-        verdict = "[green]fork completed[/green]" if m["ok"] else "[red]fork failed[/red]"
-    else:
-        verdict = "[green]reproduced[/green]" if m["ok"] else f"[red]did not reproduce ({m['status']})[/red]"
+    from scidex_replay.surfaces.labels import OUTCOME_STYLE, manifest_verdict
+
+    v = manifest_verdict(m)
+    verdict = f"[{v.rich_style}]{v.label}[/{v.rich_style}]"
     lineage = f" ({m['kind']} of {m['parent_run_id']})" if m.get("parent_run_id") else f" ({m['kind']})"
     table = Table(title=f"run {m['run_id']}{lineage} of {m['target_artifact_id']}: {verdict}", title_justify="left")
     for col in ("#", "step", "type", "outcome", "replayed sha256", "reason", "s"):
@@ -398,6 +326,7 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
     one run with its lineage and per-step outcomes.
     """
     from scidex_replay.replay.manifest import counts
+    from scidex_replay.surfaces.labels import manifest_verdict, run_verdict
 
     reg = _registry(db)
     if args[:1] == ("show",):
@@ -440,11 +369,17 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
     for r in rows:
         children.setdefault(r["parent_run_id"] if r["parent_run_id"] in ids else None, []).append(r)
 
+    verdicts = {
+        r.run_id: manifest_verdict({**r.manifest, "status": r.status}) if r.manifest else run_verdict(r.status, kind=r.kind)
+        for r in all_runs
+    }
+
     def label(r: dict[str, Any]) -> str:
-        style = "green" if r["status"] == "succeeded" else "red"
+        v = verdicts[r["run_id"]]
         return (
-            f"{r['run_id']} {r['kind']} of {r['target_artifact_id']} [{style}]{r['status']}[/{style}]  "
-            f"{r['reproduced']} reproduced, {r['reused']} reused, {r['executed']} executed, {r['failed']} failed"
+            f"{r['run_id']} {r['kind']} of {r['target_artifact_id']} [{v.rich_style}]{v.label}[/{v.rich_style}]  "
+            f"{r['reproduced']} reproduced, {r.get('differs', 0)} differ, {r['reused']} reused, "
+            f"{r['executed']} executed, {r['failed']} failed"
             f"  {r['started_at'][:19]}"
         )
 
@@ -527,15 +462,11 @@ def main(argv: list[str] | None = None) -> int:
         _note(f"{PROG}: interrupted")
         return 130
     except ReplayError as exc:
-        _note(f"{PROG}: error: {_one_line(str(exc))}")
+        _note(f"{PROG}: error: {one_line(exc)}")
         return exc.exit_code
     except BrokenPipeError:
         return 1
     return rv if isinstance(rv, int) else 0
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _interrupt_on_sigterm() -> None:

@@ -17,11 +17,8 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
-from scidex_replay.errors import ReplayError
-
-#: keyword arguments of rerun_artifact that an older engine may not accept
-def one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+from scidex_replay.errors import ReplayError, one_line
+from scidex_replay.surfaces.args import ipython_arguments, replay_options
 
 
 @contextlib.contextmanager
@@ -30,7 +27,7 @@ def usage_errors() -> Iterator[None]:
     try:
         yield
     except ReplayError as exc:
-        raise UsageError(one_line(exc)) from exc
+        raise UsageError(one_line(exc) or type(exc).__name__) from exc
 
 
 def _open_registry(db: str | None) -> Any:
@@ -47,71 +44,42 @@ class ReplayMagics(Magics):
 
     @magic_arguments()
     @argument("artifact_id", metavar="ID", help="The artifact whose chain is replayed.")
-    @argument("--from", dest="from_step", metavar="STEP", help="Replay STEP and its descendants; freeze the rest.")
-    @argument("--strict", action="store_true", help="Abort at the first input whose hash differs from the record.")
-    @argument("--diff", action="store_true", help="For differing outputs, say where they differ.")
-    @argument("--executor", default="kernel", choices=["kernel", "subprocess", "dask"], help="Where handlers run (default: kernel).")
-    @argument("--dask-address", metavar="ADDRESS", help="With --executor dask: the scheduler to use instead of a local cluster.")
-    @argument("--no-pin", action="store_true", help="Run steps in the live environment even when theirs differs.")
-    @argument("--restart", metavar="RUN", help="Restart RUN, reusing the steps that succeeded in it and its ancestors.")
-    @argument("--reuse", choices=["succeeded-before", "all", "none"], help="Where reused results may come from.")
-    @argument("--fork", action="store_true", help="Replay with changed parameters or inputs; outputs become new artifacts.")
-    @argument("--set", dest="sets", action="append", default=[], metavar="STEP.KEY=VALUE", help="With --fork: change a step parameter (VALUE read as JSON if it parses). Repeatable.")
-    @argument("--input", dest="input_specs", action="append", default=[], metavar="STEP[:N]=FILE", help="With --fork: replace a step's input N (default 0) by a file or artifact id. Repeatable.")
-    @argument("--out", metavar="DIR", help="Where manifest.json is written (default: <home>/runs/<run_id>).")
+    @ipython_arguments
     @argument("--db", metavar="URL", help="Registry database URL (default: $SCIDEX_REPLAY_DB).")
     @argument("--no-widget", action="store_true", help="Display only the manifest bundle, not the widget.")
     @line_magic
     def rerun_artifact(self, line: str) -> Any:
         """Replay the chain that produced an artifact and byte-compare every output.
 
-        Returns the report (``r = %rerun_artifact ID``: ``r.ok``, ``r.manifest``,
-        ``r.to_dataframe()``). Shows the replay widget with a progress bar
-        updated once per step, then displays the manifest as
+        Returns the report (``r = %rerun_artifact ID``: ``r.ok``, ``r.status``,
+        ``r.manifest``, ``r.to_dataframe()``). Shows the replay widget with a
+        progress bar updated once per step, then displays the manifest as
         ``application/vnd.scidex.replay-manifest+json`` (with HTML and text
-        fallbacks), so the notebook keeps its reproduction evidence.
+        fallbacks), so the notebook keeps its reproduction evidence. The replay
+        flags are those of ``scidex-replay rerun-artifact``.
         """
         from scidex_replay.replay import rerun_artifact
-        from scidex_replay.surfaces.args import parse_inputs, parse_sets
         from scidex_replay.surfaces.widget import ReplayWidget, manifest_bundle
 
         args = parse_argstring(self.rerun_artifact, line)
         with usage_errors():
-            options: dict[str, Any] = {"pin": not args.no_pin, "out": args.out}
-            if args.dask_address is not None:
-                options["dask_address"] = args.dask_address
-            if args.restart is not None:
-                options["restart"] = args.restart
-            if args.reuse is not None:
-                options["reuse"] = args.reuse
-            if args.fork:
-                options["fork"] = True
-            if args.sets:
-                options["set_params"] = parse_sets(args.sets)
-            if args.input_specs:
-                options["input_overrides"] = parse_inputs(args.input_specs)
+            options = replay_options(vars(args))
             registry = _open_registry(args.db)
             if args.no_widget:
                 try:
-                    report = rerun_artifact(
-                        args.artifact_id, registry=registry, from_step=args.from_step, strict=args.strict,
-                        diff=args.diff, executor=args.executor, **options,
-                    )
+                    report = rerun_artifact(args.artifact_id, options, registry=registry)
                 finally:
                     registry.close()
             else:
                 try:
-                    widget = ReplayWidget.for_artifact(
-                        registry, args.artifact_id, from_step=args.from_step, owns_registry=True,
-                        strict=args.strict, diff=args.diff, executor=args.executor,
-                    )
+                    widget = ReplayWidget.for_artifact(registry, args.artifact_id, options, owns_registry=True)
                 except BaseException:
                     registry.close()
                     raise
                 self.last_widget = widget
                 display(widget)
                 try:
-                    report = widget.replay(from_step=args.from_step, **options)
+                    report = widget.replay(options)
                 except BaseException:
                     widget.close()  # a replay refused by the engine leaves no never-run widget behind
                     raise
@@ -129,13 +97,16 @@ class ReplayMagics(Magics):
         Returns the widget: its buttons replay all, replay from the selected
         step, or restart the last failed run.
         """
+        from scidex_replay.replay.options import ReplayOptions
         from scidex_replay.surfaces.widget import ReplayWidget
 
         args = parse_argstring(self.artifact_chain, line)
         with usage_errors():
             registry = _open_registry(args.db)
             try:
-                widget = ReplayWidget.for_artifact(registry, args.artifact_id, from_step=args.from_step, owns_registry=True)
+                widget = ReplayWidget.for_artifact(
+                    registry, args.artifact_id, ReplayOptions(from_step=args.from_step), owns_registry=True
+                )
             except BaseException:
                 registry.close()
                 raise

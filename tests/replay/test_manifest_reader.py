@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scidex_replay.errors import BadInput
-from scidex_replay.replay.manifest import SCHEMA, load
+from scidex_replay.replay.manifest import SCHEMA_V1 as SCHEMA, load
 from scidex_replay.surfaces.widget import ManifestView, manifest_bundle
 
 json_values = st.recursive(
@@ -59,12 +59,12 @@ def test_every_manifest_string_is_escaped_in_the_html(reason, step_id, tmp_path_
     "content, message",
     [
         ("not json", "cannot read manifest"),
-        ("[]", "not a scidex-replay/manifest/v1 manifest"),
-        (json.dumps({"schema": "other"}), "not a scidex-replay/manifest/v1 manifest"),
-        (json.dumps({**_manifest([]), "ok": "yes"}), "field 'ok'"),
-        (json.dumps(_manifest([{**_step("x"), "ok": "true"}])), "step 0: field 'ok'"),
-        (json.dumps(_manifest([{**_step("x"), "duration_s": True}])), "step 0: field 'duration_s'"),
-        (json.dumps(_manifest(["step"])), "step 0 is not an object"),
+        ("[]", "not a scidex-replay/manifest/v2 or v1 manifest"),
+        (json.dumps({"schema": "other"}), "not a scidex-replay/manifest/v2 or v1 manifest"),
+        (json.dumps({**_manifest([]), "ok": "yes"}), "ok: 'yes' is not of type 'boolean'"),
+        (json.dumps(_manifest([{**_step("x"), "ok": "true"}])), "steps/0/ok: 'true' is not of type"),
+        (json.dumps(_manifest([{**_step("x"), "duration_s": True}])), "steps/0/duration_s: True is not of type 'number'"),
+        (json.dumps(_manifest(["step"])), "steps/0: 'step' is not of type 'object'"),
     ],
 )
 def test_malformed_manifest_files_are_bad_input(tmp_path, content, message):

@@ -98,7 +98,7 @@ def test_chain_recorded_with_run_replays_with_exit_0_and_manifest_in_out(place):
 
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((work / "m" / "manifest.json").read_text())
-    assert manifest["schema"] == "scidex-replay/manifest/v1" and manifest["target_artifact_id"] == target
+    assert manifest["schema"] == "scidex-replay/manifest/v2" and manifest["target_artifact_id"] == target
     assert [s["outcome"] for s in manifest["steps"]] == ["reproduced"]
     assert manifest["ok"] is True
     assert "reproduced" in proc.stdout and target in proc.stdout  # the human-readable table

@@ -55,7 +55,7 @@ def test_rerun_of_a_cell_chain_returns_an_ok_report_and_attaches_the_manifest(ip
         result = ip.run_cell(f"r = %rerun_artifact {c.id}")
     assert result.success, cap.stderr
     report = ip.user_ns["r"]
-    assert report.ok is True and report.status == "succeeded"
+    assert report.ok is True and report.status == "reproduced"
     assert [s["outcome"] for s in report.manifest["steps"]] == ["reproduced"] * 3
     bundles = manifest_outputs(cap.outputs)
     assert len(bundles) == 1
@@ -268,7 +268,7 @@ def test_a_notebook_records_cells_and_saves_the_manifest_in_its_outputs(kernel_e
     bundles = [o for o in replay_cell.outputs if o.output_type == "display_data" and MIMETYPE in o.data]
     assert len(bundles) == 1 and [o.output_type for o in replay_cell.outputs] == ["display_data", "execute_result"]
     manifest = bundles[0].data[MIMETYPE]
-    assert manifest["ok"] is True and manifest["status"] == "succeeded"
+    assert manifest["ok"] is True and manifest["status"] == "reproduced"
     assert [s["outcome"] for s in manifest["steps"]] == ["reproduced", "reproduced"]
     assert {"text/html", "text/plain"} <= set(bundles[0].data)
     assert replay_cell.outputs[1].data["text/plain"] == f"(True, '{manifest['run_id']}')"
@@ -282,5 +282,5 @@ def test_a_notebook_records_cells_and_saves_the_manifest_in_its_outputs(kernel_e
     state = saved.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"]
     model_id = widget_cell.outputs[0].data[WIDGET_VIEW]["model_id"]
     synced = state[model_id]["state"]
-    assert (synced["status"], synced["progress"], synced["total"]) == ("succeeded", 2, 2)
+    assert (synced["status"], synced["progress"], synced["total"]) == ("reproduced", 2, 2)
     assert [row["outcome"] for row in synced["rows"]] == ["reproduced", "reproduced"]

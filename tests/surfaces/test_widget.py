@@ -11,7 +11,9 @@ from _notebook import FLAGGED, NOISE, UPPER, as_saved, chain, ip, step_of  # noq
 from traitlets import TraitError
 
 from scidex_replay.replay.manifest import MIMETYPE
-from scidex_replay.surfaces.widget import COLUMNS, OUTCOME_COLORS, ManifestView, ReplayWidget, manifest_bundle
+from scidex_replay.surfaces.labels import OUTCOME_COLORS
+from scidex_replay.surfaces.manifest_view import COLUMNS, ManifestView, manifest_bundle
+from scidex_replay.surfaces.widget import ReplayWidget
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -56,7 +58,7 @@ def test_replay_all_button_runs_the_chain_and_fills_every_trait(chain, widget_of
     bar = []
     w.progress_bar.observe(lambda ch: bar.append(ch["new"]), names="value")
     w.replay_all_button.click()
-    assert w.status == "succeeded" and not w.running
+    assert w.status == "reproduced" and not w.running
     assert outcomes(w) == ["reproduced"] * 3
     assert w.manifest["ok"] is True and w.manifest["run_id"] == w.run_id == w.last_report.run_id
     assert seen == [1, 2, 3], "progress advances once per step"
@@ -86,7 +88,7 @@ def test_a_differing_step_is_output_differs_and_colored(chain, registry, widget_
     assert df.loc[step_of(registry, b), "outcome"] == "output-differs"
     assert w.manifest["options"]["diff"] is True and "diff" in w.manifest["steps"][1]
     assert OUTCOME_COLORS["output-differs"] in w._table.value
-    assert w.status == "failed" and w.last_failed_run == w.run_id and not w.restart_button.disabled
+    assert w.status == "differs" and w.last_failed_run == w.run_id and not w.restart_button.disabled
 
 
 def test_toggles_and_executor_choice_reach_the_engine(chain, widget_of):
@@ -121,7 +123,7 @@ def test_restart_button_restarts_the_last_failed_run_reusing_what_succeeded(chai
     assert w.manifest["kind"] == "restart" and w.manifest["parent_run_id"] == failed
     assert outcomes(w) == ["reused", "reproduced"]
     assert [row["reused-from"] for row in w.rows] == [failed, None]
-    assert w.status == "succeeded" and w.last_failed_run is None and w.restart_button.disabled
+    assert w.status == "reproduced" and w.last_failed_run is None and w.restart_button.disabled
 
 
 def test_an_engine_error_from_a_button_lands_in_the_status_not_a_traceback(chain, widget_of):

@@ -1,0 +1,90 @@
+"""The replay flags are declared once (``surfaces/args.py``): the CLI and the magic offer the
+same flags with the same help and choices, and turn the same words into the same options."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from _notebook import ip_without_registry  # noqa: F401 - fixture
+from IPython.utils.capture import capture_output
+
+from scidex_replay.errors import BadInput
+from scidex_replay.replay.options import EXECUTOR_NAMES, REUSE_MODES, ReplayOptions
+from scidex_replay.surfaces.args import FLAGS, REPLAY_FLAGS, replay_options
+from scidex_replay.surfaces.cli import cli, main
+from scidex_replay.surfaces.magic import ReplayMagics
+
+
+def words(text: str) -> str:
+    """``text`` as words: whitespace made one space, and a line wrapped after a hyphen joined again."""
+    return re.sub(r"- ", "-", " ".join(text.split()))
+
+
+@pytest.fixture(scope="module")
+def cli_help() -> str:
+    import io
+    from contextlib import redirect_stdout
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["rerun-artifact", "--help"]) == 0
+    return out.getvalue()
+
+
+@pytest.fixture
+def magic_help(ip_without_registry) -> str:
+    with capture_output() as cap:
+        ip_without_registry.run_cell("%rerun_artifact?")
+    return cap.stdout
+
+
+def test_every_replay_flag_has_the_same_help_in_the_cli_and_the_magic(cli_help, magic_help):
+    assert len(REPLAY_FLAGS) == len(FLAGS) == 12
+    for flag in REPLAY_FLAGS:
+        for surface, text in (("rerun-artifact --help", cli_help), ("%rerun_artifact?", magic_help)):
+            assert re.search(rf"(^|\s){re.escape(flag.name)}\b", text), f"{flag.name} missing from {surface}"
+            assert words(flag.help) in words(text), f"{flag.name}: {surface} shows another help text"
+
+
+def test_choices_are_the_engine_constants():
+    command = cli.commands["rerun-artifact"]
+    click_choices = {p.opts[0]: tuple(p.type.choices) for p in command.params if hasattr(p.type, "choices")}
+    parser = ReplayMagics.rerun_artifact.parser
+    magic_choices = {name: tuple(parser._option_string_actions[name].choices) for name in click_choices}
+    assert click_choices == magic_choices == {"--executor": EXECUTOR_NAMES, "--reuse": REUSE_MODES}
+
+
+ARGV = [
+    "--from", "s_2", "--strict", "--diff", "--out", "out_dir", "--executor", "subprocess", "--no-pin",
+    "--restart", "r_1", "--reuse", "all", "--fork", "--set", "s_2.n=3", "--set", 's_2.label="ab"',
+    "--input", "s_3:1=new.csv",
+]  # no token needs quoting: the magic splits its line as IPython does, the CLI gets argv
+
+
+def _from_click(argv: list[str]) -> ReplayOptions:
+    ctx = cli.commands["rerun-artifact"].make_context("rerun-artifact", ["a_1", *argv])
+    return replay_options(ctx.params)
+
+
+def _from_magic(argv: list[str]) -> ReplayOptions:
+    return replay_options(vars(ReplayMagics.rerun_artifact.parser.parse_argstring(" ".join(["a_1", *argv]))))
+
+
+def test_the_cli_and_the_magic_make_the_same_options_from_the_same_flags():
+    expected = ReplayOptions(
+        from_step="s_2", strict=True, diff=True, out="out_dir", executor="subprocess", pin=False, restart="r_1",
+        reuse="all", fork=True, set_params={"s_2": {"n": 3, "label": "ab"}}, input_overrides={"s_3:1": "new.csv"},
+    )
+    assert _from_click(ARGV) == _from_magic(ARGV) == expected
+
+
+def test_no_flags_are_the_default_options():
+    assert _from_click([]) == _from_magic([]) == ReplayOptions()
+
+
+@pytest.mark.parametrize("argv, message", [(["--set", "nodot=1"], "expected STEP.KEY=VALUE"), (["--input", "s_1"], "expected STEP=FILE")])
+def test_malformed_set_or_input_is_bad_input_from_either_surface(argv, message):
+    for parse in (_from_click, _from_magic):
+        with pytest.raises(BadInput, match=message):
+            parse(argv)
