@@ -35,6 +35,9 @@ class Outcome(StrEnum):
     #: executed by a fork; its output is a new artifact, expected to differ
     FORKED = "forked"
 
+    def __repr__(self) -> str:  # reads as the value it is compared with, in a notebook or a report
+        return repr(self.value)
+
 
 class Status(StrEnum):
     """A run's status (``replay_runs.status``, the manifest's ``status``)."""
@@ -50,6 +53,9 @@ class Status(StrEnum):
     INTERRUPTED = "interrupted"
     #: ``--strict`` stopped the run at an input that differs
     ABORTED = "aborted"
+
+    def __repr__(self) -> str:
+        return repr(self.value)
 
 
 #: Outcomes of steps that ran in this run (or tried to).
