@@ -26,6 +26,7 @@ from typing import Any
 
 from scidex_replay.env import current_environment
 from scidex_replay.errors import ChainNotFound
+from scidex_replay.executors.base import Executor
 from scidex_replay.handlers import HandlerRegistry, load_handlers
 from scidex_replay.outcomes import Outcome, Status, status_of
 from scidex_replay.registry import Registry, Step
@@ -130,7 +131,15 @@ def rerun_artifact(
             registry.close()
 
 
-def _execute(registry, prepared: _Prepared, options: ReplayOptions, handlers, executor, emit: EventCallback) -> Report:
+def _execute(
+    registry: Registry,
+    prepared: _Prepared,
+    options: ReplayOptions,
+    handlers: HandlerRegistry,
+    executor: Executor,
+    emit: EventCallback,
+) -> Report:
+    """Create the run, execute its plan, and write its results and manifest however it ends."""
     chain, request = prepared.chain, prepared.request
     run_options = {
         "from_step": request.from_step,

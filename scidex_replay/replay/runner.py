@@ -26,6 +26,7 @@ from scidex_replay.replay import diff as diffs
 from scidex_replay.replay.cache import CacheMiss, ReuseCache, reuse_key
 from scidex_replay.replay.fork import Chain
 from scidex_replay.replay.options import ReplayOptions
+from scidex_replay.replay.plan import PlannedStep
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class Job:
     env_note: str  # why it runs in the live environment although it was recorded in another
     inputs_differ: str  # why its inputs differ from the record (it runs all the same), or ""
     prep_s: float  # time spent freezing and checking its inputs
-    planned: Any = field(default=None, compare=False)
+    planned: PlannedStep | None = field(default=None, compare=False)
 
 
 class StepRunner:

@@ -305,7 +305,7 @@ def _print_manifest(m: dict[str, Any]) -> None:
             s["step_type"],
             f"[{style}]{s['outcome']}[/{style}]" if style else s["outcome"],
             (s["output_hash_replayed"] or "-")[:12],
-            s["reason"] if s["reason"] != s["outcome"] else "",
+            s["reason"].removeprefix(s["outcome"]).removeprefix(": "),  # the words; the code has its column
             f"{s['duration_s']:.2f}",
         )
     _console().print(table)
