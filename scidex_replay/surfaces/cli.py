@@ -286,26 +286,28 @@ def _print_plan(the_plan: Any, as_json: bool) -> None:
     _console().print(table)
 
 
-def _print_manifest(m: dict[str, Any]) -> None:
+def _print_manifest(m: dict[str, Any], status: str | None = None) -> None:
+    """Print a manifest as a table; ``status``, when given, is the registry's (authoritative) run status."""
     from rich.table import Table
 
-    from scidex_replay.surfaces.labels import OUTCOME_STYLE, manifest_verdict
+    from scidex_replay.surfaces.labels import OUTCOME_STYLE, manifest_verdict, run_verdict
 
-    v = manifest_verdict(m)
+    v = manifest_verdict(m) if status is None else run_verdict(status, kind=m.get("kind"))
     verdict = f"[{v.rich_style}]{v.label}[/{v.rich_style}]"
     lineage = f" ({m['kind']} of {m['parent_run_id']})" if m.get("parent_run_id") else f" ({m['kind']})"
     table = Table(title=f"run {m['run_id']}{lineage} of {m['target_artifact_id']}: {verdict}", title_justify="left")
     for col in ("#", "step", "type", "outcome", "replayed sha256", "reason", "s"):
         table.add_column(col, overflow="fold", no_wrap=col in ("step", "outcome"))
     for n, s in enumerate(m["steps"], 1):
-        style = OUTCOME_STYLE.get(s["outcome"], "")
+        outcome = s.get("outcome", "")  # a hand-made v1 manifest may have none
+        style = OUTCOME_STYLE.get(outcome, "")
         table.add_row(
             str(n),
             s["step_id"],
             s["step_type"],
-            f"[{style}]{s['outcome']}[/{style}]" if style else s["outcome"],
+            f"[{style}]{outcome}[/{style}]" if style else outcome,
             (s["output_hash_replayed"] or "-")[:12],
-            s["reason"].removeprefix(s["outcome"]).removeprefix(": "),  # the words; the code has its column
+            s["reason"].removeprefix(outcome).removeprefix(": ") if outcome else s["reason"],  # the words
             f"{s['duration_s']:.2f}",
         )
     _console().print(table)
@@ -326,7 +328,7 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
     one run with its lineage and per-step outcomes.
     """
     from scidex_replay.replay.manifest import counts
-    from scidex_replay.surfaces.labels import manifest_verdict, run_verdict
+    from scidex_replay.surfaces.labels import run_verdict
 
     reg = _registry(db)
     if args[:1] == ("show",):
@@ -339,7 +341,7 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
             return
         _console().print("lineage: " + " ← ".join(f"{r} ({reg.get_run(r).kind})" for r in lineage))
         if run.manifest:
-            _print_manifest(run.manifest)
+            _print_manifest(run.manifest, status=run.status)
         return
     if len(args) > 1:
         raise click.UsageError("usage: runs [ID] | runs show RUN")
@@ -369,10 +371,9 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
     for r in rows:
         children.setdefault(r["parent_run_id"] if r["parent_run_id"] in ids else None, []).append(r)
 
-    verdicts = {
-        r.run_id: manifest_verdict({**r.manifest, "status": r.status}) if r.manifest else run_verdict(r.status, kind=r.kind)
-        for r in all_runs
-    }
+    # The registry's status is a Status (revision 0003 migrated the first wave's), even where the
+    # stored manifest is a v1 one, whose "failed" could also mean "differs".
+    verdicts = {r.run_id: run_verdict(r.status, kind=r.kind) for r in all_runs}
 
     def label(r: dict[str, Any]) -> str:
         v = verdicts[r["run_id"]]

@@ -119,7 +119,9 @@ def test_cli_runs_listing_labels_each_run_by_its_status(monkeypatch, capsys):
         run("r_failed01", "failed", FAILED),
         run("r_reprodu1", "reproduced", REPRODUCED),
         run("r_aborted1", "aborted", None),
-        run("r_v1failed", "failed", v1_manifest("failed", False, "reproduced", "output-differs")),
+        # first-wave runs, as revision 0003 left them: the registry's status is migrated, the manifest stays v1
+        run("r_v1differ", "differs", v1_manifest("failed", False, "reproduced", "output-differs")),
+        run("r_v1failed", "failed", v1_manifest("failed", False, "reproduced", "failed: exit 1", "skipped: upstream failed")),
     ]
     monkeypatch.setattr(cli, "_registry", lambda db: SimpleNamespace(runs=lambda artifact=None: runs))
     assert cli.main(["runs"]) == 0
@@ -129,7 +131,20 @@ def test_cli_runs_listing_labels_each_run_by_its_status(monkeypatch, capsys):
     assert re.search(r"a_00000003 failed ", lines["r_failed01"])
     assert re.search(r"a_00000003 reproduced ", lines["r_reprodu1"])
     assert re.search(r"a_00000003 aborted ", lines["r_aborted1"])
-    assert re.search(r"a_00000003 did not reproduce ", lines["r_v1failed"]), "v1: failed may mean differs; read ok"
+    assert re.search(r"a_00000003 did not reproduce ", lines["r_v1differ"])
+    assert re.search(r"a_00000003 failed ", lines["r_v1failed"]), "the registry's status, not the v1 manifest's ok"
+
+
+@pytest.mark.parametrize("status, label", [("failed", "failed"), ("differs", "did not reproduce"), ("reproduced", "reproduced")])
+def test_cli_runs_show_labels_a_first_wave_run_by_its_migrated_status(monkeypatch, capsys, status, label):
+    manifest = v1_manifest("failed" if status != "reproduced" else "succeeded", status == "reproduced", "reproduced", "failed: exit 1")
+    manifest["steps"] = [{**s, "outcome": s["reason"].split(":")[0]} for s in manifest["steps"]]  # the first wave wrote it too
+    run = SimpleNamespace(run_id=manifest["run_id"], kind="replay", status=status, manifest={**manifest, "parent_run_id": None})
+    registry = SimpleNamespace(get_run=lambda run_id: run, ancestry=lambda run_id: [run_id])
+    monkeypatch.setattr(cli, "_registry", lambda db: registry)
+    assert cli.main(["runs", "show", run.run_id]) == 0
+    title = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("run r_"))
+    assert title.rstrip().endswith(f": {label}"), title
 
 
 # -- the widget ---------------------------------------------------------------------
