@@ -1,4 +1,5 @@
-"""Environments: env_hash, requirements.lock capture, deterministic mode.
+"""Environments: env_hash, requirements.lock capture (of the live interpreter, or of the
+interpreter or program a command runs), deterministic mode.
 
 Names are imported lazily (``scidex_replay._lazy``), so that importing ``scidex_replay.env.deterministic``
 (as every handler that starts a step's process does) does not also load the
@@ -8,5 +9,10 @@ capture machinery (``platform``, ``sysconfig``, ``importlib.metadata``).
 from scidex_replay._lazy import attach
 
 __getattr__, __dir__, __all__ = attach(
-    __name__, {"capture": ["current_environment"], "deterministic": ["deterministic_env"]}
+    __name__,
+    {
+        "capture": ["current_environment"],
+        "command": ["InterpreterProbeFailed", "command_environment", "interpreter_environment"],
+        "deterministic": ["deterministic_env"],
+    },
 )

@@ -73,3 +73,43 @@ def test_lock_text_ends_with_a_newline_and_matches_the_cached_environment():
 )
 def test_names_are_normalized_as_pep_503_says(raw: str, normalized: str):
     assert normalize(raw) == normalized
+
+
+def _first_wave_environment_hash() -> str:
+    """The env_hash as the first wave computed it, before the lock code was shared with the probe."""
+    import json
+    import platform
+    import sysconfig
+    from importlib import metadata
+
+    lines: dict[str, str] = {}
+    for entry in sys.path:
+        folder = Path(entry or ".")
+        if not folder.is_dir():
+            continue
+        for info in folder.iterdir():
+            if info.suffix not in (".dist-info", ".egg-info"):
+                continue
+            name, _, version = info.stem.partition("-")
+            version = version.split("-py")[0]
+            if not version:
+                dist = metadata.Distribution.at(info)
+                name, version = dist.metadata["Name"] or "", dist.version
+            key = re.sub(r"[-_.]+", "-", name).lower()
+            if not key or key in lines:
+                continue
+            line = f"{key}=={version}"
+            try:
+                url = json.loads((info / "direct_url.json").read_text()).get("url")
+            except (OSError, ValueError, AttributeError):
+                url = None
+            if url:
+                line += f"  # direct_url: {url}"
+            lines[key] = line
+    lock = "\n".join(sorted(lines.values())) + "\n"
+    header = f"# python: {platform.python_implementation()} {platform.python_version()}\n# platform: {sysconfig.get_platform()}\n"
+    return hashlib.sha256((header + lock).encode()).hexdigest()
+
+
+def test_env_hash_of_the_live_environment_is_unchanged_since_the_first_wave():
+    assert current_environment().env_hash == _first_wave_environment_hash()
