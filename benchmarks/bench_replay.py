@@ -44,7 +44,7 @@ def bulk_chain(reg: Registry, n: int) -> str:
     """n recorded steps inserted in bulk (recording them one by one would dominate the benchmark)."""
     from sqlalchemy import insert
 
-    from scidex_replay.registry.models import ArtifactRow, StepInputRow, StepRow
+    from scidex_replay.registry.models import ArtifactRow, StepInputRow, StepOutputRow, StepRow
 
     now = datetime.now(timezone.utc)
     h = "0" * 64
@@ -58,8 +58,9 @@ def bulk_chain(reg: Registry, n: int) -> str:
         dict(step_id=f"s_b{i:07d}", position=0, artifact_id=f"a_b{i:07d}", producer_step_id=f"s_b{i - 1:07d}" if i else None)
         for i in range(n)
     ]
+    outputs = [dict(step_id=f"s_b{i:07d}", position=0, artifact_id=f"a_b{i + 1:07d}", path=None) for i in range(n)]
     with reg.session() as s:
-        for table, rows in ((ArtifactRow, arts), (StepRow, steps), (StepInputRow, inputs)):
+        for table, rows in ((ArtifactRow, arts), (StepRow, steps), (StepInputRow, inputs), (StepOutputRow, outputs)):
             for start in range(0, len(rows), 20000):
                 s.execute(insert(table), rows[start : start + 20000])
     return f"a_b{n:07d}"

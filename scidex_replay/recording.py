@@ -27,8 +27,9 @@ from typing import Any
 
 from scidex_replay.env import current_environment
 from scidex_replay.errors import BadInput
-from scidex_replay.handlers.spec import Handler, safe_name, scratch_input, scratch_output
+from scidex_replay.handlers.spec import Handler, relative_path, safe_name, scratch_input, scratch_output
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
+from scidex_replay.registry.records import Environment, NewOutput, StepOutput
 from scidex_replay.registry.jsonvalue import plain_json
 from scidex_replay.store import hash_file
 
@@ -54,18 +55,33 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
         output: str = "output",
         parameters: dict[str, Any] | None = None,
         kind: str | None = None,
+        input_paths: Sequence[str | None] = (),
+        outputs: Sequence[str] = (),
+        name: str | None = None,
+        env: Environment | None = None,
     ):
+        """``input_paths`` (one per input, or empty) stages each input at that path relative to the
+        working directory instead of ``in{N}-{name}``; ``outputs`` (relative paths) are the files
+        the code writes there, each its own artifact, instead of the single ``output``; ``name``
+        names the step; ``env`` is the environment the code runs in (default: this interpreter's).
+        Paths are checked (``BadInput`` for absolute or escaping ones)."""
         self.registry = registry
         self.step_type = step_type
         self.method = method
         self.parameters = plain_json(parameters)
         self.kind = kind
+        self.name = name
+        self.env = env
         self._sources = list(inputs)
+        self._input_paths = [relative_path(p, "input") if p else None for p in input_paths]
+        self._output_paths = [relative_path(p, "output") for p in outputs]
         self._output_name = safe_name(output, "output")
         self.inputs: list[Path] = []
         self.output: Path = Path()
+        self.outputs: list[Path] = []
         self.step: Step | None = None
         self.artifact: Artifact | None = None
+        self.artifacts: list[Artifact] = []
 
     def __enter__(self) -> "record_step":
         self.started_at = datetime.now(timezone.utc).replace(microsecond=0)
@@ -75,23 +91,38 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
             self._new_files: dict[int, Path] = {}
             for i, source in enumerate(self._sources):
                 self.inputs.append(self._freeze(i, source))
-            self.output = scratch_output(self.workdir, self._output_name)
+            if self._output_paths:
+                self.outputs = [self.workdir / p for p in self._output_paths]
+                for path in self.outputs:  # a script writes into folders that exist where it is run
+                    path.parent.mkdir(parents=True, exist_ok=True)
+            else:
+                self.outputs = [scratch_output(self.workdir, self._output_name)]
+            self.output = self.outputs[0]
         except BaseException:
             shutil.rmtree(self.workdir, ignore_errors=True)
             raise
         return self
 
+    def _staged(self, i: int, name: str) -> Path:
+        """Where input ``i`` is staged: at its given path, else ``in{i}-{name}``."""
+        at = self._input_paths[i] if i < len(self._input_paths) else None
+        if at is None:
+            return scratch_input(self.workdir, i, name)
+        dest = self.workdir / at
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return dest
+
     def _freeze(self, i: int, source: str | os.PathLike[str]) -> Path:
         text = os.fspath(source)
         if isinstance(source, str) and self.registry.has_artifact(text):
             art = self.registry.get_artifact(text)
-            dest = self.registry.store.materialize(art.content_hash, scratch_input(self.workdir, i, safe_name(art.name, art.id)))
+            dest = self.registry.store.materialize(art.content_hash, self._staged(i, safe_name(art.name, art.id)))
             self._hashes.append(art.content_hash)
             return dest
         path = Path(text)
         if not path.is_file():
             raise BadInput(f"input not found: {text} is neither an artifact id nor a file")
-        dest = scratch_input(self.workdir, i, safe_name(path.name, "input"))
+        dest = self._staged(i, safe_name(path.name, "input"))
         shutil.copyfile(path, dest)
         self._hashes.append(hash_file(dest))
         self._new_files[i] = dest
@@ -99,6 +130,7 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
 
     def provisional_step(self) -> Step:
         """The step as it will be recorded, for a handler to execute before it is."""
+        outputs = tuple(StepOutput("", "", p) for p in self._output_paths)
         return Step(
             step_id="(recording)",
             step_type=self.step_type,
@@ -112,18 +144,24 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
             trace_id=None,
             started_at=self.started_at,
             completed_at=self.started_at,
+            name=self.name,
+            input_paths=tuple(self._input_paths),
+            outputs=outputs if len(outputs) > 1 or any(self._output_paths) else (),
         )
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
             if exc_type is not None:
                 return
-            if not self.output.is_file():
-                raise BadInput(f"the step finished without writing its declared output {self._output_name}")
+            for path in self.outputs:
+                if not path.is_file():
+                    shown = path.relative_to(self.workdir) if self._output_paths else self._output_name
+                    raise BadInput(f"the step finished without writing its declared output {shown}")
             sources = []
             for i, source in enumerate(self._sources):
                 if i in self._new_files:
-                    sources.append(self.registry.add_artifact(self._new_files[i], name=Path(source).name).id)
+                    name = Path(self._input_paths[i]).name if i < len(self._input_paths) and self._input_paths[i] else Path(source).name
+                    sources.append(self.registry.add_artifact(self._new_files[i], name=name).id)
                 else:
                     sources.append(os.fspath(source))
             self.step, self.artifact = self.registry.record_step(
@@ -131,15 +169,19 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
                 method=self.method,
                 parameters=self.parameters,
                 sources=sources,
+                outputs=[NewOutput(file=p, name=Path(rel).name, path=rel) for p, rel in zip(self.outputs, self._output_paths)],
                 output=self.output,
                 input_hash=input_hash_of(self._hashes),
-                env=current_environment(),
+                env=self.env or current_environment(),
                 started_at=self.started_at,
                 completed_at=datetime.now(timezone.utc),
                 trace_id=trace_id(),
                 kind=self.kind,
                 name=self._output_name,
+                step_name=self.name,
+                input_paths=self._input_paths,
             )
+            self.artifacts = [self.registry.get_artifact(a) for a in self.step.output_ids]
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

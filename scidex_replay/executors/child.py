@@ -7,20 +7,15 @@ import json
 import os
 import pickle
 import sys
-from datetime import datetime
 from pathlib import Path
 
 
 def main() -> int:
     from scidex_replay.errors import ReplayError
-    from scidex_replay.registry.records import Step
+    from scidex_replay.registry.records import step_from_json
 
     job = json.loads(sys.stdin.read())
-    data = dict(job["step"])
-    data["started_at"] = datetime.fromisoformat(data["started_at"])
-    data["completed_at"] = datetime.fromisoformat(data["completed_at"])
-    data["source_artifact_ids"] = tuple(data["source_artifact_ids"])
-    step = Step(**data)
+    step = step_from_json(job["step"])
     # The step's output on fd 1 (print, C code, child processes) must not corrupt the answer.
     sys.stdout.flush()
     answer_to = os.fdopen(os.dup(1), "w")
@@ -36,7 +31,7 @@ def main() -> int:
         except Exception as exc:  # a handler bug reads the same as under the kernel executor
             json.dump({"error": f"{type(exc).__name__}: {exc}", "kind": "StepFailed"}, answer_to)
             return 1
-        json.dump({"path": str(result.path)}, answer_to)
+        json.dump({"path": str(result.path), "paths": [str(p) for p in result.paths]}, answer_to)
     return 0
 
 

@@ -99,4 +99,4 @@ class SubprocessExecutor(SerialExecutor):
             message = answer.get("error") or f"subprocess exit {proc.returncode}: {tail(proc.stderr)}"
             cls = OutputMissing if answer.get("kind") == "OutputMissing" else StepFailed
             raise cls(message)
-        return ReplayedArtifact(Path(answer["path"]))
+        return ReplayedArtifact(Path(answer["path"]), tuple(Path(p) for p in answer.get("paths", ())))

@@ -1,9 +1,12 @@
 """``shell``: the steps ``scidex-replay run`` records.
 
-``parameters["argv"]`` is the command as an argv list with placeholders
-``{in0}``, ``{in1}``… (the inputs, in order) and ``{out}`` (the output). It runs
-with no shell, in a scratch working directory, in deterministic mode, with
-``SOURCE_DATE_EPOCH`` set to the second the step was first recorded.
+``parameters["argv"]`` is the command as an argv list, as the user wrote it; it may hold
+placeholders ``{in0}``, ``{in1}``… (the inputs, in order), ``{out}`` (the first output) and
+``{out0}``, ``{out1}``… It runs with no shell, in the step's working directory, where each
+input is staged at the path it was given and from which each output is read afterwards, in
+deterministic mode, with ``SOURCE_DATE_EPOCH`` set to the second the step was first recorded.
+``parameters["stdout"]``, when set, is the output (a path in the working directory) that
+receives the command's standard output.
 """
 
 from __future__ import annotations
@@ -13,46 +16,52 @@ import re
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from scidex_replay.env.deterministic import deterministic_env
 from scidex_replay.errors import BadInput, OutputMissing, StepFailed
-from scidex_replay.handlers.spec import ReplayedArtifact
+from scidex_replay.handlers.spec import ReplayedArtifact, relative_path, workdir_of
 from scidex_replay.registry.records import Step
 
 PYTHON_MAP_ENV = "SCIDEX_REPLAY_PYTHON_MAP"
-PLACEHOLDER = re.compile(r"\{(in(\d+)|out)\}")
-STDERR_TAIL = 400
+PLACEHOLDER = re.compile(r"\{(in(\d+)|out(\d*))\}")
+STDERR_LIMIT = 600
 DEFAULT_TIMEOUT_S = 3600
 
 
-def substitute(argv: Sequence[str], inputs: Sequence[Path], output: Path) -> list[str]:
-    """Replace ``{inN}``/``{out}`` in each argument; other braces are left alone."""
+def substitute(argv: Sequence[str], inputs: Sequence[Path], outputs: Sequence[Path] | Path) -> list[str]:
+    """Replace ``{inN}``, ``{out}`` and ``{outN}`` in each argument; other braces are left alone.
+
+    ``outputs`` is the output paths in order (or the one output). Raises ``BadInput`` for a
+    placeholder past the last input or output.
+    """
+    outputs = [outputs] if isinstance(outputs, Path) else outputs
+
+    def pick(paths: Sequence[Path], index: int, what: str, text: str) -> str:
+        if index >= len(paths):
+            raise BadInput(f"{text} refers to {what} {index}, but the step has {len(paths)} {what}(s)")
+        return str(paths[index])
 
     def one(match: re.Match[str]) -> str:
-        if match.group(1) == "out":
-            return str(output)
-        index = int(match.group(2))
-        if index >= len(inputs):
-            raise BadInput(f"{match.group(0)} refers to input {index}, but the step has {len(inputs)} input(s)")
-        return str(inputs[index])
+        if match.group(1).startswith("out"):
+            return pick(outputs, int(match.group(3) or 0), "output", match.group(0))
+        return pick(inputs, int(match.group(2)), "input", match.group(0))
 
     return [PLACEHOLDER.sub(one, arg) for arg in argv]
 
 
-def check_argv(argv: Sequence[str], n_inputs: int) -> None:
-    """Reject a command that replay could not redirect: it must write to ``{out}``."""
+def check_argv(argv: Sequence[str], n_inputs: int, n_outputs: int = 1) -> None:
+    """Reject an empty command, or one whose placeholders name inputs or outputs it does not have."""
     if not argv:
         raise BadInput("no command given after --")
-    used = {m.group(1) for arg in argv for m in PLACEHOLDER.finditer(arg)}
-    if "out" not in used:
-        raise BadInput("the command must write its output to {out} (replay redirects it; a literal path would be overwritten)")
-    substitute(argv, [Path()] * n_inputs, Path())
+    substitute(argv, [Path()] * n_inputs, [Path()] * n_outputs)
 
 
-def tail(text: bytes, limit: int = STDERR_TAIL) -> str:
-    lines = text.decode("utf-8", "replace").strip().splitlines()
-    out = " | ".join(lines[-5:])
-    return out[-limit:]
+def tail(text: bytes, cwd: Path | None = None) -> str:
+    """A failed command's stderr in one line: for Python, the exception and the user's own line."""
+    from scidex_replay.handlers.stderr import failure_summary
+
+    return failure_summary(text, limit=STDERR_LIMIT, cwd=cwd)
 
 
 def _map_python(cmd: list[str]) -> list[str]:
@@ -78,18 +87,24 @@ class ShellHandler:
         argv = step.parameters.get("argv")
         if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
             raise StepFailed("shell step has no argv list in its parameters")
-        cmd = _map_python(substitute(argv, inputs, output))
+        workdir = workdir_of(step, output)
+        outputs = [workdir / relative_path(o.path, "output") for o in step.outputs] if step.outputs else [output]
+        for path in outputs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        cmd = _map_python(substitute(argv, inputs, outputs))
         env = deterministic_env(int(step.started_at.timestamp()))
+        stdout_to = step.parameters.get("stdout")
         try:
-            proc = subprocess.run(
-                cmd,
-                cwd=output.parent,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                timeout=self.timeout_s,
-            )
+            with open(workdir / relative_path(stdout_to, "--stdout"), "wb") if stdout_to else _devnull() as sink:
+                proc = subprocess.run(
+                    cmd,
+                    cwd=workdir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=sink,
+                    stderr=subprocess.PIPE,
+                    timeout=self.timeout_s,
+                )
         except FileNotFoundError as exc:
             raise StepFailed(f"command not found: {cmd[0]}") from exc
         except PermissionError as exc:
@@ -97,7 +112,12 @@ class ShellHandler:
         except subprocess.TimeoutExpired as exc:
             raise StepFailed(f"timed out after {self.timeout_s:g} s") from exc
         if proc.returncode != 0:
-            raise StepFailed(f"exit {proc.returncode}: {tail(proc.stderr)}")
-        if not output.is_file():
-            raise OutputMissing("the command exited 0 but did not write {out}")
-        return ReplayedArtifact(output)
+            raise StepFailed(f"exit {proc.returncode}: {tail(proc.stderr, workdir)}")
+        for path, declared in zip(outputs, step.outputs or [None]):
+            if not path.is_file():
+                raise OutputMissing(f"the command exited 0 but did not write {declared.path if declared else '{out}'}")
+        return ReplayedArtifact(outputs[0], tuple(outputs) if len(outputs) > 1 else ())
+
+
+def _devnull() -> Any:
+    return open(os.devnull, "wb")

@@ -31,17 +31,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol, runtime_checkable
 
+from scidex_replay.errors import BadInput
 from scidex_replay.registry.records import Step
 
 
 @dataclass(frozen=True)
 class ReplayedArtifact:
-    """What a handler produced: the path of the output bytes."""
+    """What a handler produced: the path of its (first) output's bytes, and for a step with
+    several outputs the path of each, in the step's order."""
 
     path: Path
+    paths: tuple[Path, ...] = ()
+
+    @property
+    def all_paths(self) -> tuple[Path, ...]:
+        return self.paths or (self.path,)
 
 
 @runtime_checkable
@@ -70,3 +77,52 @@ def scratch_input(step_dir: Path, index: int, name: str) -> Path:
 def scratch_output(step_dir: Path, name: str) -> Path:
     """Where a step writes its output (the step's working directory is ``step_dir``)."""
     return step_dir / name
+
+
+def relative_path(path: str, what: str = "path") -> str:
+    """``path`` as a normalized relative POSIX path inside a step's working directory.
+
+    Raises ``BadInput`` for an empty, absolute or escaping path (``../x``, ``a/../../x``), or one
+    with a NUL: recorded paths become paths on replay, so they are checked both times.
+    """
+    if not path or "\0" in path:
+        raise BadInput(f"{what} {path!r}: not a usable file name")
+    pure = PurePosixPath(path)
+    if pure.is_absolute():
+        raise BadInput(f"{what} {path}: must be relative to the step's working directory")
+    parts: list[str] = []
+    for part in pure.parts:
+        if part == "..":
+            if not parts:
+                raise BadInput(f"{what} {path}: leaves the step's working directory")
+            parts.pop()
+        elif part != ".":
+            parts.append(part)
+    if not parts:
+        raise BadInput(f"{what} {path!r}: names the working directory itself, not a file")
+    return "/".join(parts)
+
+
+def staged_inputs(step: Step, step_dir: Path, names: Sequence[str]) -> list[Path]:
+    """Where each input of ``step`` is staged: at its recorded path in the working directory
+    ``step_dir``, or (a step recorded with placeholders only) at ``in{N}-{name}``."""
+    paths = list(step.input_paths) + [None] * (len(names) - len(step.input_paths))
+    return [
+        step_dir / relative_path(p, "input") if p else scratch_input(step_dir, i, name)
+        for i, (p, name) in enumerate(zip(paths, names))
+    ]
+
+
+def output_paths(step: Step, step_dir: Path, names: Sequence[str]) -> list[Path]:
+    """Where each output of ``step`` is read after it ran: at its recorded path in ``step_dir``,
+    or (a first-wave step) at ``{out}``, ``step_dir/name``."""
+    return [
+        step_dir / relative_path(o.path, "output") if o.path else scratch_output(step_dir, name)
+        for o, name in zip(step.all_outputs, names)
+    ]
+
+
+def workdir_of(step: Step, output: Path) -> Path:
+    """The working directory of ``step`` when its first output is read from ``output``."""
+    first = step.all_outputs[0].path
+    return output.parents[len(PurePosixPath(first).parts) - 1] if first else output.parent

@@ -87,6 +87,7 @@ class StepRow(Base):
     trace_id: Mapped[Optional[str]] = mapped_column(String(64))
     started_at: Mapped[datetime]
     completed_at: Mapped[datetime]
+    name: Mapped[Optional[str]] = mapped_column(String(64))  # the step's name (``run --step``), unique in its chain
 
     target: Mapped[ArtifactRow] = relationship(back_populates="produced_by")
     inputs: Mapped[list["StepInputRow"]] = relationship(
@@ -94,6 +95,9 @@ class StepRow(Base):
         cascade="all, delete-orphan",
         back_populates="step",
         foreign_keys="StepInputRow.step_id",
+    )
+    outputs: Mapped[list["StepOutputRow"]] = relationship(
+        order_by="StepOutputRow.position", cascade="all, delete-orphan", back_populates="step"
     )
 
 
@@ -109,8 +113,24 @@ class StepInputRow(Base):
     position: Mapped[int] = mapped_column(primary_key=True)
     artifact_id: Mapped[str] = mapped_column(ForeignKey("artifacts.id"), index=True)
     producer_step_id: Mapped[Optional[str]] = mapped_column(ForeignKey("processing_steps.step_id"))
+    path: Mapped[Optional[str]] = mapped_column(Text)  # where it is staged in the working dir; null: in{N}-{name}
 
     step: Mapped[StepRow] = relationship(back_populates="inputs", foreign_keys=[step_id])
+
+
+class StepOutputRow(Base):
+    """Output ``position`` of a step (position 0 is the step's ``target_artifact_id``); ``path`` is
+    where the command wrote it, relative to its working directory (null: the single ``{out}``)."""
+
+    __tablename__ = "step_outputs"
+
+    step_id: Mapped[str] = mapped_column(ForeignKey("processing_steps.step_id"), primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True)
+    artifact_id: Mapped[str] = mapped_column(ForeignKey("artifacts.id"), unique=True)
+    path: Mapped[Optional[str]] = mapped_column(Text)
+
+    step: Mapped[StepRow] = relationship(back_populates="outputs")
+    artifact: Mapped[ArtifactRow] = relationship()
 
 
 class RunRow(Base):
@@ -143,3 +163,4 @@ class ResultRow(Base):
     duration_s: Mapped[float]
     replayed_blob: Mapped[Optional[str]] = mapped_column(HASH)
     reuse_key: Mapped[Optional[str]] = mapped_column(HASH)
+    outputs_replayed: Mapped[Optional[list[str]]] = mapped_column(JSON)  # every output's digest; null: one output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,29 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class StepOutput:
+    """One output of a step: its artifact, that artifact's content hash, and where the command
+    wrote it relative to its working directory (``None``: the single ``{out}`` of a first-wave step)."""
+
+    artifact_id: str
+    content_hash: str
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class NewOutput:
+    """An output to record: a file (or bytes), or ``digest`` of bytes already in the store; its
+    artifact ``name``; where the command wrote it in its working directory (``path``)."""
+
+    file: str | os.PathLike[str] | bytes | None = None
+    digest: str | None = None
+    name: str | None = None
+    path: str | None = None
+    kind: str | None = None  # default: the step's kind, else guessed from the name
+    metadata: dict[str, Any] | None = None  # default: the step's metadata
+
+
+@dataclass(frozen=True)
 class Step:
     step_id: str
     step_type: str
@@ -42,6 +66,25 @@ class Step:
     trace_id: str | None
     started_at: datetime
     completed_at: datetime
+    name: str | None = None
+    #: where each input is staged, relative to the working directory (``None``: ``in{N}-{name}``)
+    input_paths: tuple[str | None, ...] = ()
+    #: every output in order, the first being ``target_artifact_id`` (empty: that one alone)
+    outputs: tuple[StepOutput, ...] = ()
+
+    @property
+    def all_outputs(self) -> tuple[StepOutput, ...]:
+        """Every output; a step recorded with one output has it here too."""
+        return self.outputs or (StepOutput(self.target_artifact_id, self.output_hash),)
+
+    @property
+    def output_ids(self) -> tuple[str, ...]:
+        return tuple(o.artifact_id for o in self.all_outputs)
+
+    @property
+    def label(self) -> str:
+        """The step's name, else its id."""
+        return self.name or self.step_id
 
 
 def step_to_json(step: Step) -> dict[str, Any]:
@@ -51,6 +94,17 @@ def step_to_json(step: Step) -> dict[str, Any]:
     data["started_at"] = step.started_at.isoformat()
     data["completed_at"] = step.completed_at.isoformat()
     return data
+
+
+def step_from_json(data: dict[str, Any]) -> Step:
+    """The ``Step`` that ``step_to_json`` wrote."""
+    data = dict(data)
+    data["started_at"] = datetime.fromisoformat(data["started_at"])
+    data["completed_at"] = datetime.fromisoformat(data["completed_at"])
+    data["source_artifact_ids"] = tuple(data["source_artifact_ids"])
+    data["input_paths"] = tuple(data.get("input_paths", ()))
+    data["outputs"] = tuple(StepOutput(**o) for o in data.get("outputs", ()))
+    return Step(**data)
 
 
 @dataclass(frozen=True)
@@ -86,6 +140,15 @@ class StepResult:
     duration_s: float = 0.0
     replayed_blob: str | None = None
     reuse_key: str | None = None
+    #: every output's replayed digest, for a step with several outputs (else empty)
+    outputs_replayed: tuple[str, ...] = ()
+
+    @property
+    def digests(self) -> tuple[str, ...]:
+        """The replayed digest of each output (empty when the step produced nothing)."""
+        if self.outputs_replayed:
+            return self.outputs_replayed
+        return (self.output_hash_replayed,) if self.output_hash_replayed else ()
 
     @property
     def reason(self) -> str:

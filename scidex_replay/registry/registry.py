@@ -33,8 +33,16 @@ from scidex_replay.config import data_home, database_url
 from scidex_replay.errors import BadInput, NotFound, RegistryUnavailable
 from scidex_replay.outcomes import REUSABLE, Outcome, Status
 from scidex_replay.registry.jsonvalue import plain_json
-from scidex_replay.registry.models import ArtifactRow, EnvironmentRow, ResultRow, RunRow, StepInputRow, StepRow
-from scidex_replay.registry.records import Artifact, Environment, Run, Step, StepResult
+from scidex_replay.registry.models import (
+    ArtifactRow,
+    EnvironmentRow,
+    ResultRow,
+    RunRow,
+    StepInputRow,
+    StepOutputRow,
+    StepRow,
+)
+from scidex_replay.registry.records import Artifact, Environment, NewOutput, Run, Step, StepOutput, StepResult
 from scidex_replay.store import BlobStore
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
@@ -73,9 +81,18 @@ _STEP_COLUMNS = (
 )
 
 
+#: What ``_step`` reads beyond the step's own row.
+_STEP_LOADS = [selectinload(StepRow.inputs), selectinload(StepRow.outputs).selectinload(StepOutputRow.artifact)]
+
+
 def _step(row: StepRow) -> Step:
     sources = tuple(i.artifact_id for i in row.inputs)
-    return Step(**{name: getattr(row, name) for name in _STEP_COLUMNS}, source_artifact_ids=sources)
+    paths = tuple(i.path for i in row.inputs) if any(i.path for i in row.inputs) else ()
+    outputs = tuple(StepOutput(o.artifact_id, o.artifact.content_hash, o.path) for o in row.outputs)
+    return Step(
+        **{name: getattr(row, name) for name in _STEP_COLUMNS}, source_artifact_ids=sources, name=row.name,
+        input_paths=paths, outputs=outputs if len(outputs) > 1 or any(o.path for o in outputs) else (),
+    )
 
 
 def _run(row: RunRow) -> Run:
@@ -105,6 +122,7 @@ def _result(row: ResultRow) -> StepResult:
         duration_s=row.duration_s,
         replayed_blob=row.replayed_blob,
         reuse_key=row.reuse_key,
+        outputs_replayed=tuple(row.outputs_replayed or ()),
     )
 
 
@@ -115,8 +133,9 @@ def walk_cte(artifact_id: str, *, distinct: bool = True) -> Any:
     once, so diamonds and even a corrupt cycle terminate; ``distinct=False`` (UNION ALL) gives
     a step once per path to it, which only ``walk_step_ids``'s fast path may use.
     """
-    steps_t, used = StepRow.__table__, StepInputRow.__table__.alias("used")
-    walk = select(steps_t.c.step_id).where(steps_t.c.target_artifact_id == artifact_id).cte("walk", recursive=True)
+    outputs_t, used = StepOutputRow.__table__, StepInputRow.__table__.alias("used")
+    # The step that produced the artifact, as any of its outputs: one probe of uq_step_outputs_artifact_id.
+    walk = select(outputs_t.c.step_id).where(outputs_t.c.artifact_id == artifact_id).cte("walk", recursive=True)
     parents = (
         select(used.c.producer_step_id)
         .join(walk, walk.c.step_id == used.c.step_id)
@@ -279,8 +298,8 @@ class Registry:
     def _producers(self, ids: Iterable[str]) -> dict[str, str | None]:
         """Each known artifact id in ``ids`` -> the id of the step that produced it (None: a source)."""
         query = (
-            select(ArtifactRow.id, StepRow.step_id)
-            .outerjoin(StepRow, StepRow.target_artifact_id == ArtifactRow.id)
+            select(ArtifactRow.id, StepOutputRow.step_id)
+            .outerjoin(StepOutputRow, StepOutputRow.artifact_id == ArtifactRow.id)
             .where(ArtifactRow.id.in_(set(ids)))
         )
         with self.engine.connect() as conn:
@@ -324,12 +343,19 @@ class Registry:
         kind: str | None = None,
         name: str | None = None,
         metadata: dict[str, Any] | None = None,
+        outputs: Sequence[NewOutput] = (),
+        step_name: str | None = None,
+        input_paths: Sequence[str | None] = (),
     ) -> tuple[Step, Artifact]:
-        """Store ``output`` and record the step that produced it from ``sources`` (artifact ids, in order).
+        """Store the step's output(s) and record the step that produced them from ``sources``
+        (artifact ids, in order); returns the step and its first output's artifact.
 
-        Instead of ``output``, ``output_hash`` may name bytes already in the store.
-        ``input_hash`` is the hash of the sources' content as the caller hashed it
-        *before* running the step (see ``input_hash_of``).
+        One output: ``output`` (a file or bytes) or ``output_hash`` (bytes already in the store),
+        named ``name``. Several: ``outputs``, each its own artifact (``kind`` and ``metadata``
+        apply to all). ``input_paths`` says where each input was staged in the working directory,
+        ``step_name`` names the step. ``input_hash`` is the hash of the sources' content as the
+        caller hashed it *before* running the step (see ``input_hash_of``).
+        Raises ``NotFound`` for an unknown source, ``BadInput`` for naive timestamps.
         """
         parameters = plain_json(parameters)
         if started_at.tzinfo is None or completed_at.tzinfo is None:
@@ -337,60 +363,86 @@ class Registry:
         producers = self._producers(sources)
         if missing := [a for a in sources if a not in producers]:
             raise NotFound(f"unknown artifact id: {missing[0]}")
-        if output_hash is not None:
-            digest = output_hash
-            size = self.store.path(digest).stat().st_size
-        elif isinstance(output, bytes):
-            digest, size = self.store.put_bytes(output)
-        else:
-            digest, size = self.store.put_file(output)
-            name = name or Path(output).name
+        if not outputs:
+            outputs = [NewOutput(file=output, digest=output_hash, name=name)]
+        stored = [(*self._store_output(o), o) for o in outputs]
         if env is not None:
             self.ensure_environment(env)
+        paths = list(input_paths) + [None] * (len(sources) - len(input_paths))
         with self.session() as s:
-            target = ArtifactRow(
-                id=new_id("a"),
-                content_hash=digest,
-                size=size,
-                kind=kind or _guess_kind(name),
-                name=name,
-                created_at=completed_at,
-                meta=metadata or {},
-            )
+            targets = [
+                ArtifactRow(
+                    id=new_id("a"), content_hash=digest, size=size, kind=o.kind or kind or _guess_kind(out_name),
+                    name=out_name, created_at=completed_at, meta=o.metadata or metadata or {},
+                )
+                for digest, size, out_name, o in stored
+            ]
             row = StepRow(
                 step_id=new_id("s"),
                 step_type=step_type,
                 method=method,
                 parameters=parameters,
-                target=target,
+                target=targets[0],
                 input_hash=input_hash,
-                output_hash=digest,
+                output_hash=stored[0][0],
                 env_hash=env.env_hash if env else None,
                 trace_id=trace_id,
                 started_at=started_at,
                 completed_at=completed_at,
+                name=step_name,
                 inputs=[
-                    StepInputRow(position=i, artifact_id=a, producer_step_id=producers[a]) for i, a in enumerate(sources)
+                    StepInputRow(position=i, artifact_id=a, producer_step_id=producers[a], path=p)
+                    for i, (a, p) in enumerate(zip(sources, paths))
                 ],
             )
+            row.outputs = [
+                StepOutputRow(position=i, artifact=target, path=o.path) for i, (target, o) in enumerate(zip(targets, outputs))
+            ]
             s.add(row)
             s.flush()
-            return _step(row), _artifact(target)
+            return _step(row), _artifact(targets[0])
+
+    def _store_output(self, out: NewOutput) -> tuple[str, int, str | None]:
+        """(digest, size, artifact name) of an output, its bytes put in the store."""
+        if out.digest is not None:
+            return out.digest, self.store.path(out.digest).stat().st_size, out.name
+        if isinstance(out.file, bytes):
+            return *self.store.put_bytes(out.file), out.name
+        if out.file is None:
+            raise BadInput("a step output needs a file, bytes or a stored digest")
+        digest, size = self.store.put_file(out.file)
+        return digest, size, out.name or Path(out.file).name
+
+    def step_names(self, artifact_ids: Iterable[str]) -> set[str]:
+        """The names of the steps that contributed to any of ``artifact_ids`` (their chains)."""
+        names: set[str] = set()
+        with self.engine.connect() as conn:
+            for artifact_id in set(artifact_ids):
+                ids = walk_step_ids(conn, artifact_id)
+                if ids:
+                    query = select(StepRow.name).where(StepRow.step_id.in_(ids), StepRow.name.is_not(None))
+                    names.update(conn.scalars(query))
+        return names
 
     def get_step(self, step_id: str) -> Step:
-        return self._get(StepRow, step_id, "step", _step, options=[selectinload(StepRow.inputs)])
+        return self._get(StepRow, step_id, "step", _step, options=_STEP_LOADS)
 
     def producing_step(self, artifact_id: str) -> Step | None:
+        """The step that produced ``artifact_id`` (any of its outputs), or None for a source artifact."""
         with self.session() as s:
             row = s.scalars(
-                select(StepRow).where(StepRow.target_artifact_id == artifact_id).options(selectinload(StepRow.inputs))
+                select(StepRow)
+                .join(StepOutputRow, StepOutputRow.step_id == StepRow.step_id)
+                .where(StepOutputRow.artifact_id == artifact_id)
+                .options(*_STEP_LOADS)
             ).first()
             return _step(row) if row else None
 
     def chain(self, artifact_id: str) -> list[Step]:
         """Every step that contributed to ``artifact_id`` (``walk_step_ids``), unordered: ``replay.plan`` orders it."""
         self.get_artifact(artifact_id)
-        steps_t, inputs_t = StepRow.__table__, StepInputRow.__table__
+        steps_t, inputs_t, outputs_t = StepRow.__table__, StepInputRow.__table__, StepOutputRow.__table__
+        artifacts_t = ArtifactRow.__table__
         columns = [steps_t.c[name] for name in _STEP_COLUMNS]
         steps: list[Step] = []
         with self.engine.connect() as conn:
@@ -398,13 +450,34 @@ class Registry:
             # Core rows, not ORM objects (hydrating 100k ORM instances costs more than the walk),
             # joined with the walk that gave each step once: no list of ids goes back to the database.
             walk = walk_cte(artifact_id, distinct=distinct)
-            sources: dict[str, list[str]] = {}
-            inputs = select(inputs_t.c.step_id, inputs_t.c.artifact_id).join(walk, walk.c.step_id == inputs_t.c.step_id)
-            for step_id, source in conn.execute(inputs.order_by(inputs_t.c.step_id, inputs_t.c.position)):
-                sources.setdefault(step_id, []).append(source)
-            for row in conn.execute(select(*columns).join(walk, walk.c.step_id == steps_t.c.step_id)):
-                step_id, step_type, method, parameters, target, *rest = row
-                steps.append(Step(step_id, step_type, method, parameters, target, tuple(sources.get(step_id, ())), *rest))
+            sources: dict[str, list[tuple[str, str | None]]] = {}
+            inputs = select(inputs_t.c.step_id, inputs_t.c.artifact_id, inputs_t.c.path).join(
+                walk, walk.c.step_id == inputs_t.c.step_id
+            )
+            for step_id, source, path in conn.execute(inputs.order_by(inputs_t.c.step_id, inputs_t.c.position)):
+                sources.setdefault(step_id, []).append((source, path))
+            outputs: dict[str, list[StepOutput]] = {}
+            # Only steps recorded with several outputs or output paths need theirs read (first-wave steps have one).
+            produced = (
+                select(outputs_t.c.step_id, outputs_t.c.artifact_id, artifacts_t.c.content_hash, outputs_t.c.path)
+                .join(walk, walk.c.step_id == outputs_t.c.step_id)
+                .join(artifacts_t, artifacts_t.c.id == outputs_t.c.artifact_id)
+                .where((outputs_t.c.position > 0) | outputs_t.c.path.is_not(None))
+                .order_by(outputs_t.c.step_id, outputs_t.c.position)
+            )
+            for step_id, out_id, digest, path in conn.execute(produced):
+                outputs.setdefault(step_id, []).append(StepOutput(out_id, digest, path))
+            for row in conn.execute(select(*columns, steps_t.c.name).join(walk, walk.c.step_id == steps_t.c.step_id)):
+                step_id, step_type, method, parameters, target, *rest, name = row
+                ins = sources.get(step_id, [])
+                paths = tuple(p for _, p in ins) if any(p for _, p in ins) else ()
+                outs = outputs.get(step_id, [])
+                if outs and outs[0].artifact_id != target:  # the first output is the target, read above only with a path
+                    outs.insert(0, StepOutput(target, rest[1]))
+                steps.append(Step(
+                    step_id, step_type, method, parameters, target, tuple(a for a, _ in ins), *rest,
+                    name=name, input_paths=paths, outputs=tuple(outs),
+                ))
         return steps
 
     def step_types(self) -> list[tuple[str, int]]:
@@ -459,6 +532,7 @@ class Registry:
                     duration_s=r.duration_s,
                     replayed_blob=r.replayed_blob,
                     reuse_key=r.reuse_key,
+                    outputs_replayed=list(r.outputs_replayed) if len(r.outputs_replayed) > 1 else None,
                 )
                 for r in results
             )
@@ -511,14 +585,17 @@ class Registry:
         return chain
 
     def reusable_results(self, step_ids: Iterable[str], run_ids: Sequence[str] | None = None) -> dict[str, tuple[str, str]]:
-        """reuse_key -> (run that executed it, output digest) for results that reproduced, in one query.
+        """reuse_key -> (run that executed it, every output's digest) for results that reproduced, in one query.
 
         Only results of ``step_ids`` are considered, and only those of ``run_ids``
         when given (``None`` means every run). The earliest succeeded result wins;
         a result that was itself reused points at the run that executed it.
         """
         query = (
-            select(ResultRow.reuse_key, ResultRow.run_id, ResultRow.reused_from_run, ResultRow.output_hash_replayed)
+            select(
+                ResultRow.reuse_key, ResultRow.run_id, ResultRow.reused_from_run, ResultRow.output_hash_replayed,
+                ResultRow.outputs_replayed,
+            )
             .join(RunRow, RunRow.run_id == ResultRow.run_id)
             .where(
                 ResultRow.step_id.in_(list(step_ids)),
@@ -532,7 +609,10 @@ class Registry:
             query = query.where(ResultRow.run_id.in_(list(run_ids)))
         with self.session() as s:
             # Walk newest to oldest so the earliest result is the one left in the dict.
-            return {key: (reused_from or run_id, digest) for key, run_id, reused_from, digest in s.execute(query)}
+            return {
+                key: (reused_from or run_id, tuple(outputs or (digest,)))
+                for key, run_id, reused_from, digest, outputs in s.execute(query)
+            }
 
 
 def _check_id(value: str, what: str) -> str:

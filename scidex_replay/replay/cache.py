@@ -24,7 +24,7 @@ class CacheMiss(LookupError):
 @dataclass(frozen=True)
 class CachedResult:
     run_id: str  # the run that executed the step
-    digest: str  # sha256 of the output it produced
+    digests: tuple[str, ...]  # sha256 of each output it produced, in the step's order
 
 
 def reuse_key(handler: Handler, step: Step, input_digests: Sequence[str], env_hash: str) -> str:
@@ -56,7 +56,7 @@ class ReuseCache:
     def __init__(self, registry: Registry, step_ids: Iterable[str], mode: str, ancestry: Sequence[str] = ()):
         assert mode in REUSE_MODES, mode
         self._store = registry.store
-        self._hits: dict[str, tuple[str, str]] = (
+        self._hits: dict[str, tuple[str, tuple[str, ...]]] = (
             {} if mode == "none" else registry.reusable_results(step_ids, None if mode == "all" else ancestry)
         )
 
@@ -66,6 +66,6 @@ class ReuseCache:
     def lookup(self, key: str) -> CachedResult:
         """The earlier result with ``key``; ``CacheMiss`` when there is none or its bytes are gone."""
         hit = self._hits.get(key)
-        if hit is None or not self._store.has(hit[1]):
+        if hit is None or not all(self._store.has(d) for d in hit[1]):
             raise CacheMiss(key)
         return CachedResult(*hit)

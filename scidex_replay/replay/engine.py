@@ -28,6 +28,7 @@ from scidex_replay.env import current_environment
 from scidex_replay.errors import ChainNotFound
 from scidex_replay.executors.base import Executor
 from scidex_replay.handlers import HandlerRegistry, load_handlers
+from scidex_replay.handlers.spec import relative_path, safe_name
 from scidex_replay.outcomes import Outcome, Status, status_of
 from scidex_replay.registry import Registry, Step
 from scidex_replay.registry.records import StepResult
@@ -50,7 +51,7 @@ def collect(registry: Registry, artifact_id: str) -> Chain:
     steps = registry.chain(target.id)
     if not steps:
         raise ChainNotFound(f"{target.id} ({target.name}) is a source artifact: no recorded step produced it")
-    ids = {a for s in steps for a in s.source_artifact_ids} | {s.target_artifact_id for s in steps}
+    ids = {a for s in steps for a in (*s.source_artifact_ids, *s.output_ids)}
     return Chain(target, steps, registry.artifacts(ids))
 
 
@@ -181,6 +182,8 @@ def _execute(
         finished = registry.finish_run(run.run_id, status=status, results=execution.results, manifest=manifest)
         shutil.rmtree(workdir, ignore_errors=True)
         path = manifests.write(manifest, options.out if options.out is not None else registry.home / "runs" / run.run_id)
+        if options.out is not None:
+            _export_outputs(registry, chain, execution.results, options.out)
     report = Report(run=finished, manifest=manifest, manifest_path=path)
     emit("end", {"report": report})
     return report
@@ -188,6 +191,19 @@ def _execute(
 
 def _quiet(kind: str, payload: dict[str, Any]) -> None:
     pass
+
+
+def _export_outputs(registry: Registry, chain: Chain, results: list[StepResult], out: Path) -> None:
+    """Put each replayed output in ``out/STEP/PATH`` beside the manifest (STEP: the step's name or
+    id; PATH: where the command wrote it, or the artifact's name), verified against its digest."""
+    by_id = {s.step_id: s for s in chain.steps}
+    for result in results:
+        step = by_id[result.step_id]
+        for output, digest in zip(step.all_outputs, result.digests):
+            name = output.path or safe_name(chain.artifacts[output.artifact_id].name, output.artifact_id)
+            dest = out / safe_name(step.label, step.step_id) / relative_path(name, "output")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            registry.store.materialize(digest, dest)
 
 
 class _Execution:
@@ -237,7 +253,7 @@ class _Execution:
 
     def _record(self, planned: PlannedStep, result: StepResult) -> None:
         if result.ok is False and result.output_hash_replayed is None and planned.action == EXECUTE:
-            self.broken.add(planned.step.target_artifact_id)  # its dependents have no bytes to run on
+            self.broken.update(planned.step.output_ids)  # its dependents have no bytes to run on
         if self.runner.options.strict and result.outcome is Outcome.INPUT_DIFFERS:
             self.aborted = True
         self.results.append(result)
@@ -249,7 +265,7 @@ class _Execution:
         for job in jobs:
             groups.setdefault(id(job.executor), []).append(job)
         for group in groups.values():
-            calls = [(job.handler, job.step, job.inputs, job.output) for job in group]
+            calls = [(job.handler, job.step, job.inputs, job.outputs[0]) for job in group]
 
             def done(index: int, produced: Any, seconds: float, group: list[Job] = group) -> None:
                 job = group[index]
@@ -264,7 +280,7 @@ def _waves(the_plan: Plan) -> list[list[int]]:
     waves: list[list[int]] = []
     for position, planned in enumerate(the_plan.steps):
         wave = 1 + max((produced_at.get(a, -1) for a in planned.step.source_artifact_ids), default=-1)
-        produced_at[planned.step.target_artifact_id] = wave
+        produced_at.update(dict.fromkeys(planned.step.output_ids, wave))
         while len(waves) <= wave:
             waves.append([])
         waves[wave].append(position)

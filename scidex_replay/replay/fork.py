@@ -9,7 +9,7 @@ chain; ``register_fork_outputs`` records what a fork produced as new artifacts
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 
 from scidex_replay.errors import BadInput
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
+from scidex_replay.registry.records import NewOutput
 from scidex_replay.replay.options import ReplayOptions
 
 
@@ -62,7 +63,22 @@ def resolve(registry: Registry, chain: Chain, options: ReplayOptions) -> Request
     reuse = options.reuse or ("succeeded-before" if options.restart else "all" if fork else "none")
     if fork and kind == "replay":
         kind = "fork"
+    ref = step_ids(chain)
+    from_step = ref(from_step) if from_step else from_step
+    set_params = {ref(step): values for step, values in set_params.items()}
+    input_overrides = {":".join([ref(spec.partition(":")[0]), *spec.split(":")[1:2]]): v for spec, v in input_overrides.items()}
     return Request(kind, ancestry, from_step, set_params, input_overrides, reuse)
+
+
+def step_ids(chain: Chain) -> Callable[[str], str]:
+    """A function from a step's name or id (``--from fit``, ``--set fit.k=1``) to its id in ``chain``.
+
+    A name is unique within a chain; an unknown one comes back as given, for the caller's
+    "no such step" message.
+    """
+    by_name = {s.name: s.step_id for s in chain.steps if s.name}
+    ids = {s.step_id for s in chain.steps}
+    return lambda ref: ref if ref in ids else by_name.get(ref, ref)
 
 
 def fork_steps(
@@ -114,32 +130,37 @@ def fork_steps(
 
 
 def register_fork_outputs(
-    registry: Registry, chain: Chain, executed: Sequence[tuple[Step, str]], *, run_id: str, env: Any
+    registry: Registry, chain: Chain, executed: Sequence[tuple[Step, tuple[str, ...]]], *, run_id: str, env: Any
 ) -> dict[str, str]:
-    """Record each step a fork ran (``(step as run, output digest)``, in order) as a new step whose
-    target is a new artifact ``forked_from`` the live one; returns step id -> new artifact id."""
+    """Record each step a fork ran (``(step as run, its outputs' digests)``, in order) as a new step
+    whose outputs are new artifacts, each ``forked_from`` its live one; returns step id -> the new
+    artifact of its first output."""
     new_ids: dict[str, str] = {}
     forked: dict[str, str] = {}
     now = datetime.now(timezone.utc)
-    for step, digest in executed:
-        live = chain.artifacts[step.target_artifact_id]
+    for step, digests in executed:
         sources = [new_ids.get(a, a) for a in step.source_artifact_ids]
-        _, art = registry.record_step(
+        outputs = []
+        for out, digest in zip(step.all_outputs, digests):
+            live = chain.artifacts[out.artifact_id]
+            meta = {"forked_from": live.id, "fork_run": run_id}
+            outputs.append(NewOutput(digest=digest, name=live.name, path=out.path, kind=live.kind, metadata=meta))
+        new_step, _ = registry.record_step(
             step_type=step.step_type,
             method=step.method,
             parameters=step.parameters,
             sources=sources,
-            output_hash=digest,
+            outputs=outputs,
             input_hash=input_hash_of([chain.artifacts[a].content_hash for a in sources]),
             env=env,
             started_at=step.started_at,
             completed_at=now,
             trace_id=run_id,
-            kind=live.kind,
-            name=live.name,
-            metadata={"forked_from": live.id, "fork_run": run_id},
+            step_name=step.name,
+            input_paths=step.input_paths,
         )
-        new_ids[live.id] = art.id
-        chain.artifacts[art.id] = art
-        forked[step.step_id] = art.id
+        for live_id, new_id in zip(step.output_ids, new_step.output_ids):
+            new_ids[live_id] = new_id
+        chain.artifacts.update(registry.artifacts(new_step.output_ids))
+        forked[step.step_id] = new_step.output_ids[0]
     return forked

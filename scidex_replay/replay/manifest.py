@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from scidex_replay.errors import BadInput, ReplayError, one_line
-from scidex_replay.outcomes import EXECUTED, Outcome
+from scidex_replay.outcomes import EXECUTED, Outcome, is_ok
 from scidex_replay.registry.records import Artifact, Run, Step, StepResult
 
 SCHEMA = "scidex-replay/manifest/v2"
@@ -76,19 +76,9 @@ def build(
     rows = []
     for r in results:
         s = by_id[r.step_id]
-        target = artifacts.get(s.target_artifact_id)
-        output = {
-            "artifact_id": s.target_artifact_id,
-            "name": target.name if target else None,
-            "hash_live": s.output_hash,
-            "hash_replayed": r.output_hash_replayed,
-            "ok": r.ok,
-            "outcome": r.outcome.value,
-            "comparison": None,
-        }
         row = {
             "step_id": s.step_id,
-            "step_name": None,
+            "step_name": s.name,
             "step_type": s.step_type,
             "method": s.method,
             "target_artifact_id": s.target_artifact_id,
@@ -101,7 +91,7 @@ def build(
             "reason": r.reason,
             "reused_from_run": r.reused_from_run,
             "duration_s": round(r.duration_s, 6),
-            "outputs": [output],
+            "outputs": _outputs(s, r, artifacts),
             "comparison": None,
         }
         row.update((extras or {}).get(s.step_id, {}))
@@ -126,6 +116,28 @@ def build(
     if (error := problem(manifest)) is not None:
         raise ReplayError(f"scidex-replay built a manifest that breaks its own schema: {error}")
     return manifest
+
+
+def _outputs(step: Step, result: StepResult, artifacts: Mapping[str, Artifact]) -> list[dict[str, Any]]:
+    """One entry per output of ``step``: where a step's outputs differ, each says whether it does."""
+    replayed = result.digests
+    rows = []
+    for i, out in enumerate(step.all_outputs):
+        digest = replayed[i] if i < len(replayed) else None
+        outcome = result.outcome
+        if outcome is Outcome.OUTPUT_DIFFERS and digest == out.content_hash:
+            outcome = Outcome.REPRODUCED  # this output is byte-identical; another one differs
+        artifact = artifacts.get(out.artifact_id)
+        rows.append({
+            "artifact_id": out.artifact_id,
+            "name": out.path or (artifact.name if artifact else None),
+            "hash_live": out.content_hash,
+            "hash_replayed": digest,
+            "ok": is_ok(outcome),
+            "outcome": outcome.value,
+            "comparison": None,
+        })
+    return rows
 
 
 def write(manifest: dict[str, Any], out_dir: Path) -> Path:

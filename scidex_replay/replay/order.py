@@ -18,7 +18,7 @@ def topological(steps: Iterable[Step]) -> list[Step]:
     Raises ``CycleError`` naming the steps on a cycle.
     """
     steps = sorted(steps, key=lambda s: (s.started_at, s.completed_at, s.step_id))
-    producer = {s.target_artifact_id: s.step_id for s in steps}
+    producer = {a: s.step_id for s in steps for a in s.output_ids}
     by_id = {s.step_id: s for s in steps}
     sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
     for s in steps:

@@ -60,10 +60,11 @@ def descendants(steps: Sequence[Step], root: str) -> set[str]:
     by_id = {s.step_id: s for s in steps}
     seen, todo = {root}, [by_id[root]]
     while todo:
-        for c in consumers.get(todo.pop().target_artifact_id, ()):
-            if c.step_id not in seen:
-                seen.add(c.step_id)
-                todo.append(c)
+        for output in todo.pop().output_ids:
+            for c in consumers.get(output, ()):
+                if c.step_id not in seen:
+                    seen.add(c.step_id)
+                    todo.append(c)
     return seen
 
 

@@ -9,16 +9,17 @@ it with the record and says the outcome. The runner never writes to the registry
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scidex_replay.errors import NotFound, ReplayError, one_line
+from scidex_replay.errors import BadInput, NotFound, ReplayError, one_line
 from scidex_replay.executors import Executor
 from scidex_replay.handlers import HandlerRegistry
-from scidex_replay.handlers.spec import Handler, ReplayedArtifact, safe_name, scratch_input, scratch_output
+from scidex_replay.handlers.spec import Handler, ReplayedArtifact, output_paths, safe_name, staged_inputs
 from scidex_replay.outcomes import Outcome, is_ok
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
 from scidex_replay.registry.records import StepResult
@@ -43,7 +44,7 @@ class Job:
     handler: Handler
     executor: Executor
     inputs: list[Path]
-    output: Path
+    outputs: list[Path]  # where each output is read after the step ran, in the step's order
     key: str
     env_note: str  # why it runs in the live environment although it was recorded in another
     inputs_differ: str  # why its inputs differ from the record (it runs all the same), or ""
@@ -81,7 +82,7 @@ class StepRunner:
         self.warn = warn
         self.pins: dict[str, Any] = {}  # env_hash -> Pin: one build attempt per run
         self.replayed: dict[str, str] = {}  # artifact id -> digest of the bytes this run produced for it
-        self.executed: list[tuple[Step, str]] = []  # a fork's (step as run, output digest), in order
+        self.executed: list[tuple[Step, tuple[str, ...]]] = []  # a fork's (step as run, output digests), in order
         self.extras: dict[str, dict[str, Any]] = {}  # step id -> manifest fields beyond the result
 
     # -- results that need no run -------------------------------------------
@@ -100,10 +101,13 @@ class StepRunner:
 
     def _reused(self, step: Step, position: int, key: str) -> StepResult:
         hit = self.cache.lookup(key)
-        self.replayed[step.target_artifact_id] = hit.digest
+        if len(hit.digests) != len(step.all_outputs):
+            raise CacheMiss(key)
+        self.replayed.update(zip(step.output_ids, hit.digests))
         return self.result(
             step, position, Outcome.REUSED, f"run {hit.run_id}",
-            output_hash_replayed=hit.digest, reused_from_run=hit.run_id, replayed_blob=hit.digest, reuse_key=key,
+            output_hash_replayed=hit.digests[0], reused_from_run=hit.run_id, replayed_blob=hit.digests[0], reuse_key=key,
+            outputs_replayed=hit.digests if len(hit.digests) > 1 else (),
         )
 
     # -- prepare → run → finish ---------------------------------------------
@@ -119,13 +123,14 @@ class StepRunner:
             pass
         else:
             if self.fork:
-                self.executed.append((step, reused.output_hash_replayed))
+                self.executed.append((step, reused.digests))
             return reused
         t0 = time.perf_counter()
         step_dir = self.workdir / step.step_id
         try:
             inputs, actual = self._freeze_inputs(step, expected, step_dir)
-        except NotFound as exc:
+            outputs = output_paths(step, step_dir, [_file_name(self.chain.artifacts[a]) for a in step.output_ids])
+        except BadInput as exc:  # a missing blob, or a recorded path that would leave the working directory
             return self._failed(step, position, str(exc), time.perf_counter() - t0, key)
         replay_input_hash = input_hash_of(actual)
         self.extras[step.step_id] = {"input_hash_replayed": replay_input_hash}
@@ -145,8 +150,7 @@ class StepRunner:
                 return self.result(
                     step, position, Outcome.INPUT_DIFFERS, inputs_differ + strict_note, duration_s=time.perf_counter() - t0
                 )
-        output = scratch_output(step_dir, _file_name(self.chain.artifacts[step.target_artifact_id]))
-        return Job(step, position, handler, executor, inputs, output, key, env_note, inputs_differ, time.perf_counter() - t0)
+        return Job(step, position, handler, executor, inputs, outputs, key, env_note, inputs_differ, time.perf_counter() - t0)
 
     def finish(self, job: Job, produced: ReplayedArtifact | BaseException, run_s: float) -> StepResult:
         """Store and compare what a job produced (or say how it failed).
@@ -156,10 +160,14 @@ class StepRunner:
         """
         step, position, key = job.step, job.position, job.key
         t0 = time.perf_counter() - job.prep_s - run_s
+        recorded = step.all_outputs
         try:
             if isinstance(produced, BaseException):
                 raise produced
-            digest, _ = self.store.put_file(produced.path, expected=step.output_hash)
+            paths = produced.all_paths
+            if len(paths) != len(recorded):
+                raise ReplayError(f"the handler returned {len(paths)} output(s); the step recorded {len(recorded)}")
+            digests = tuple(self.store.put_file(p, expected=o.content_hash)[0] for p, o in zip(paths, recorded))
         except ReplayError as exc:
             return self._failed(step, position, _with(str(exc), job.env_note), time.perf_counter() - t0, key)
         except Exception as exc:  # a handler bug is this step's failure, not the run's
@@ -167,27 +175,38 @@ class StepRunner:
             message = _with(f"{type(exc).__name__}: {exc}", job.env_note)
             return self._failed(step, position, message, time.perf_counter() - t0, key)
         duration = time.perf_counter() - t0
-        self.replayed[step.target_artifact_id] = digest
-        same = digest == step.output_hash
+        self.replayed.update(zip(step.output_ids, digests))
+        differing = [i for i, (d, o) in enumerate(zip(digests, recorded)) if d != o.content_hash]
         if self.fork:
-            self.executed.append((step, digest))
-            outcome, detail = Outcome.FORKED, "identical to live" if same else "differs from live (expected)"
-        elif same:
+            self.executed.append((step, digests))
+            outcome, detail = Outcome.FORKED, "differs from live (expected)" if differing else "identical to live"
+        elif not differing:
             outcome = Outcome.REPRODUCED
             detail = "output identical although inputs differ" if job.inputs_differ else ""
         elif job.inputs_differ:
             outcome, detail = Outcome.INPUT_DIFFERS, job.inputs_differ
         else:
-            outcome, detail = Outcome.OUTPUT_DIFFERS, f"replayed {digest[:12]}, recorded {step.output_hash[:12]}"
-            if self.options.diff and self.store.has(step.output_hash):
-                described = diffs.describe(self.store, step.output_hash, digest, job.output.name)
-                self.extras[step.step_id]["diff"] = described
-                if described["first_difference_offset"] is not None:
-                    detail += f" (first difference at byte {described['first_difference_offset']})"
+            outcome, detail = Outcome.OUTPUT_DIFFERS, self._describe(job, differing, digests)
         return self.result(
-            step, position, outcome, _with(detail, job.env_note), output_hash_replayed=digest, duration_s=duration,
-            replayed_blob=digest, reuse_key=key,
+            step, position, outcome, _with(detail, job.env_note), output_hash_replayed=digests[0], duration_s=duration,
+            replayed_blob=digests[0], reuse_key=key, outputs_replayed=digests if len(digests) > 1 else (),
         )
+
+    def _describe(self, job: Job, differing: Sequence[int], digests: Sequence[str]) -> str:
+        """Which outputs differ, and with ``--diff`` where the first of them first differs."""
+        recorded = job.step.all_outputs
+        first = differing[0]
+        live = recorded[first].content_hash
+        detail = f"replayed {digests[first][:12]}, recorded {live[:12]}"
+        if len(recorded) > 1:
+            names = ", ".join(recorded[i].path or job.outputs[i].name for i in differing)
+            detail = f"{len(differing)} of {len(recorded)} outputs differ ({names}); {detail}"
+        if self.options.diff and self.store.has(live):
+            described = diffs.describe(self.store, live, digests[first], job.outputs[first].name)
+            self.extras[job.step.step_id]["diff"] = described
+            if described["first_difference_offset"] is not None:
+                detail += f" (first difference at byte {described['first_difference_offset']})"
+        return detail
 
     def _failed(self, step: Step, position: int, message: str, duration: float, key: str) -> StepResult:
         return self.result(step, position, Outcome.FAILED, one_line(message), duration_s=duration, reuse_key=key)
@@ -197,11 +216,13 @@ class StepRunner:
         return [self.replayed.get(a, self.chain.artifacts[a].content_hash) for a in step.source_artifact_ids]
 
     def _freeze_inputs(self, step: Step, digests: Sequence[str], step_dir: Path) -> tuple[list[Path], list[str]]:
-        """Copy each input into the scratch dir; return the paths and the hashes of the bytes copied."""
+        """Copy each input into the step's working directory, where it was staged when the step was
+        recorded; return the paths and the hashes of the bytes copied."""
         step_dir.mkdir()
+        names = [_file_name(self.chain.artifacts[a]) for a in step.source_artifact_ids]
         paths, actual = [], []
-        for i, (artifact_id, digest) in enumerate(zip(step.source_artifact_ids, digests)):
-            dest = scratch_input(step_dir, i, _file_name(self.chain.artifacts[artifact_id]))
+        for i, (artifact_id, digest, dest) in enumerate(zip(step.source_artifact_ids, digests, staged_inputs(step, step_dir, names))):
+            dest.parent.mkdir(parents=True, exist_ok=True)
             try:
                 actual.append(self.store.copy_out(digest, dest))
             except NotFound as exc:
@@ -218,6 +239,14 @@ class StepRunner:
         """
         if not self.options.pin or not step.env_hash or step.env_hash == self.env_hash:
             return self.executor, self.env_hash, ""
+        command = self._command_environment(step)
+        if command is not None:
+            program, env = command
+            if env.env_hash == step.env_hash:
+                return self.executor, step.env_hash, ""  # the program it runs is as it was when recorded
+            if Path(program).parent != Path(sys.executable).parent:  # its own environment, not ours to pin
+                note = f"env-differs: {program} changed since the step was recorded (env {step.env_hash[:12]} -> {env.env_hash[:12]})"
+                return self.executor, env.env_hash, note
         if step.env_hash not in self.pins:
             from scidex_replay.env.pinned import Pin, ensure_pinned
 
@@ -236,6 +265,22 @@ class StepRunner:
         from scidex_replay.executors import SubprocessExecutor
 
         return SubprocessExecutor(python=pin.python), step.env_hash, pin.note
+
+
+    def _command_environment(self, step: Step) -> tuple[str, Any] | None:
+        """(the program a shell step runs, its environment as it is now); None for another step
+        type or a program that cannot be found or probed."""
+        argv = step.parameters.get("argv") if step.step_type == "shell" else None
+        if not argv or not isinstance(argv, list) or "{" in str(argv[0]):
+            return None
+        from scidex_replay.env.command import command_environment, resolve_program
+
+        program = resolve_program(argv[0])
+        try:
+            env = command_environment(argv) if program else None
+        except BadInput:
+            return None
+        return (program, env) if program and env else None
 
 
 def _with(detail: str, note: str) -> str:

@@ -70,41 +70,39 @@ def add(file: Path, kind: str | None, name: str | None, db: str | None) -> None:
 
 
 @cli.command(context_settings={"allow_interspersed_args": False})
-@click.option("-i", "--input", "inputs", multiple=True, metavar="ID_OR_FILE", help="An input, in order: {in0}, {in1}...")
-@click.option("-o", "--output", required=True, metavar="PATH", help="Where the command's output ({out}) is saved.")
-@click.option("--kind", help="Kind of the output artifact.")
+@click.option("-i", "--input", "inputs", multiple=True, metavar="FILE|ID|ID:PATH",
+              help="An input, staged where the command finds it: a file at the path given, an artifact id under its name, or at PATH; also {in0}, {in1}...")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="PATH",
+              help="A file the command writes (repeatable); each becomes an artifact and is saved here. Also {out} / {out0}, {out1}...")
+@click.option("--stdout", "stdout_name", metavar="NAME", help="Record the command's standard output as an artifact, saved as NAME.")
+@click.option("--step", "step_name", metavar="NAME", help="Name the step (default: from the script, e.g. fit for python fit.py); usable wherever a step id is.")
+@click.option("--kind", help="Kind of the output artifacts.")
 @db_option
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
-def run(inputs: tuple[str, ...], output: str, kind: str | None, db: str | None, cmd: tuple[str, ...]) -> None:
-    """Run CMD in deterministic mode and record it as a `shell` step; print the new artifact id.
+def run(
+    inputs: tuple[str, ...], outputs: tuple[str, ...], stdout_name: str | None, step_name: str | None,
+    kind: str | None, db: str | None, cmd: tuple[str, ...],
+) -> None:
+    """Run CMD as written, in deterministic mode, and record it as a `shell` step; print each output's id.
 
-    CMD runs without a shell, in a scratch directory; {in0}, {in1}... are replaced
-    by paths of frozen copies of the inputs and {out} by the path it must write.
-    Nothing is recorded unless CMD succeeds and writes {out}.
+    CMD runs without a shell in its own working directory, where every input sits at the path
+    it was given, so a script that opens its files by name records and replays unchanged.
+    Each -o is read from there afterwards; ids are printed one per line, in -o order, then the
+    --stdout one. Nothing is recorded unless CMD exits 0 and writes every output.
     """
-    from scidex_replay.handlers.shell import ShellHandler, check_argv
+    from scidex_replay.command import check_command, record_command
 
-    check_argv(cmd, len(inputs))
-    out_path = Path(output)
-    if out_path.is_dir():
-        raise BadInput(f"output path is a directory: {output}")
-    if not out_path.parent.is_dir():
-        raise BadInput(f"output directory does not exist: {out_path.parent}")
-    from scidex_replay.recording import run_handler
-
+    check_command(cmd, len(inputs), outputs, stdout_name, Path.cwd())  # before the registry opens
     reg = _registry(db)
-    art = run_handler(
-        reg,
-        ShellHandler(),
-        method=shlex.join(cmd),
-        parameters={"argv": list(cmd)},
-        inputs=inputs,
-        output=out_path.name,
-        kind=kind,
+    recorded = record_command(
+        reg, cmd, inputs=inputs, outputs=outputs, stdout=stdout_name, step_name=step_name, kind=kind,
     )
-    _save_atomically(reg, art.content_hash, out_path)
-    _note(f"{art.id}  {out_path}  {art.size} bytes  sha256:{art.content_hash[:12]}")
-    click.echo(art.id)
+    for art, dest in zip(recorded.artifacts, recorded.saved):
+        _save_atomically(reg, art.content_hash, dest)
+        _note(f"{art.id}  {dest}  {art.size} bytes  sha256:{art.content_hash[:12]}")
+    _note(f"step {recorded.step.name} ({recorded.step.step_id})")
+    for art in recorded.artifacts:
+        click.echo(art.id)
 
 
 def _save_atomically(reg: Any, digest: str, dest: Path) -> None:

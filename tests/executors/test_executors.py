@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
@@ -14,7 +15,7 @@ from scidex_replay.errors import BadInput, OutputMissing, StepFailed
 from scidex_replay.executors import EXECUTORS, KernelExecutor, SubprocessExecutor, get_executor
 from scidex_replay.executors.subprocess import step_to_json
 from scidex_replay.handlers.python_call import PythonCallHandler
-from scidex_replay.registry.records import Step
+from scidex_replay.registry.records import Step, StepOutput, step_from_json
 
 FUNCS_DIR = Path(__file__).parents[1] / "replay"
 STARTED = datetime(2024, 5, 1, 12, 0, 7, tzinfo=timezone.utc)
@@ -109,11 +110,12 @@ def test_subprocess_child_dying_without_an_answer_is_step_failed(io, tmp_path):
 
 def test_step_round_trips_through_the_job_json():
     step = call("concat", tag="x", n=[1, 2])
-    data = json.loads(json.dumps(step_to_json(step)))
-    data["started_at"] = datetime.fromisoformat(data["started_at"])
-    data["completed_at"] = datetime.fromisoformat(data["completed_at"])
-    data["source_artifact_ids"] = tuple(data["source_artifact_ids"])
-    assert Step(**data) == step
+    assert step_from_json(json.loads(json.dumps(step_to_json(step)))) == step
+    named = dataclasses.replace(
+        step, name="fit", input_paths=("data/x.csv", None),
+        outputs=(StepOutput("a_1", "1" * 64, "fig/a.png"), StepOutput("a_2", "2" * 64, "fit.txt")),
+    )
+    assert step_from_json(json.loads(json.dumps(step_to_json(named)))) == named
 
 
 def test_get_executor_by_name():

@@ -158,7 +158,7 @@ def test_recording_stores_each_inputs_producer(registry: Registry):
 def test_chain_hydrates_every_step_of_a_long_chain(registry: Registry, n: int):
     from sqlalchemy import insert
 
-    from scidex_replay.registry.models import ArtifactRow, StepInputRow, StepRow
+    from scidex_replay.registry.models import ArtifactRow, StepInputRow, StepOutputRow, StepRow
 
     h = "0" * 64
     rows = {
@@ -169,6 +169,7 @@ def test_chain_hydrates_every_step_of_a_long_chain(registry: Registry, n: int):
             for i in range(n)
         ],
         StepInputRow: [dict(step_id=f"s_{i}", position=0, artifact_id=f"a_{i}", producer_step_id=f"s_{i - 1}" if i else None) for i in range(n)],
+        StepOutputRow: [dict(step_id=f"s_{i}", position=0, artifact_id=f"a_{i + 1}", path=None) for i in range(n)],
     }
     with registry.session() as s:
         for model, values in rows.items():

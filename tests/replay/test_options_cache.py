@@ -71,10 +71,10 @@ def test_a_cache_miss_is_an_ordinary_answer_and_a_hit_needs_its_bytes(rec, reg, 
     with pytest.raises(CacheMiss):
         ReuseCache(reg, [step_id], "none").lookup(key)
     hit = ReuseCache(reg, [step_id], "all").lookup(key)
-    assert (hit.run_id, hit.digest) == (first.run_id, first.manifest["steps"][0]["output_hash_replayed"])
+    assert (hit.run_id, hit.digests) == (first.run_id, (first.manifest["steps"][0]["output_hash_replayed"],))
     with pytest.raises(CacheMiss):
         ReuseCache(reg, [step_id], "succeeded-before", ancestry=["r_other"]).lookup(key)
-    reg.store.path(hit.digest).unlink()
+    reg.store.path(hit.digests[0]).unlink()
     with pytest.raises(CacheMiss):
         ReuseCache(reg, [step_id], "all").lookup(key)
 

@@ -45,7 +45,7 @@ BAD_INPUT = [
     ["no-such-command"],
     ["chain"],
     ["add", "missing.csv"],
-    ["run", "-o", "out.txt", "--", "cp", "a", "b"],
+    ["run", "-o", "../out.txt", "--", "cp", "a", "b"],
     ["run", "-o", "no/such/dir/out.txt", "--", "cp", "a", "{out}"],
     ["rerun-artifact", "a_00000000", "--set", "no-equals-sign"],
     ["rerun-artifact", "a_00000000", "--fork", "--input", "s_1"],

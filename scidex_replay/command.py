@@ -1,0 +1,193 @@
+"""Record a command as it is written (``scidex-replay run``; DESIGN.md, "Recording a command as it is written").
+
+The command runs in its own working directory, where every input sits at the path it was
+given (``-i data/x.csv`` at ``data/x.csv``; an artifact id under its artifact name, or at
+``ID:PATH``) and from which every ``-o`` path is read afterwards, each its own artifact;
+``--stdout NAME`` makes its standard output one more. A script that opens its files by name
+records and replays unchanged; ``{in0}``… ``{out}``, ``{out1}``… still work.
+
+Paths are resolved against ``cwd`` (the folder ``run`` is called from). A path outside it is
+accepted only when the command reaches it through a placeholder (it is then staged under its
+file name); otherwise the command would read or write outside its working directory, and that
+is refused. Every refusal is a ``BadInput`` with one line, before anything runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from scidex_replay.errors import BadInput
+from scidex_replay.handlers.shell import PLACEHOLDER, ShellHandler, check_argv
+from scidex_replay.handlers.spec import relative_path, safe_name
+from scidex_replay.registry.records import Artifact, Step
+
+if TYPE_CHECKING:
+    from scidex_replay.registry import Registry
+
+#: What a step name may be: it is typed in ``--from NAME`` and ``--set NAME.KEY=V``.
+STEP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+#: File suffixes that make an argument the step's script (its stem names the step).
+SCRIPT_SUFFIXES = (".py", ".r", ".R", ".jl", ".sh", ".pl", ".rb", ".m", ".ipynb", ".js", ".do")
+
+
+@dataclass(frozen=True)
+class RecordedCommand:
+    step: Step
+    artifacts: list[Artifact]  # the outputs in ``-o`` order, then the ``--stdout`` one
+    saved: list[Path]  # where each output was saved in the caller's folder, in the same order
+
+
+def record_command(
+    registry: Registry,
+    argv: Sequence[str],
+    *,
+    inputs: Sequence[str] = (),
+    outputs: Sequence[str] = (),
+    stdout: str | None = None,
+    step_name: str | None = None,
+    kind: str | None = None,
+    cwd: Path | None = None,
+) -> RecordedCommand:
+    """Run ``argv`` in deterministic mode in a working directory laid out as ``cwd`` and record it
+    as a ``shell`` step; nothing is recorded unless it exits 0 and writes every output.
+
+    ``inputs``: files (paths as the command names them), artifact ids, or ``ID:PATH``.
+    ``outputs``: paths the command writes. ``stdout``: a file name for its standard output.
+    Raises ``BadInput`` for a missing input, a path outside the folder that no placeholder names,
+    two inputs or outputs at one path, or a step name already used in the chain.
+    """
+    from scidex_replay.env import command_environment
+    from scidex_replay.recording import record_step
+
+    cwd = (cwd or Path.cwd()).resolve()
+    argv = list(argv)
+    written = check_command(argv, len(inputs), outputs, stdout, cwd)
+    used = {m.group(0) for arg in argv for m in PLACEHOLDER.finditer(arg)}
+    sources, staged = _inputs(registry, inputs, cwd, used)
+    name = _step_name(registry, argv, step_name, [s for s in sources if registry.has_artifact(s)])
+    parameters: dict[str, object] = {"argv": argv}
+    if stdout:
+        parameters["stdout"] = written[-1]
+    # The environment of the program the command runs (its own venv's Python, say), not ours.
+    env = command_environment(argv, os.environ.get("PATH"), cwd=cwd)
+    with record_step(
+        registry, "shell", method=shlex.join(argv), inputs=sources, input_paths=staged, outputs=written,
+        parameters=parameters, kind=kind, name=name, env=env,
+    ) as rec:
+        ShellHandler()(rec.provisional_step(), rec.inputs, rec.output)
+    assert rec.step is not None
+    saved = [cwd / path for path in outputs] + ([cwd / stdout] if stdout else [])
+    return RecordedCommand(rec.step, rec.artifacts, saved)
+
+
+def check_command(argv: Sequence[str], n_inputs: int, outputs: Sequence[str], stdout: str | None, cwd: Path) -> list[str]:
+    """What can be checked before the registry is opened: the command, its placeholders and its
+    outputs. Returns where each output is read in the working directory (``-o``, then ``--stdout``)."""
+    if not outputs and not stdout:
+        raise BadInput("say what the command writes: -o PATH (repeatable) and/or --stdout NAME")
+    check_argv(argv, n_inputs, max(len(outputs), 1))
+    used = {m.group(0) for arg in argv for m in PLACEHOLDER.finditer(arg)}
+    written = _outputs(outputs, stdout, cwd, used)
+    _no_direct_writes(argv, [*outputs, *([stdout] if stdout else [])], cwd)
+    return written
+
+
+def _inside(cwd: Path, path: str, what: str, placeholder: str, used: set[str]) -> str:
+    """``path`` relative to ``cwd`` when it is inside; its file name when a placeholder names it."""
+    full = Path(os.path.normpath(cwd / path))  # an absolute ``path`` replaces ``cwd``
+    if full != cwd and full.is_relative_to(cwd):
+        return relative_path(full.relative_to(cwd).as_posix(), what)
+    return _outside(path, what, placeholder, used)
+
+
+def _outside(path: str, what: str, placeholder: str, used: set[str]) -> str:
+    if placeholder not in used:
+        raise BadInput(
+            f"{what} {path} is outside the folder the command runs in: "
+            f"name it inside, or pass it as {placeholder} in the command"
+        )
+    return relative_path(safe_name(Path(path).name, what), what)
+
+
+def _inputs(registry: Registry, specs: Sequence[str], cwd: Path, used: set[str]) -> tuple[list[str], list[str]]:
+    """(each input's artifact id or file, where it is staged)."""
+    sources, staged = [], []
+    for i, spec in enumerate(specs):
+        artifact_id, sep, at = spec.partition(":")
+        if registry.has_artifact(spec):
+            art = registry.get_artifact(spec)
+            sources.append(spec)
+            staged.append(relative_path(safe_name(art.name, art.id), "input"))
+        elif sep and registry.has_artifact(artifact_id):
+            sources.append(artifact_id)
+            staged.append(relative_path(at, "input"))
+        elif Path(spec).is_file():
+            sources.append(spec)
+            staged.append(_inside(cwd, spec, "input", f"{{in{i}}}", used))
+        else:
+            raise BadInput(f"input not found: {spec} is neither an artifact id nor a file")
+    _no_twice(staged, specs, "inputs")
+    return sources, staged
+
+
+def _outputs(outputs: Sequence[str], stdout: str | None, cwd: Path, used: set[str]) -> list[str]:
+    """Where each output is read in the working directory: the ``-o`` paths, then ``--stdout``."""
+    paths = []
+    for i, path in enumerate(outputs):
+        if (cwd / path).is_dir():
+            raise BadInput(f"output path is a directory: {path}")
+        if not (cwd / path).parent.is_dir():  # where it is saved after the run
+            raise BadInput(f"output directory does not exist: {(cwd / path).parent}")
+        placeholder = "{out}" if i == 0 and "{out}" in used else f"{{out{i}}}"
+        paths.append(_inside(cwd, path, "output", placeholder, used))
+    if stdout:
+        paths.append(_inside(cwd, stdout, "--stdout", "(no placeholder)", set()))
+    _no_twice(paths, [*outputs, *([stdout] if stdout else [])], "outputs")
+    return paths
+
+
+def _no_direct_writes(argv: Sequence[str], outputs: Sequence[str], cwd: Path) -> None:
+    """Refuse a command that names an output by its absolute path: it would write the caller's file
+    itself, not the copy in its working directory (and overwrite it even if the step then fails)."""
+    targets = {Path(os.path.normpath(cwd / o)) for o in outputs}
+    for arg in argv[1:]:
+        if os.path.isabs(arg) and Path(os.path.normpath(arg)) in targets:
+            raise BadInput(
+                f"the command names the output {arg} by its absolute path, so it would write that file itself: "
+                "name it as -o gives it (relative), or as {out}"
+            )
+
+
+def _no_twice(paths: Sequence[str], given: Sequence[str], what: str) -> None:
+    seen: dict[str, str] = {}
+    for path, spec in zip(paths, given):
+        if path in seen:
+            raise BadInput(f"two {what} at {path}: {seen[path]} and {spec}")
+        seen[path] = spec
+
+
+def _step_name(registry: Registry, argv: Sequence[str], given: str | None, upstream: Sequence[str]) -> str:
+    """``given`` (checked), or a name from the script the command runs (``fit`` for ``python fit.py``);
+    unique within the chain: a derived name gets ``-2``, ``-3``… a given one that is taken is refused."""
+    taken = registry.step_names(upstream) if upstream else set()
+    if given is not None:
+        if not STEP_NAME.fullmatch(given):
+            raise BadInput(f"--step {given!r}: a step name is a letter or digit, then letters, digits, - or _ (64 at most)")
+        if given in taken:
+            raise BadInput(f"--step {given}: a step of that name is already in this chain; choose another name")
+        return given
+    script = next((a for a in argv[1:] if a.endswith(SCRIPT_SUFFIXES) and not PLACEHOLDER.search(a)), argv[0])
+    base = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(script).stem if script != argv[0] else Path(script).name).strip("-_")
+    base = (base or "step")[:60]
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}-{n}"
+    return name
