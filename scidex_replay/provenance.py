@@ -49,11 +49,15 @@ def export_prov(registry: Registry, artifact_id: str, run_id: str | None = None)
                 "scidex:env_hash": step.env_hash or "",
             },
         )
-        target = f"scidex:{step.target_artifact_id}"
+        if step.name:
+            act.add_attributes({"scidex:step_name": step.name})
         for position, source in enumerate(step.source_artifact_ids):
             doc.used(act, f"scidex:{source}", None, None, {"prov:role": f"in{position}"})
-            doc.wasDerivedFrom(target, f"scidex:{source}", act)
-        doc.wasGeneratedBy(target, act, step.completed_at)
+        for output in step.output_ids:  # every output of the step, each derived from every source
+            target = f"scidex:{output}"
+            for source in step.source_artifact_ids:
+                doc.wasDerivedFrom(target, f"scidex:{source}", act)
+            doc.wasGeneratedBy(target, act, step.completed_at)
     if run_id is not None:
         _run_bundle(registry, doc, chain, run_id)
     return json.loads(doc.serialize(format="json"))
@@ -85,13 +89,17 @@ def _run_bundle(registry: Registry, doc: Any, chain: Any, run_id: str) -> None:
             },
         )
         bundle.wasInformedBy(act, run_act)
-        if not row["output_hash_replayed"]:
-            continue
-        replayed = bundle.entity(
-            f"scidex:{run.run_id}/{row['target_artifact_id']}", {"scidex:sha256": row["output_hash_replayed"]}
-        )
-        bundle.wasGeneratedBy(replayed, act)
-        if row["output_hash_replayed"] == row["output_hash_live"]:
-            bundle.alternateOf(replayed, f"scidex:{row['target_artifact_id']}")
-        else:
-            bundle.wasDerivedFrom(replayed, f"scidex:{row['target_artifact_id']}")
+        # v2 manifests list every output; a v1 one describes its single output in the step itself.
+        outputs = row.get("outputs") or [
+            {"artifact_id": row["target_artifact_id"], "hash_live": row["output_hash_live"], "hash_replayed": row["output_hash_replayed"]}
+        ]
+        for output in outputs:
+            if not output["hash_replayed"]:
+                continue
+            live = f"scidex:{output['artifact_id']}"
+            replayed = bundle.entity(f"scidex:{run.run_id}/{output['artifact_id']}", {"scidex:sha256": output["hash_replayed"]})
+            bundle.wasGeneratedBy(replayed, act)
+            if output["hash_replayed"] == output["hash_live"]:
+                bundle.alternateOf(replayed, live)
+            else:
+                bundle.wasDerivedFrom(replayed, live)

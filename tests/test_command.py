@@ -200,3 +200,17 @@ def test_a_step_run_in_its_own_venv_records_that_venv_and_a_change_in_it_is_caug
     (replayed,) = manifest(tmp_path / "changed")["steps"]
     assert replayed["outcome"] == "output-differs" and "env-differs" in replayed["reason"]
     assert str(python) in replayed["reason"]
+
+
+def test_prov_export_says_every_output_was_generated_by_the_step(cli, paper, tmp_path):
+    figures = record_paper(cli, paper)
+    assert cli("rerun-artifact", figures[0], "--out", tmp_path / "m").returncode == 0
+    run_id = manifest(tmp_path / "m")["run_id"]
+    proc = cli("export", figures[0], "--prov", "--run", run_id)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    generated = {g["prov:entity"] for g in doc["wasGeneratedBy"].values()}
+    assert {f"scidex:{a}" for a in figures} <= generated
+    bundle = doc["bundle"][f"scidex:{run_id}"]
+    assert {f"scidex:{run_id}/{a}" for a in figures} <= set(bundle["entity"])
+    assert {a["prov:alternate2"] for a in bundle["alternateOf"].values()} == {f"scidex:{a}" for a in figures}
