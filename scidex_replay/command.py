@@ -128,8 +128,8 @@ def _inputs(registry: Registry, specs: Sequence[str], cwd: Path, used: set[str])
         elif sep and registry.has_artifact(artifact_id):
             sources.append(artifact_id)
             staged.append(relative_path(at, "input"))
-        elif Path(spec).is_file():
-            sources.append(spec)
+        elif (cwd / spec).is_file():  # an absolute spec replaces cwd
+            sources.append(str(cwd / spec))
             staged.append(_inside(cwd, spec, "input", f"{{in{i}}}", used))
         else:
             raise BadInput(f"input not found: {spec} is neither an artifact id nor a file")

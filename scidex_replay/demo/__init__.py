@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import importlib.util
 import random
-import shlex
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from scidex_replay.command import record_command
 from scidex_replay.errors import BadInput
-from scidex_replay.handlers.shell import ShellHandler
-from scidex_replay.recording import run_handler
 from scidex_replay.registry import Registry
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -49,25 +48,25 @@ def build_demo(reg: Registry, log: Callable[[str], None] = print) -> str:
     """Record the demo chain in ``reg``; return the id of the final report artifact."""
     if importlib.util.find_spec("matplotlib") is None:  # its chart step runs in this interpreter
         raise BadInput("the demo needs matplotlib: pip install 'scidex-replay[demo]'")
-    shell = ShellHandler()
     py = sys.executable
     with tempfile.TemporaryDirectory(prefix="scidex-demo-") as tmp:
-        raw_path = Path(tmp) / "readings.csv"
+        folder = Path(tmp)  # the analysis folder: its scripts, as a user has them
+        for script in SCRIPTS.glob("*.py"):
+            shutil.copyfile(script, folder / script.name)
+        raw_path = folder / "readings.csv"
         raw_path.write_text(raw_readings())
         raw = reg.add_artifact(raw_path, kind="csv")
         log(f"added raw readings        {raw.id}")
 
         def step(script: str, inputs: list[str], output: str) -> str:
-            argv = [py, *(f"{{in{i}}}" for i in range(len(inputs) + 1)), "{out}"]
-            art = run_handler(
-                reg,
-                shell,
-                method=shlex.join(argv),
-                parameters={"argv": argv},
-                inputs=[str(SCRIPTS / script), *inputs],
-                output=output,
+            """``python SCRIPT IN... OUT`` as ``scidex-replay run -i SCRIPT -i ID... -o OUT --step NAME`` records it."""
+            names = [reg.get_artifact(i).name or i for i in inputs]
+            recorded = record_command(
+                reg, [py, script, *names, output], inputs=[script, *inputs], outputs=[output],
+                step_name=Path(script).stem, cwd=folder,
             )
-            log(f"recorded {script:<16} -> {art.id} ({output}, sha256:{art.content_hash[:12]})")
+            art = recorded.artifacts[0]
+            log(f"recorded {recorded.step.name:<16} -> {art.id} ({output}, sha256:{art.content_hash[:12]})")
             return art.id
 
         clean = step("clean.py", [raw.id], "clean.csv")
