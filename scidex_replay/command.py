@@ -31,8 +31,6 @@ from scidex_replay.registry.records import Artifact, Step
 if TYPE_CHECKING:
     from scidex_replay.registry import Registry
 
-#: What a step name may be: it is typed in ``--from NAME`` and ``--set NAME.KEY=V``.
-STEP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 #: File suffixes that make an argument the step's script (its stem names the step).
 SCRIPT_SUFFIXES = (".py", ".r", ".R", ".jl", ".sh", ".pl", ".rb", ".m", ".ipynb", ".js", ".do")
 
@@ -176,13 +174,11 @@ def _no_twice(paths: Sequence[str], given: Sequence[str], what: str) -> None:
 def _step_name(registry: Registry, argv: Sequence[str], given: str | None, upstream: Sequence[str]) -> str:
     """``given`` (checked), or a name from the script the command runs (``fit`` for ``python fit.py``);
     unique within the chain: a derived name gets ``-2``, ``-3``… a given one that is taken is refused."""
-    taken = registry.step_names(upstream) if upstream else set()
     if given is not None:
-        if not STEP_NAME.fullmatch(given):
-            raise BadInput(f"--step {given!r}: a step name is a letter or digit, then letters, digits, - or _ (64 at most)")
-        if given in taken:
-            raise BadInput(f"--step {given}: a step of that name is already in this chain; choose another name")
-        return given
+        from scidex_replay.recording import check_step_name
+
+        return check_step_name(registry, given, upstream)
+    taken = registry.step_names(upstream) if upstream else set()
     script = next((a for a in argv[1:] if a.endswith(SCRIPT_SUFFIXES) and not PLACEHOLDER.search(a)), argv[0])
     base = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(script).stem if script != argv[0] else Path(script).name).strip("-_")
     base = (base or "step")[:60]

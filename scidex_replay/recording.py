@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -34,7 +35,20 @@ from scidex_replay.registry.jsonvalue import plain_json
 from scidex_replay.store import hash_file
 
 TRACE_ENV = "SCIDEX_REPLAY_TRACE_ID"
+#: What a step name may be: it is typed in ``--from NAME`` and ``--set NAME.KEY=V``.
+STEP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _PROCESS_TRACE = uuid.uuid4().hex
+
+
+def check_step_name(registry: Registry, name: str, sources: Sequence[str | os.PathLike[str]]) -> str:
+    """``name`` if it can name a new step on ``sources``: well formed, and not the name of a step
+    in their chains (a name is unique within a chain). Raises ``BadInput`` otherwise."""
+    if not STEP_NAME.fullmatch(name):
+        raise BadInput(f"step name {name!r}: a letter or digit, then letters, digits, - or _ (64 at most)")
+    upstream = [s for s in sources if isinstance(s, str) and registry.has_artifact(s)]
+    if upstream and name in registry.step_names(upstream):
+        raise BadInput(f"step name {name}: a step of that name is already in this chain; choose another name")
+    return name
 
 
 def trace_id() -> str:
@@ -84,6 +98,8 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
         self.artifacts: list[Artifact] = []
 
     def __enter__(self) -> "record_step":
+        if self.name is not None:
+            check_step_name(self.registry, self.name, self._sources)
         self.started_at = datetime.now(timezone.utc).replace(microsecond=0)
         self.workdir = Path(tempfile.mkdtemp(prefix="scidex-step-"))
         try:
@@ -195,10 +211,12 @@ def run_handler(
     inputs: Sequence[str | os.PathLike[str]],
     output: str,
     kind: str | None = None,
+    name: str | None = None,
 ) -> Artifact:
-    """Execute ``handler`` on a new step and record it: the path ``scidex-replay run`` takes."""
+    """Execute ``handler`` on a new step (named ``name``) and record it."""
     with record_step(
-        registry, handler.step_type, method=method, inputs=inputs, output=output, parameters=parameters, kind=kind
+        registry, handler.step_type, method=method, inputs=inputs, output=output, parameters=parameters, kind=kind,
+        name=name,
     ) as rec:
         handler(rec.provisional_step(), rec.inputs, rec.output)
     assert rec.artifact is not None
@@ -211,13 +229,16 @@ def record_call(
     *,
     inputs: Sequence[str | os.PathLike[str]] = (),
     output: str = "output",
+    step_name: str | None = None,
     **parameters: Any,
 ) -> Artifact:
-    """Call ``func(input_paths, output_path, **parameters)`` and record it as a ``python.call`` step."""
+    """Call ``func(input_paths, output_path, **parameters)`` and record it as a ``python.call`` step
+    named ``step_name`` (unique within its chain; ``BadInput`` if taken)."""
     from scidex_replay.handlers.python_call import PythonCallHandler, reference
 
     return run_handler(
-        registry, PythonCallHandler(), method=reference(func), parameters=parameters, inputs=inputs, output=output
+        registry, PythonCallHandler(), method=reference(func), parameters=parameters, inputs=inputs, output=output,
+        name=step_name,
     )
 
 

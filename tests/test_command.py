@@ -159,7 +159,7 @@ def state(paper: Path, home: Path) -> dict:
         (["-i", "../outside.csv", "-o", "x.txt", "--", PY, "fit.py"], "outside the folder"),
         (["-i", "data/points.csv", "-i", "./data/points.csv", "-o", "x.txt", "--", PY, "fit.py"], "two inputs at data/points.csv"),
         (["-i", "fit.py", "-o", "x.txt", "--stdout", "x.txt", "--", PY, "fit.py"], "two outputs at x.txt"),
-        (["-i", "fit.py", "-o", "x.txt", "--step", "bad name!", "--", PY, "fit.py"], "--step"),
+        (["-i", "fit.py", "-o", "x.txt", "--step", "bad name!", "--", PY, "fit.py"], "step name"),
         (["-i", "fit.py", "--", PY, "fit.py"], "-o PATH"),
     ],
     ids=["same-output-twice", "output-escapes", "output-absolute-outside", "input-escapes", "same-input-twice",

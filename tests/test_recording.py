@@ -278,3 +278,16 @@ def test_recorded_decorator_with_an_explicit_registry(registry: Registry):
     art = rec.record(inputs=[src.id], output="rev.bin")
     assert read_blob(registry, art.id) == b"zyx"
     assert registry.producing_step(art.id).source_artifact_ids == (src.id,)
+
+
+def test_record_call_names_its_step_and_a_name_is_unique_within_a_chain(registry: Registry):
+    first = record_call(registry, _steps.reverse, inputs=[registry.add_artifact(b"abc").id], output="r", step_name="flip")
+    assert registry.producing_step(first.id).name == "flip"
+    before = len(registry.step_types())
+    with pytest.raises(BadInput, match="already in this chain"):
+        record_call(registry, _steps.reverse, inputs=[first.id], output="r2", step_name="flip")
+    with pytest.raises(BadInput, match="step name"):
+        record_call(registry, _steps.reverse, inputs=[first.id], output="r2", step_name="no spaces")
+    again = record_call(registry, _steps.reverse, inputs=[first.id], output="r3", step_name="flip-back")
+    assert registry.producing_step(again.id).name == "flip-back"
+    assert len(registry.step_types()) == before

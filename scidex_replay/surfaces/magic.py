@@ -119,6 +119,7 @@ class ReplayMagics(Magics):
     @argument("--type", dest="step_type", default="python.cell", help="The step type (default: python.cell).")
     @argument("--param", dest="params", action="append", default=[], metavar="KEY=VALUE", help="A step parameter, bound as a variable in the cell (VALUE read as JSON if it parses). Repeatable.")
     @argument("--kind", help="Kind of the output artifact (default: from NAME's suffix).")
+    @argument("--name", dest="step_name", metavar="STEP", help="Name the step (unique in its chain); usable wherever a step id is, e.g. %%rerun_artifact ID --from STEP.")
     @argument("--as", dest="as_var", metavar="VAR", help="Bind the recorded artifact (its .id, .name...) to VAR in the notebook.")
     @argument("--db", metavar="URL", help="Registry database URL (default: $SCIDEX_REPLAY_DB).")
     @cell_magic
@@ -144,11 +145,12 @@ class ReplayMagics(Magics):
             handler = load_handlers().get(args.step_type)
             with _open_registry(args.db) as registry:
                 artifact = run_handler(
-                    registry, handler, method=cell, parameters=params, inputs=args.inputs, output=args.out, kind=args.kind
+                    registry, handler, method=cell, parameters=params, inputs=args.inputs, output=args.out, kind=args.kind,
+                    name=args.step_name,
                 )
                 step = registry.producing_step(artifact.id)
-        step_id = step.step_id if step is not None else "?"
-        print(f"recorded step {step_id} ({args.step_type}): artifact {artifact.id} ({artifact.name})")
+        label = f"{step.name} ({step.step_id})" if step is not None and step.name else step.step_id if step else "?"
+        print(f"recorded step {label} ({args.step_type}): artifact {artifact.id} ({artifact.name})")
         if args.as_var:
             self.shell.user_ns[args.as_var] = artifact
 

@@ -197,6 +197,19 @@ def test_scidex_step_records_the_cell_source_as_a_python_cell_step(ip, registry,
     assert cap.stdout == f"recorded step {step.step_id} (python.cell): artifact {art.id} (up.txt)\n"
 
 
+def test_scidex_step_names_the_step_and_replay_takes_the_name(ip, registry, tmp_path):
+    (tmp_path / "raw.txt").write_text("abc")
+    with capture_output() as cap:
+        ip.run_cell_magic("scidex_step", "--in raw.txt --out up.txt --as up --name upper", UPPER)
+    art = ip.user_ns.pop("up")
+    step = registry.producing_step(art.id)
+    assert step.name == "upper"
+    assert cap.stdout == f"recorded step upper ({step.step_id}) (python.cell): artifact {art.id} (up.txt)\n"
+    with capture_output():
+        report = ip.run_line_magic("rerun_artifact", f"{art.id} --from upper --no-widget")
+    assert report.manifest["steps"][0]["step_name"] == "upper" and report.ok
+
+
 def test_scidex_step_cell_runs_like_on_replay_without_notebook_variables(ip, registry, tmp_path):
     (tmp_path / "raw.txt").write_text("abc")
     ip.user_ns["secret"] = 42
