@@ -9,7 +9,7 @@ import { JSONExt } from '@lumino/coreutils';
 import type { PartialJSONObject } from '@lumino/coreutils';
 
 import { OUTCOMES, Status, STATUSES } from './schema';
-import { IReplayManifest, IReplayStep, MIME_TYPE, SCHEMA_V2 } from './tokens';
+import { IReplayManifest, MIME_TYPE, SCHEMA_V2 } from './tokens';
 
 /**
  * The outcomes a step can have, in the order a summary lists them: the
@@ -54,11 +54,11 @@ export function statusOf(manifest: IReplayManifest): Status | null {
 }
 
 /**
- * The outcome code of a step: its `outcome`, else the code its `reason`
- * starts with (`'failed: exit 1'` → `failed`); `other` when it is none of
- * {@link OUTCOMES}.
+ * The outcome code of a step (or of one of its outputs): its `outcome`, else
+ * the code its `reason` starts with (`'failed: exit 1'` → `failed`); `other`
+ * when it is none of {@link OUTCOMES}.
  */
-export function outcomeOf(step: IReplayStep): Outcome {
+export function outcomeOf(step: { outcome?: unknown; reason?: unknown }): Outcome {
   let code = typeof step.outcome === 'string' ? step.outcome : '';
   if (!code && typeof step.reason === 'string') {
     code = step.reason.split(':', 1)[0];

@@ -1,6 +1,9 @@
 /**
  * The mime renderer of `application/vnd.scidex.replay-manifest+json`: a table
- * of the replayed steps with a status chip each, under the run's lineage.
+ * of the replayed steps with a status chip each, under the run's lineage. A
+ * step shows by its name when it has one, its id beside; when a step wrote
+ * several outputs, an outputs column lists them with a chip each, so that the
+ * one that differs shows.
  *
  * The manifest is data: every string in it reaches the DOM through
  * `textContent` or an attribute value, never as markup, and class names come
@@ -212,12 +215,15 @@ namespace Private {
     const tableNode = el('table', 'scidex-Manifest-steps');
     const head = el('thead');
     const headRow = el('tr');
+    // The outputs column only when it says more than the hash columns.
+    const withOutputs = steps.some(step => outputsOf(step).length > 1);
     for (const name of [
       '#',
       'step',
       'type',
       'status',
       'reason',
+      ...(withOutputs ? ['outputs'] : []),
       'recorded output',
       'replayed output',
       'reused from',
@@ -228,12 +234,16 @@ namespace Private {
     head.appendChild(headRow);
     tableNode.appendChild(head);
     const body = el('tbody');
-    steps.forEach((step, i) => body.appendChild(row(step, i + 1)));
+    steps.forEach((step, i) => body.appendChild(row(step, i + 1, withOutputs)));
     tableNode.appendChild(body);
     return tableNode;
   }
 
-  function row(step: IReplayStep, position: number): HTMLElement {
+  function row(
+    step: IReplayStep,
+    position: number,
+    withOutputs: boolean
+  ): HTMLElement {
     const outcome = outcomeOf(step);
     const tr = el('tr', 'scidex-Manifest-step');
     tr.dataset.outcome = outcome;
@@ -243,17 +253,13 @@ namespace Private {
       tr.appendChild(td);
     };
     cell(String(position), 'scidex-Manifest-position');
-    const stepId = code(text(step.step_id));
-    const method = text(step.method);
-    if (method) {
-      stepId.title = method;
-    }
-    cell(stepId, 'scidex-Manifest-stepId');
+    cell(stepLabel(step), 'scidex-Manifest-stepLabel');
     cell(text(step.step_type), 'scidex-Manifest-stepType');
-    const status = chip(outcome);
-    status.textContent = outcome === 'other' ? text(step.outcome) || '?' : outcome;
-    cell(status, 'scidex-Manifest-outcome');
+    cell(outcomeChip(step), 'scidex-Manifest-outcome');
     cell(detail(step), 'scidex-Manifest-reason');
+    if (withOutputs) {
+      cell(outputList(step), 'scidex-Manifest-outputs');
+    }
     const live = text(step.output_hash_live);
     const replayed = text(step.output_hash_replayed);
     cell(hash(live), 'scidex-Manifest-hashLive');
@@ -268,6 +274,72 @@ namespace Private {
     cell(reused ? code(reused) : '', 'scidex-Manifest-reusedFrom');
     cell(duration(step.duration_s), 'scidex-Manifest-duration');
     return tr;
+  }
+
+  /**
+   * The step by its name, its id beside, when it has one; else by its id. The
+   * method shows as the tooltip of what names the step.
+   */
+  function stepLabel(step: IReplayStep): HTMLElement {
+    const name = text(step.step_name);
+    const stepId = code(text(step.step_id), 'scidex-Manifest-stepId');
+    const label = name ? el('span', 'scidex-Manifest-stepName', name) : stepId;
+    const method = text(step.method);
+    if (method) {
+      label.title = method;
+    }
+    if (!name) {
+      return label;
+    }
+    const both = el('span');
+    both.append(label, ' ', stepId);
+    return both;
+  }
+
+  /**
+   * A step's `outputs` entries that are objects; none for a v1 step.
+   */
+  function outputsOf(step: IReplayStep): { [key: string]: unknown }[] {
+    const outputs: unknown = step.outputs;
+    return Array.isArray(outputs)
+      ? outputs.filter(o => typeof o === 'object' && o !== null && !Array.isArray(o))
+      : [];
+  }
+
+  /**
+   * One line per output of a step that wrote several: its name (its artifact
+   * id as the tooltip, or in its place when it has no name) and its chip.
+   */
+  function outputList(step: IReplayStep): HTMLElement {
+    const node = el('div', 'scidex-Manifest-outputList');
+    const outputs = outputsOf(step);
+    if (outputs.length < 2) {
+      return node;
+    }
+    for (const output of outputs) {
+      const line = el('div', 'scidex-Manifest-output');
+      const artifactId = text(output.artifact_id);
+      const name = code(text(output.name) || artifactId, 'scidex-Manifest-outputName');
+      if (artifactId) {
+        name.title = artifactId;
+      }
+      const status = outcomeChip(output);
+      line.dataset.outcome = status.dataset.outcome;
+      line.append(name, ' ', status);
+      node.appendChild(line);
+    }
+    return node;
+  }
+
+  /**
+   * The chip of a step's or an output's outcome; an outcome not in the schema
+   * is shown as its text on an `other` chip.
+   */
+  function outcomeChip(item: { outcome?: unknown; reason?: unknown }): HTMLElement {
+    const outcome = outcomeOf(item);
+    const node = chip(outcome);
+    node.textContent = outcome === 'other' ? text(item.outcome) || '?' : outcome;
+    return node;
   }
 
   /**

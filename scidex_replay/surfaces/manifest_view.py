@@ -3,8 +3,9 @@
 ``ManifestView`` renders a manifest (``_repr_html_``, ``_repr_mimebundle_``);
 ``manifest_bundle`` is the display bundle the magic attaches to the notebook: the
 manifest under ``MIMETYPE`` plus HTML and plain-text fallbacks. The replay widget
-draws its table with the same ``table_html``. A v1 manifest (first-wave notebooks)
-renders too.
+draws its table with the same ``table_html``. A step shows by its name when it has
+one; a step with several outputs lists them, each marked ✓ (ok) or ✗ (not ok), so
+the one that differs stands out. A v1 manifest (first-wave notebooks) renders too.
 """
 
 from __future__ import annotations
@@ -19,22 +20,34 @@ from typing import Any
 from scidex_replay.replay.manifest import MIMETYPE
 from scidex_replay.surfaces.labels import OUTCOME_COLORS, manifest_verdict
 
-COLUMNS = ["step", "type", "method", "input hash", "live output hash", "replayed hash", "outcome", "reason", "reused-from"]
+COLUMNS = [
+    "step", "type", "method", "input hash", "live output hash", "replayed hash", "outputs", "outcome", "reason", "reused-from",
+]
 HASH_COLUMNS = ["input hash", "live output hash", "replayed hash"]
+OUTPUT_MARKS = {True: " ✓", False: " ✗"}  # by an output's ``ok``; none for an output not checked
 
 
 # -- rows: the table as plain JSON (what the widget's ``rows`` trait syncs) ------
 def manifest_rows(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per step of a manifest."""
+    """One row per step of a manifest: ``COLUMNS``, plus ``step_id`` (``step`` is the step's name when it has one)."""
     return [
         {
-            "step": s["step_id"], "type": s["step_type"], "method": s.get("method", ""),
-            "input hash": s["input_hash"], "live output hash": s["output_hash_live"],
-            "replayed hash": s["output_hash_replayed"], "outcome": s.get("outcome") or _v1_outcome(s["reason"]),
-            "reason": s["reason"], "reused-from": s["reused_from_run"],
+            "step_id": s["step_id"], "step": s.get("step_name") or s["step_id"], "type": s["step_type"],
+            "method": s.get("method", ""), "input hash": s["input_hash"], "live output hash": s["output_hash_live"],
+            "replayed hash": s["output_hash_replayed"], "outputs": outputs_text(s.get("outputs") or ()),
+            "outcome": s.get("outcome") or _v1_outcome(s["reason"]), "reason": s["reason"],
+            "reused-from": s["reused_from_run"],
         }
         for s in manifest["steps"]
     ]
+
+
+def outputs_text(outputs: Sequence[dict[str, Any]]) -> str:
+    """``figures/fig1.png ✓, figures/fig2.png ✗`` for a step with several outputs; ``""`` for one
+    (the hash columns say it). An output's ``ok`` gives its mark; an unnamed one shows its artifact id."""
+    if len(outputs) < 2:
+        return ""
+    return ", ".join(f"{o.get('name') or o['artifact_id']}{OUTPUT_MARKS.get(o.get('ok'), '')}" for o in outputs)
 
 
 def _v1_outcome(reason: str) -> str:
@@ -75,7 +88,7 @@ def table_html(rows: Sequence[dict[str, Any]]) -> str:
         df.style.apply(color, axis=1)
         .format(text(12), subset=HASH_COLUMNS)
         .format(text(60), subset=["method"])
-        .format(text(400), subset=["step", "type", "outcome", "reason", "reused-from"])
+        .format(text(400), subset=["step", "type", "outputs", "outcome", "reason", "reused-from"])
         .hide(axis="index")
         .set_uuid(f"scidex_{uid}")
         .set_table_attributes('class="scidex-replay-chain"')

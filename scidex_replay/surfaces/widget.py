@@ -34,6 +34,7 @@ from scidex_replay.surfaces.manifest_view import (  # noqa: F401 - ManifestView,
     frame,
     manifest_bundle,
     manifest_rows,
+    outputs_text,
     summary_line,
     table_html,
 )
@@ -43,11 +44,12 @@ PLAN_OUTCOMES = {"execute": "pending", "frozen": "frozen", "unreplayable": "unre
 
 # -- rows: the table as plain JSON (what the ``rows`` trait syncs) ------------
 def plan_rows(the_plan: Any) -> list[dict[str, Any]]:
-    """One row per planned step, before anything ran."""
+    """One row per planned step, before anything ran (several outputs listed by name, not yet marked)."""
     return [
         {
-            "step": p.step.step_id, "type": p.step.step_type, "method": p.step.method,
+            "step_id": p.step.step_id, "step": p.step.label, "type": p.step.step_type, "method": p.step.method,
             "input hash": p.step.input_hash, "live output hash": p.step.output_hash, "replayed hash": None,
+            "outputs": outputs_text([{"name": o.path, "artifact_id": o.artifact_id} for o in p.step.all_outputs]),
             "outcome": PLAN_OUTCOMES.get(p.action, p.action), "reason": p.reason, "reused-from": None,
         }
         for p in the_plan.steps
@@ -55,10 +57,11 @@ def plan_rows(the_plan: Any) -> list[dict[str, Any]]:
 
 
 def with_result(rows: Sequence[dict[str, Any]], result: Any) -> list[dict[str, Any]]:
-    """``rows`` with the row of ``result.step_id`` (a ``StepResult``) filled in."""
+    """``rows`` with the row of ``result.step_id`` (a ``StepResult``) filled in; its outputs are
+    marked when the run ends, from the manifest."""
     out = []
     for row in rows:
-        if row["step"] == result.step_id:
+        if row["step_id"] == result.step_id:
             row = {
                 **row, "replayed hash": result.output_hash_replayed, "outcome": str(result.outcome),
                 "reason": result.reason, "reused-from": result.reused_from_run,
@@ -82,7 +85,7 @@ class ReplayWidget(widgets.VBox):
     strict = Bool(False, help=FLAGS["--strict"].help).tag(sync=True)
     diff = Bool(False, help=FLAGS["--diff"].help).tag(sync=True)
     executor = Unicode("kernel", help=FLAGS["--executor"].help).tag(sync=True)
-    rows = List(Dict(), help="The table: one dict per step, keys COLUMNS.").tag(sync=True)
+    rows = List(Dict(), help="The table: one dict per step, keys COLUMNS and step_id.").tag(sync=True)
     running = Bool(False, help="A replay is in progress.").tag(sync=True)
     progress = Int(0, help="Steps done in the current or last run.").tag(sync=True)
     total = Int(0, help="Steps in the current or last run.").tag(sync=True)

@@ -186,3 +186,37 @@ def test_an_engine_warning_shows_in_the_status_line(chain, widget_of):
     w = widget_of(c)
     w._on_event("warning", {"step_id": "s_x", "message": "env-differs: ran in live env"})
     assert w.message == "s_x: env-differs: ran in live env" and "env-differs" in w._status.value
+
+
+def test_a_named_step_shows_by_its_name_and_is_still_filled_in_by_its_id(registry, tmp_path):
+    from scidex_replay.recording import record_step
+
+    (tmp_path / "raw.txt").write_text("x")
+    with record_step(registry, "python.cell", method="output.write_text('ok')\n", inputs=[str(tmp_path / "raw.txt")],
+                     output="o.txt", name="fit") as st:
+        st.output.write_text("ok")
+    w = ReplayWidget.for_artifact(registry, st.artifact.id)
+    try:
+        assert [row["step"] for row in w.rows] == ["fit"] and w.step_ids == [w.rows[0]["step_id"]]
+        seen = []
+        w.observe(lambda ch: seen.append([row["outcome"] for row in w.rows]), names="progress")
+        w.replay_all_button.click()
+        assert seen == [["reproduced"]], "the engine's step event fills in the row of the named step"
+        assert list(w.dataframe["step"]) == ["fit"] and outcomes(w) == ["reproduced"]
+        assert ">fit<" in w._table.value
+    finally:
+        w.close()
+
+
+def test_planned_rows_list_several_outputs_by_path_unmarked_before_anything_runs():
+    from types import SimpleNamespace
+
+    from scidex_replay.registry.records import StepOutput
+    from scidex_replay.surfaces.widget import plan_rows
+
+    step = SimpleNamespace(
+        step_id="s_00000001", label="plot", step_type="shell", method="python plot.py", input_hash="0" * 64,
+        output_hash="1" * 64, all_outputs=(StepOutput("a_1", "1" * 64, "figures/fig1.png"), StepOutput("a_2", "2" * 64)),
+    )
+    (row,) = plan_rows(SimpleNamespace(steps=[SimpleNamespace(step=step, action="execute", reason="")]))
+    assert (row["step_id"], row["step"], row["outputs"], row["outcome"]) == ("s_00000001", "plot", "figures/fig1.png, a_2", "pending")

@@ -1,6 +1,6 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 
-import { ManifestV2, Status, STATUSES, StepV2 } from '../schema';
+import { ManifestV2, Output, Status, STATUSES, StepV2 } from '../schema';
 import { IReplayManifestV1, MIME_TYPE } from '../tokens';
 
 const H = (c: string) => c.repeat(64);
@@ -112,6 +112,49 @@ export function manifestWithStatus(status: Status): ManifestV2 {
 }
 
 /**
+ * A v2 step that wrote three outputs, of which the second differs; the step's
+ * own hashes describe its first output, which reproduced.
+ */
+export function stepWithOutputs(overrides: Partial<StepV2> = {}): StepV2 {
+  const output = (name: string, c: string, replayed: string): Output => ({
+    artifact_id: `a_fig${c.repeat(5)}`,
+    name,
+    hash_live: H(c),
+    hash_replayed: H(replayed),
+    ok: c === replayed,
+    outcome: c === replayed ? 'reproduced' : 'output-differs',
+    comparison: null
+  });
+  return step({
+    step_id: 's_plot0001',
+    step_name: 'plot',
+    ok: false,
+    outcome: 'output-differs',
+    reason: 'output-differs: 1 of 3 outputs differ (figures/fig2.png)',
+    outputs: [
+      output('figures/fig1.png', '6', '6'),
+      output('figures/fig2.png', '7', '9'),
+      output('fit.txt', '8', '8')
+    ],
+    ...overrides
+  });
+}
+
+/**
+ * A v2 replay that did not reproduce: a step without a name (recorded before
+ * steps had names) reproduced, then {@link stepWithOutputs}.
+ */
+export function manifestWithOutputs(): ManifestV2 {
+  return manifest({
+    status: 'differs',
+    kind: 'replay',
+    parent_run_id: null,
+    summary: { reproduced: 1, 'output-differs': 1 },
+    steps: [step({ step_id: 's_prep0001', step_name: null }), stepWithOutputs()]
+  });
+}
+
+/**
  * A step of a first-wave manifest.
  */
 export function stepV1(overrides: Partial<StepV1> = {}): StepV1 {
@@ -179,7 +222,11 @@ export function manifestV1(overrides: Partial<IReplayManifestV1> = {}): IReplayM
  * the schema (schema.spec.ts).
  */
 export function allFixtures(): { [name: string]: unknown } {
-  const all: { [name: string]: unknown } = { v2: manifest(), v1: manifestV1() };
+  const all: { [name: string]: unknown } = {
+    v2: manifest(),
+    v1: manifestV1(),
+    'v2 several outputs': manifestWithOutputs()
+  };
   for (const status of STATUSES) {
     all[`v2 ${status}`] = manifestWithStatus(status);
   }

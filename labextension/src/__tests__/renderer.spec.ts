@@ -1,6 +1,15 @@
 import { ManifestWidget, rendererFactory } from '../renderer';
 import { MIME_TYPE } from '../tokens';
-import { manifest, manifestV1, manifestWithStatus, mimeModel, step, stepV1 } from './fixtures';
+import {
+  manifest,
+  manifestV1,
+  manifestWithOutputs,
+  manifestWithStatus,
+  mimeModel,
+  step,
+  stepV1,
+  stepWithOutputs
+} from './fixtures';
 
 async function render(data: unknown): Promise<HTMLElement> {
   const widget = rendererFactory.createRenderer({
@@ -18,6 +27,22 @@ function chips(node: HTMLElement): string[] {
   return Array.from(
     node.querySelectorAll('.scidex-Manifest-steps .scidex-Chip')
   ).map(chip => chip.textContent ?? '');
+}
+
+function headings(node: HTMLElement): string[] {
+  return Array.from(node.querySelectorAll('.scidex-Manifest-steps th')).map(
+    th => th.textContent ?? ''
+  );
+}
+
+/**
+ * Each output listed in a row: its name and the words of its chip.
+ */
+function outputs(row: Element): [string, string][] {
+  return Array.from(row.querySelectorAll('.scidex-Manifest-output')).map(line => [
+    line.querySelector('.scidex-Manifest-outputName')?.textContent ?? '',
+    line.querySelector('.scidex-Chip')?.textContent ?? ''
+  ]);
 }
 
 describe('rendererFactory', () => {
@@ -193,7 +218,7 @@ describe('ManifestWidget', () => {
     expect(node.querySelector('b')).toBeNull();
     expect(node.querySelector('.scidex-Manifest-runId')?.textContent).toBe(evil);
     expect(node.querySelector('.scidex-Manifest-reason')?.textContent).toBe(evil);
-    expect(node.querySelector('.scidex-Manifest-stepId code')?.getAttribute('title')).toBe(evil);
+    expect(node.querySelector('code.scidex-Manifest-stepId')?.getAttribute('title')).toBe(evil);
     expect((window as any).__pwned).toBeUndefined();
   });
 
@@ -209,6 +234,104 @@ describe('ManifestWidget', () => {
     );
     expect(node.querySelector('.scidex-Manifest-stepType')?.textContent).toBe('');
     expect(node.querySelector('.scidex-Manifest-duration')?.textContent).toBe('');
+  });
+
+  it('should show the step name instead of the id', async () => {
+    const node = await render(manifest());
+    const cell = node.querySelectorAll('.scidex-Manifest-stepLabel')[1];
+    const name = cell.querySelector('.scidex-Manifest-stepName') as HTMLElement;
+    expect(name.textContent).toBe('fit');
+    expect(name.title).toBe("python3 '{in0}' '{in1}' '{out}'");
+    expect(cell.querySelector('.scidex-Manifest-stepId')?.textContent).toBe('s_two');
+    expect(cell.textContent).toBe('fit s_two');
+  });
+
+  it('should show the id of a step without a name', async () => {
+    for (const data of [manifest({ steps: [step({ step_name: null })] }), manifestV1()]) {
+      const node = await render(data);
+      const cell = node.querySelector('.scidex-Manifest-stepLabel') as HTMLElement;
+      expect(cell.querySelector('.scidex-Manifest-stepName')).toBeNull();
+      expect(cell.textContent).toMatch(/^s_/);
+      expect((cell.querySelector('code.scidex-Manifest-stepId') as HTMLElement).title).toBe(
+        "python3 '{in0}' '{in1}' '{out}'"
+      );
+    }
+  });
+
+  it('should mark which of several outputs differs', async () => {
+    const node = await render(manifestWithOutputs());
+    expect(headings(node)).toContain('outputs');
+    const rows = node.querySelectorAll('.scidex-Manifest-steps tbody tr');
+    expect(outputs(rows[0])).toEqual([]);
+    expect(outputs(rows[1])).toEqual([
+      ['figures/fig1.png', 'reproduced'],
+      ['figures/fig2.png', 'output-differs'],
+      ['fit.txt', 'reproduced']
+    ]);
+    const differs = rows[1].querySelectorAll('.scidex-Manifest-output')[1] as HTMLElement;
+    expect(differs.dataset.outcome).toBe('output-differs');
+    expect(differs.querySelector('.scidex-Chip')?.className).toContain(
+      'scidex-Chip-output-differs'
+    );
+    expect((differs.querySelector('.scidex-Manifest-outputName') as HTMLElement).title).toBe(
+      'a_fig77777'
+    );
+  });
+
+  it('should show an output without a name by its artifact id', async () => {
+    const s = stepWithOutputs();
+    s.outputs[2].name = null;
+    const node = await render(manifest({ steps: [s] }));
+    expect(outputs(node.querySelector('.scidex-Manifest-steps tbody tr')!)[2]).toEqual([
+      'a_fig88888',
+      'reproduced'
+    ]);
+  });
+
+  it('should leave out the outputs column when no step has several outputs', async () => {
+    const today = [
+      '#',
+      'step',
+      'type',
+      'status',
+      'reason',
+      'recorded output',
+      'replayed output',
+      'reused from',
+      'time'
+    ];
+    expect(headings(await render(manifest()))).toEqual(today);
+    expect(headings(await render(manifestV1()))).toEqual(today);
+    expect((await render(manifest())).querySelector('.scidex-Manifest-output')).toBeNull();
+  });
+
+  it('should render step and output names as text, never as markup', async () => {
+    const evil = '<img src=x onerror="window.__pwned=1"><b>bold</b>';
+    const s = stepWithOutputs({ step_name: evil });
+    s.outputs[0].name = evil;
+    s.outputs[1].artifact_id = evil;
+    s.outputs[2].outcome = 'x" onclick="alert(1)' as any;
+    const node = await render(manifest({ steps: [s] }));
+    expect(node.querySelector('img')).toBeNull();
+    expect(node.querySelector('b')).toBeNull();
+    expect(node.querySelector('.scidex-Manifest-stepName')?.textContent).toBe(evil);
+    const names = node.querySelectorAll('.scidex-Manifest-outputName');
+    expect(names[0].textContent).toBe(evil);
+    expect(names[1].getAttribute('title')).toBe(evil);
+    const odd = node.querySelectorAll('.scidex-Manifest-output')[2] as HTMLElement;
+    expect(odd.dataset.outcome).toBe('other');
+    expect(odd.querySelector('.scidex-Chip')?.className).toBe('scidex-Chip scidex-Chip-other');
+    expect(odd.querySelector('.scidex-Chip')?.textContent).toBe('x" onclick="alert(1)');
+    expect((window as any).__pwned).toBeUndefined();
+  });
+
+  it('should ignore outputs that are not a list of objects', async () => {
+    const s = step();
+    (s as any).outputs = 'figures/fig1.png';
+    const t = stepWithOutputs();
+    (t as any).outputs = [null, 'x', t.outputs[0]];
+    const node = await render(manifest({ steps: [s, t] }));
+    expect(headings(node)).not.toContain('outputs');
   });
 
   it('should shorten hashes and flag a replayed output that differs', async () => {
