@@ -214,3 +214,12 @@ def test_prov_export_says_every_output_was_generated_by_the_step(cli, paper, tmp
     bundle = doc["bundle"][f"scidex:{run_id}"]
     assert {f"scidex:{run_id}/{a}" for a in figures} <= set(bundle["entity"])
     assert {a["prov:alternate2"] for a in bundle["alternateOf"].values()} == {f"scidex:{a}" for a in figures}
+
+
+@pytest.mark.parametrize("executor", ["subprocess", "dask"])
+def test_several_outputs_replay_on_every_executor(cli, paper, tmp_path, executor):
+    figures = record_paper(cli, paper)
+    proc = cli("rerun-artifact", figures[1], "--executor", executor, "--out", tmp_path / "m", timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    (step,) = manifest(tmp_path / "m")["steps"]
+    assert [o["outcome"] for o in step["outputs"]] == ["reproduced"] * 4

@@ -28,7 +28,7 @@ from scidex_replay.env.deterministic import deterministic_env
 from scidex_replay.errors import OutputMissing, StepFailed
 from scidex_replay.executors.base import SerialExecutor
 from scidex_replay.handlers.shell import PYTHON_MAP_ENV, tail
-from scidex_replay.handlers.spec import Handler, ReplayedArtifact
+from scidex_replay.handlers.spec import Handler, ReplayedArtifact, workdir_of
 from scidex_replay.registry.records import Step, step_to_json
 
 
@@ -88,7 +88,8 @@ class SubprocessExecutor(SerialExecutor):
             env["VIRTUAL_ENV"] = str(Path(self.python).parent.parent)
             env[PYTHON_MAP_ENV] = f"{Path(sys.executable).parent}={pinned_bin}"
         try:
-            proc = self._spawn([self.python, "-m", "scidex_replay.executors.child"], json.dumps(job).encode(), output.parent, env)
+            cwd = workdir_of(step, output)  # the step's working directory; its output may go in a subfolder
+            proc = self._spawn([self.python, "-m", "scidex_replay.executors.child"], json.dumps(job).encode(), cwd, env)
         except subprocess.TimeoutExpired as exc:
             raise StepFailed(f"timed out after {self.timeout_s:g} s") from exc
         try:
