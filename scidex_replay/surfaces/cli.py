@@ -123,7 +123,8 @@ def _save_atomically(reg: Any, digest: str, dest: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @db_option
 def chain(artifact_id: str, as_json: bool, db: str | None) -> None:
-    """The steps that produced ARTIFACT_ID, in execution order."""
+    """The steps that produced ARTIFACT_ID, in execution order: each step's name, its inputs and
+    outputs where the command finds and writes them, and the command as it runs."""
     reg = _registry(db)
     art = reg.get_artifact(artifact_id)
     from scidex_replay.replay.order import topological
@@ -141,20 +142,63 @@ def chain(artifact_id: str, as_json: bool, db: str | None) -> None:
         _note(f"{art.id} ({art.name}) is a source artifact: no step produced it")
         return
     from rich.table import Table
+    from rich.text import Text
 
+    artifacts = reg.artifacts(_artifact_ids(steps))
     table = Table(title=f"chain of {art.id} ({art.name})", title_justify="left")
-    for col in ("#", "step", "type", "inputs → output", "output sha256", "method"):
-        table.add_column(col, overflow="fold", no_wrap=col in ("#", "step", "type"), min_width=20 if col == "method" else None)
+    for col in ("#", "step", "type", "inputs → outputs", "command"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("#", "type"), min_width=20 if col == "command" else None)
     for n, s in enumerate(steps, 1):
+        ins, outs = _step_files(s, artifacts)
         table.add_row(
             str(n),
-            s.step_id,
+            _step_label(s.name, s.step_id),
             s.step_type,
-            f"{', '.join(s.source_artifact_ids) or '-'} → {s.target_artifact_id}",
-            s.output_hash[:12],
-            s.method,
+            Text(f"{', '.join(ins) or '-'} → {', '.join(outs)}\n")
+            + Text(f"{', '.join(s.source_artifact_ids) or '-'} → {', '.join(s.output_ids)}", style="dim"),
+            Text(_command(s, artifacts)),
         )
     _console().print(table)
+
+
+def _step_label(name: str | None, step_id: str) -> str:
+    """``fit (s_k3f9x2qa)``; the id alone for a step without a name."""
+    return f"{name} ({step_id})" if name else step_id
+
+
+def _step_files(step: Any, artifacts: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Where ``step`` finds each input and writes each output in its working directory (the path
+    it was recorded with, else the file name it is given), in order."""
+    from scidex_replay.handlers.spec import output_paths, safe_name, staged_inputs
+
+    def names(ids: tuple[str, ...]) -> list[str]:
+        return [safe_name(artifacts[a].name if a in artifacts else None, a) for a in ids]
+
+    try:
+        ins = [p.as_posix() for p in staged_inputs(step, Path(), names(step.source_artifact_ids))]
+        outs = [p.as_posix() for p in output_paths(step, Path(), names(step.output_ids))]
+    except BadInput:  # a recorded path that leaves the working directory: say it as recorded
+        ins, outs = names(step.source_artifact_ids), names(step.output_ids)
+    return ins, outs
+
+
+def _command(step: Any, artifacts: dict[str, Any]) -> str:
+    """The command as it runs in the step's working directory: a shell step's argv with its
+    placeholders replaced by the files they stand for, joined as a shell would read it (``> NAME``
+    for a recorded standard output); other steps' ``method``."""
+    argv = step.parameters.get("argv")
+    if step.step_type != "shell" or not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        return step.method
+    from scidex_replay.handlers.shell import substitute
+
+    ins, outs = _step_files(step, artifacts)
+    try:
+        argv = substitute(argv, [Path(p) for p in ins], [Path(p) for p in outs])
+    except BadInput:
+        pass
+    text = shlex.join(argv)
+    stdout = step.parameters.get("stdout")
+    return f"{text} > {shlex.quote(stdout)}" if isinstance(stdout, str) else text
 
 
 def _short(text: str, n: int) -> str:
@@ -162,20 +206,66 @@ def _short(text: str, n: int) -> str:
 
 
 @cli.command("cat")
-@click.argument("artifact_id")
+@click.argument("ref", metavar="ID | RUN")
+@click.argument("step_output", metavar="[STEP[:OUTPUT]]", required=False)
 @db_option
-def cat_(artifact_id: str, db: str | None) -> None:
-    """Write the bytes of ARTIFACT_ID to stdout (verified against its hash first)."""
+def cat_(ref: str, step_output: str | None, db: str | None) -> None:
+    """Write the bytes of artifact ID, or of what run RUN replayed for STEP's OUTPUT, to stdout
+    (verified against their hash first).
+
+    STEP is a step name or id; OUTPUT an output's index (0, 1, ...) or its path or name, by
+    default the step's first output.
+    """
     from scidex_replay.errors import IntegrityError
 
     reg = _registry(db)
-    art = reg.get_artifact(artifact_id)
-    if not reg.store.verify(art.content_hash):
-        raise IntegrityError(f"the stored bytes of {art.id} are missing or do not match sha256:{art.content_hash[:12]}")
+    if step_output is None:
+        if ref.startswith("r_") and not reg.has_artifact(ref):
+            raise BadInput(f"{ref} is a run: say which step's output, cat {ref} STEP[:OUTPUT]")
+        art = reg.get_artifact(ref)
+        digest, what = art.content_hash, art.id
+    else:
+        digest, what = _replayed_output(reg, ref, step_output)
+    if not reg.store.verify(digest):
+        raise IntegrityError(f"the stored bytes of {what} are missing or do not match sha256:{digest[:12]}")
     out = click.get_binary_stream("stdout")
-    for chunk in reg.store.iter_chunks(art.content_hash):
+    for chunk in reg.store.iter_chunks(digest):
         out.write(chunk)
     out.flush()
+
+
+def _replayed_output(reg: Any, run_id: str, spec: str) -> tuple[str, str]:
+    """(digest, words for an error) of the output ``spec`` (``STEP[:OUTPUT]``) as run ``run_id`` replayed it."""
+    run = reg.get_run(run_id)
+    ref, sep, output = spec.partition(":")
+    results = {r.step_id: r for r in reg.results(run.run_id)}
+    steps = sorted((s for s in reg.chain(run.target_artifact_id) if s.step_id in results), key=lambda s: results[s.step_id].position)
+    step = next((s for s in steps if ref in (s.step_id, s.name)), None)
+    if step is None:
+        known = ", ".join(s.label for s in steps) or "none"
+        raise BadInput(f"run {run.run_id} has no step {ref!r} (its steps: {known})")
+    outputs = step.all_outputs
+    if not sep or not output:
+        index = 0
+    elif output.isdigit():
+        index = int(output)
+        if index >= len(outputs):
+            raise BadInput(f"step {step.label} has {len(outputs)} output(s): no output {index}")
+    else:
+        artifacts = reg.artifacts(step.output_ids)
+        names = [(o.path, artifacts[o.artifact_id].name if o.artifact_id in artifacts else None, o.artifact_id) for o in outputs]
+        matches = [i for i, n in enumerate(names) if output in n]
+        matches = matches or [i for i, (path, name, _) in enumerate(names) if output in (Path(path or "").name, name and Path(name).name)]
+        if len(matches) != 1:
+            known = ", ".join(path or name or a for path, name, a in names)
+            raise BadInput(f"step {step.label} has {'more than one' if matches else 'no'} output {output!r} (its outputs: {known})")
+        index = matches[0]
+    result = results[step.step_id]
+    digests = result.digests
+    if index >= len(digests):
+        raise BadInput(f"run {run.run_id} has no replayed bytes for step {step.label} ({result.reason})")
+    where = outputs[index].path or outputs[index].artifact_id
+    return digests[index], f"{where} of step {step.label} in run {run.run_id}"
 
 
 @cli.command("step-types")
@@ -218,7 +308,14 @@ def rerun_artifact(artifact_id: str, dry_run: bool, as_json: bool, db: str | Non
 
     reg = _registry(db)
     if dry_run:
-        _print_plan(plan_replay(reg, artifact_id, options), as_json)
+        the_plan = plan_replay(reg, artifact_id, options)
+        set_params, input_overrides = options.set_params, options.input_overrides
+        if options.restart and not (set_params or input_overrides):  # a restart repeats its run's changes
+            inherited = reg.get_run(options.restart).options
+            set_params, input_overrides = inherited.get("set") or {}, inherited.get("inputs") or {}
+        steps = [p.step for p in the_plan.steps]
+        changes = _changes(reg, steps, set_params, input_overrides)
+        _print_plan(the_plan, as_json, changes, None if as_json else reg.artifacts(_artifact_ids(steps)))
         return 0
     report = replay(artifact_id, options, registry=reg, on_event=_progress_printer())
     if as_json:
@@ -231,14 +328,23 @@ def rerun_artifact(artifact_id: str, dry_run: bool, as_json: bool, db: str | Non
 
 def _progress_printer():
     """Per-step progress on stderr: a Rich progress bar on a terminal, one line per step otherwise."""
+    labels: dict[str, str] = {}  # step id -> "name (id)", from the plan
+
+    def label(step_id: str) -> str:
+        return labels.get(step_id, step_id)
+
+    def start(payload: dict[str, Any]) -> None:
+        labels.update((p.step.step_id, _step_label(p.step.name, p.step.step_id)) for p in payload["plan"].steps)
+
     if not sys.stderr.isatty():
 
         def lines(kind: str, payload: dict[str, Any]) -> None:
             if kind == "start":
+                start(payload)
                 _note(f"run {payload['run_id']}: {len(payload['plan'])} step(s)")
             elif kind == "step":
                 r = payload["result"]
-                _note(f"[{payload['position'] + 1}/{payload['total']}] {r.step_id}  {r.reason}  ({r.duration_s:.2f} s)")
+                _note(f"[{payload['position'] + 1}/{payload['total']}] {label(r.step_id)}  {r.reason}  ({r.duration_s:.2f} s)")
             elif kind == "warning":
                 _note(f"warning: {payload['message']}")
 
@@ -255,11 +361,12 @@ def _progress_printer():
     def bar(kind: str, payload: dict[str, Any]) -> None:
         nonlocal task
         if kind == "start":
+            start(payload)
             progress.start()
             task = progress.add_task(f"run {payload['run_id']}", total=len(payload["plan"]))
         elif kind == "step" and task is not None:
             r = payload["result"]
-            progress.console.print(f"{r.step_id}  {r.reason}  ({r.duration_s:.2f} s)")
+            progress.console.print(f"{label(r.step_id)}  {r.reason}  ({r.duration_s:.2f} s)", markup=False)
             progress.update(task, advance=1)
         elif kind == "warning":
             progress.console.print(f"[yellow]warning:[/yellow] {payload['message']}")
@@ -269,19 +376,84 @@ def _progress_printer():
     return bar
 
 
-def _print_plan(the_plan: Any, as_json: bool) -> None:
+def _artifact_ids(steps: list[Any]) -> list[str]:
+    return [a for s in steps for a in (*s.source_artifact_ids, *s.output_ids)]
+
+
+def _print_plan(the_plan: Any, as_json: bool, changes: list[dict[str, Any]], artifacts: dict[str, Any] | None) -> None:
     if as_json:
-        rows = [{"step_id": p.step.step_id, "step_type": p.step.step_type, "action": p.action, "reason": p.reason, "method": p.step.method} for p in the_plan.steps]
-        click.echo(json.dumps({"target_artifact_id": the_plan.target_artifact_id, "from_step": the_plan.from_step, "steps": rows}, indent=2))
+        rows = [
+            {"step_id": p.step.step_id, "step_name": p.step.name, "step_type": p.step.step_type, "action": p.action,
+             "reason": p.reason, "method": p.step.method}
+            for p in the_plan.steps
+        ]
+        click.echo(json.dumps(
+            {"target_artifact_id": the_plan.target_artifact_id, "from_step": the_plan.from_step, "changes": changes, "steps": rows},
+            indent=2,
+        ))
         return
     from rich.table import Table
+    from rich.text import Text
 
+    if changes:
+        click.echo("the fork changes:")
+        for change in changes:
+            click.echo(f"  {change['text']}")
     table = Table(title=f"plan for {the_plan.target_artifact_id}", title_justify="left")
-    for col in ("#", "step", "type", "action", "method"):
+    for col in ("#", "step", "type", "action", "command"):
         table.add_column(col, overflow="fold")
     for n, p in enumerate(the_plan.steps, 1):
-        table.add_row(str(n), p.step.step_id, p.step.step_type, p.reason or p.action, _short(p.step.method, 50))
+        command = Text(_short(_command(p.step, artifacts or {}), 60))
+        table.add_row(str(n), _step_label(p.step.name, p.step.step_id), p.step.step_type, p.reason or p.action, command)
     _console().print(table)
+
+
+def _changes(reg: Any, steps: list[Any], set_params: Any, input_overrides: Any) -> list[dict[str, Any]]:
+    """What a fork changes in the chain ``steps``, old → new, each with its words in ``text``:
+    ``STEP.KEY: old → new`` for a ``--set`` (values as JSON), ``STEP:N: a_old (path) → new`` for
+    an ``--input`` (``new``: a file as given, or an artifact id and its name). Steps may be given by
+    name or id (the options of a command line) or by id (a run's options)."""
+    by_ref = {s.step_id: s for s in steps} | {s.name: s for s in steps if s.name}
+    changes: list[dict[str, Any]] = []
+
+    def which(ref: str) -> tuple[Any, dict[str, Any]]:
+        step = by_ref.get(ref)
+        return step, {"step_id": step.step_id if step else ref, "step_name": step.name if step else None}
+
+    for ref, values in set_params.items():
+        step, named = which(ref)
+        for key, new in values.items():
+            known = step is not None and key in step.parameters
+            old = step.parameters[key] if known else None
+            changes.append({
+                "kind": "parameter", **named, "key": key, "old": old, "new": new,
+                "text": f"{step.label if step else ref}.{key}: {_json_value(old) if known else '?'} → {_json_value(new)}",
+            })
+    inputs = []
+    for spec, new in input_overrides.items():
+        ref, _, index_text = spec.partition(":")
+        step, index = by_ref.get(ref), int(index_text) if index_text.isdigit() else 0
+        old_id = step.source_artifact_ids[index] if step and index < len(step.source_artifact_ids) else None
+        inputs.append((ref, index, old_id, new))
+    artifacts = reg.artifacts([a for *_, old_id, new in inputs for a in (old_id, new) if a])
+    for ref, index, old_id, new in inputs:
+        step, named = which(ref)
+        old_words = "?"
+        if old_id is not None:
+            path = step.input_paths[index] if index < len(step.input_paths) else None
+            old_words = f"{old_id} ({path or (artifacts[old_id].name if old_id in artifacts else '?')})"
+        new_art = artifacts.get(new)
+        new_words = f"{new} ({new_art.name})" if new_art else new
+        changes.append({
+            "kind": "input", **named, "index": index, "old_artifact_id": old_id, "new": new,
+            "new_artifact_id": new_art.id if new_art else None,
+            "text": f"{step.label if step else ref}:{index}: {old_words} → {new_words}",
+        })
+    return changes
+
+
+def _json_value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _print_manifest(m: dict[str, Any], status: str | None = None) -> None:
@@ -301,7 +473,7 @@ def _print_manifest(m: dict[str, Any], status: str | None = None) -> None:
         style = OUTCOME_STYLE.get(outcome, "")
         table.add_row(
             str(n),
-            s["step_id"],
+            _step_label(s.get("step_name"), s["step_id"]),
             s["step_type"],
             f"[{style}]{outcome}[/{style}]" if style else outcome,
             (s["output_hash_replayed"] or "-")[:12],
@@ -312,7 +484,7 @@ def _print_manifest(m: dict[str, Any], status: str | None = None) -> None:
     _console().print(", ".join(f"{v} {k}" for k, v in m["summary"].items()))
     for s in m["steps"]:
         if s.get("forked_artifact_id"):
-            _console().print(f"new artifact {s['forked_artifact_id']} (forked from {s['target_artifact_id']}) by {s['step_id']}")
+            _console().print(f"new artifact {s['forked_artifact_id']} (forked from {s['target_artifact_id']}) by {_step_label(s.get('step_name'), s['step_id'])}")
 
 
 @cli.command(context_settings={"ignore_unknown_options": False})
@@ -334,16 +506,22 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
             raise click.UsageError("usage: runs show RUN")
         run = reg.get_run(args[1])
         lineage = reg.ancestry(run.run_id)
+        changes = _run_changes(reg, run, {})
         if as_json:
-            click.echo(json.dumps({"lineage": lineage, "manifest": run.manifest}, indent=2))
+            click.echo(json.dumps({"lineage": lineage, "changes": changes, "manifest": run.manifest}, indent=2))
             return
         _console().print("lineage: " + " ← ".join(f"{r} ({reg.get_run(r).kind})" for r in lineage))
+        if changes:
+            click.echo("the fork changed:")
+            for change in changes:
+                click.echo(f"  {change['text']}")
         if run.manifest:
             _print_manifest(run.manifest, status=run.status)
         return
     if len(args) > 1:
         raise click.UsageError("usage: runs [ID] | runs show RUN")
     all_runs = reg.runs(args[0] if args else None)
+    chains: dict[str, list[Any]] = {}
     rows = [
         {
             "run_id": r.run_id,
@@ -352,6 +530,8 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
             "target_artifact_id": r.target_artifact_id,
             "status": r.status,
             "started_at": r.started_at.isoformat(),
+            "from_step": _from_step(r.manifest),
+            "changes": _run_changes(reg, r, chains),
             **counts(r.manifest or {}),
         }
         for r in all_runs
@@ -374,12 +554,16 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
     verdicts = {r.run_id: run_verdict(r.status, kind=r.kind) for r in all_runs}
 
     def label(r: dict[str, Any]) -> str:
+        from rich.markup import escape
+
         v = verdicts[r["run_id"]]
+        start = f" from {escape(r['from_step'])}" if r["from_step"] else ""
+        changed = "".join(f"\n  changed {escape(c['text'])}" for c in r["changes"])
         return (
-            f"{r['run_id']} {r['kind']} of {r['target_artifact_id']} [{v.rich_style}]{v.label}[/{v.rich_style}]  "
+            f"{r['run_id']} {r['kind']} of {r['target_artifact_id']}{start} [{v.rich_style}]{v.label}[/{v.rich_style}]  "
             f"{r['reproduced']} reproduced, {r.get('differs', 0)} differ, {r['reused']} reused, "
             f"{r['executed']} executed, {r['failed']} failed"
-            f"  {r['started_at'][:19]}"
+            f"  {r['started_at'][:19]}{changed}"
         )
 
     def grow(node: Any, parent: str | None) -> None:
@@ -389,6 +573,27 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
     tree = Tree("replay runs")
     grow(tree, None)
     _console().print(tree)
+
+
+def _from_step(manifest: dict[str, Any] | None) -> str | None:
+    """The ``--from`` step of a run, by name when its manifest knows it."""
+    if not manifest or not manifest.get("from_step"):
+        return None
+    names = {s["step_id"]: s.get("step_name") for s in manifest.get("steps", [])}
+    return names.get(manifest["from_step"]) or manifest["from_step"]
+
+
+def _run_changes(reg: Any, run: Any, chains: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """What a fork (or a restart of one) changed, from the run's options, the old values from the
+    chain of its target (read once per target into ``chains``); ``[]`` for a plain replay."""
+    if run.kind == "replay":
+        return []
+    set_params, inputs = run.options.get("set") or {}, run.options.get("inputs") or {}
+    if not (set_params or inputs):
+        return []
+    if run.target_artifact_id not in chains:
+        chains[run.target_artifact_id] = reg.chain(run.target_artifact_id)
+    return _changes(reg, chains[run.target_artifact_id], set_params, inputs)
 
 
 @cli.command()
