@@ -45,9 +45,13 @@ class SubprocessExecutor(SerialExecutor):
         timeout_s: float = 3600,
         memory_limit_mb: int | None = None,
         env: Mapping[str, str] | None = None,
+        python_from: str | None = None,
     ):
-        """``env``: the environment the step's process starts from (default: this process's, read at each run)."""
+        """``env``: the environment the step's process starts from (default: this process's, read at each run).
+        With ``python`` another environment's interpreter, a command that starts with a Python of the
+        directory ``python_from`` (default: this interpreter's) runs that environment's Python instead."""
         self.python = python or sys.executable
+        self.python_from = python_from or str(Path(sys.executable).parent)
         self.timeout_s = timeout_s
         self.env = dict(env) if env is not None else None
         base = os.environ if env is None else env
@@ -86,7 +90,7 @@ class SubprocessExecutor(SerialExecutor):
             env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], source_root])
             env["PATH"] = os.pathsep.join([pinned_bin, env.get("PATH", "")])
             env["VIRTUAL_ENV"] = str(Path(self.python).parent.parent)
-            env[PYTHON_MAP_ENV] = f"{Path(sys.executable).parent}={pinned_bin}"
+            env[PYTHON_MAP_ENV] = f"{self.python_from}={pinned_bin}"
         try:
             cwd = workdir_of(step, output)  # the step's working directory; its output may go in a subfolder
             proc = self._spawn([self.python, "-m", "scidex_replay.executors.child"], json.dumps(job).encode(), cwd, env)

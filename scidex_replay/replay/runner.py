@@ -237,16 +237,17 @@ class StepRunner:
         requirements.lock; when that cannot be built it runs in the live env and
         the note says so.
         """
-        if not self.options.pin or not step.env_hash or step.env_hash == self.env_hash:
+        if not step.env_hash or step.env_hash == self.env_hash:
             return self.executor, self.env_hash, ""
         command = self._command_environment(step)
         if command is not None:
             program, env = command
             if env.env_hash == step.env_hash:
                 return self.executor, step.env_hash, ""  # the program it runs is as it was when recorded
-            if Path(program).parent != Path(sys.executable).parent:  # its own environment, not ours to pin
-                note = f"env-differs: {program} changed since the step was recorded (env {step.env_hash[:12]} -> {env.env_hash[:12]})"
-                return self.executor, env.env_hash, note
+            if Path(program).parent != Path(sys.executable).parent:  # the analysis's own environment changed
+                return self._pinned_program(step, program, env)
+        if not self.options.pin:
+            return self.executor, self.env_hash, ""
         if step.env_hash not in self.pins:
             from scidex_replay.env.pinned import Pin, ensure_pinned
 
@@ -266,6 +267,29 @@ class StepRunner:
 
         return SubprocessExecutor(python=pin.python), step.env_hash, pin.note
 
+
+    def _pinned_program(self, step: Step, program: str, now: Any) -> tuple[Executor, str, str]:
+        """A step whose own interpreter (``program``, e.g. an analysis venv's Python) changed since it was
+        recorded runs in a venv pinned to the lock recorded for it, the command's Python mapped to the
+        pinned one; a program that is not Python, or a pin that cannot be built, runs as it is now."""
+        changed = f"{program} changed since the step was recorded (env {step.env_hash[:12]} -> {now.env_hash[:12]})"
+        recorded = self.registry.get_environment(step.env_hash)
+        from scidex_replay.env.command import is_python
+
+        if recorded is None or not is_python(program) or not self.options.pin:
+            return self.executor, now.env_hash, f"env-differs: {changed}"
+        if step.env_hash not in self.pins:
+            from scidex_replay.env.pinned import ensure_pinned
+
+            self.pins[step.env_hash] = ensure_pinned(recorded, self.registry.home)
+        pin = self.pins[step.env_hash]
+        if pin.python is None:
+            self.warn(step.step_id, f"{pin.note}; {changed}")
+            return self.executor, now.env_hash, f"env-differs: {changed}; {pin.note.removeprefix('env-differs: ')}"
+        from scidex_replay.executors import SubprocessExecutor
+
+        runner = SubprocessExecutor(python=pin.python, python_from=str(Path(program).parent))
+        return runner, step.env_hash, f"{pin.note}: {changed}"
 
     def _command_environment(self, step: Step) -> tuple[str, Any] | None:
         """(the program a shell step runs, its environment as it is now); None for another step

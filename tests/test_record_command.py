@@ -195,11 +195,15 @@ def test_a_step_run_in_its_own_venv_records_that_venv_and_a_change_in_it_is_caug
     from env.test_command import _uv_run
 
     _uv_run("pip", "install", "--quiet", "--python", str(python), "tabulate==0.9.0")
-    proc = cli("rerun-artifact", out[0], "--out", tmp_path / "changed")
-    assert proc.returncode == 1
-    (replayed,) = manifest(tmp_path / "changed")["steps"]
-    assert replayed["outcome"] == "output-differs" and "env-differs" in replayed["reason"]
-    assert str(python) in replayed["reason"]
+    proc = cli("rerun-artifact", out[0], "--no-pin", "--out", tmp_path / "live", timeout=300)
+    assert proc.returncode == 1  # run as the venv is now: the version change shows, and is named
+    (live,) = manifest(tmp_path / "live")["steps"]
+    assert live["outcome"] == "output-differs" and "env-differs" in live["reason"] and str(python) in live["reason"]
+
+    proc = cli("rerun-artifact", out[0], "--out", tmp_path / "pinned", timeout=300)
+    assert proc.returncode == 0, proc.stderr  # a venv pinned to the recorded lock reproduces it
+    (pinned,) = manifest(tmp_path / "pinned")["steps"]
+    assert pinned["outcome"] == "reproduced" and "pinned env" in pinned["reason"] and str(python) in pinned["reason"]
 
 
 def test_prov_export_says_every_output_was_generated_by_the_step(cli, paper, tmp_path):
