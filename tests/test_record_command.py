@@ -227,3 +227,22 @@ def test_several_outputs_replay_on_every_executor(cli, paper, tmp_path, executor
     assert proc.returncode == 0, proc.stderr
     (step,) = manifest(tmp_path / "m")["steps"]
     assert [o["outcome"] for o in step["outputs"]] == ["reproduced"] * 4
+
+
+def test_reuse_and_restart_carry_every_output_of_a_step(cli, paper, tmp_path):
+    figures = record_paper(cli, paper)
+    (paper / "report.py").write_text("print(open('exponent.txt').read().upper(), end='')\n")
+    report = ids_of(cli("run", "-i", "report.py", "-i", figures[3], "--stdout", "report.txt", "--", PY, "report.py", cwd=paper))
+    assert cli("rerun-artifact", report[0], "--out", tmp_path / "first").returncode == 0
+
+    argv = json.dumps([PY, "report.py", "--again"])
+    proc = cli("rerun-artifact", report[0], "--fork", "--set", f"report.argv={argv}", "--out", tmp_path / "fork")
+    assert proc.returncode == 0, proc.stderr
+    fit, rep = manifest(tmp_path / "fork")["steps"]
+    assert fit["outcome"] == "reused" and fit["reused_from_run"] == manifest(tmp_path / "first")["run_id"]
+    assert [o["hash_replayed"] for o in fit["outputs"]] == [o["hash_live"] for o in fit["outputs"]]
+    assert rep["outcome"] == "forked"
+
+    restart = cli("rerun-artifact", report[0], "--restart", manifest(tmp_path / "first")["run_id"], "--out", tmp_path / "restart")
+    assert restart.returncode == 0, restart.stderr
+    assert [s["outcome"] for s in manifest(tmp_path / "restart")["steps"]] == ["reused", "reused"]
