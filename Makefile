@@ -5,6 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SMOKE  := ../shared/acceptance/contract-smoke.sh
+WAVE2  := ../shared/acceptance/wave2-contract.sh
 
 .PHONY: venv demo test pytest notebooks smoke postgres labext labext-test chromium browser-test bench clean
 
@@ -63,6 +64,7 @@ notebooks: venv
 
 smoke: venv
 	@if [ -f $(SMOKE) ]; then bash $(SMOKE); else echo "no $(SMOKE): contract smoke test skipped"; fi
+	@if [ -f $(WAVE2) ]; then bash $(WAVE2); else echo "no $(WAVE2): second-wave contract check skipped"; fi
 
 test: labext-test pytest notebooks smoke
 

@@ -52,12 +52,15 @@ def record_command(
     step_name: str | None = None,
     kind: str | None = None,
     cwd: Path | None = None,
+    env: Sequence[str] = (),
 ) -> RecordedCommand:
     """Run ``argv`` in deterministic mode in a working directory laid out as ``cwd`` and record it
     as a ``shell`` step; nothing is recorded unless it exits 0 and writes every output.
 
     ``inputs``: files (paths as the command names them), artifact ids, or ``ID:PATH``.
     ``outputs``: paths the command writes. ``stdout``: a file name for its standard output.
+    ``env``: ``NAME=VALUE`` or ``NAME`` (its value here) for each variable the command may see;
+    recorded, part of the reuse key; it sees nothing else of this environment (``declared_env``).
     Raises ``BadInput`` for a missing input, a path outside the folder that no placeholder names,
     two inputs or outputs at one path, or a step name already used in the chain.
     """
@@ -70,19 +73,37 @@ def record_command(
     used = {m.group(0) for arg in argv for m in PLACEHOLDER.finditer(arg)}
     sources, staged = _inputs(registry, inputs, cwd, used)
     name = _step_name(registry, argv, step_name, [s for s in sources if registry.has_artifact(s)])
-    parameters: dict[str, object] = {"argv": argv}
+    parameters: dict[str, object] = {"argv": argv, "env": declared_variables(env)}
     if stdout:
         parameters["stdout"] = written[-1]
     # The environment of the program the command runs (its own venv's Python, say), not ours.
-    env = command_environment(argv, os.environ.get("PATH"), cwd=cwd)
+    environment = command_environment(argv, os.environ.get("PATH"), cwd=cwd)
     with record_step(
         registry, "shell", method=shlex.join(argv), inputs=sources, input_paths=staged, outputs=written,
-        parameters=parameters, kind=kind, name=name, env=env,
+        parameters=parameters, kind=kind, name=name, env=environment,
     ) as rec:
         ShellHandler()(rec.provisional_step(), rec.inputs, rec.output)
     assert rec.step is not None
     saved = [cwd / path for path in outputs] + ([cwd / stdout] if stdout else [])
     return RecordedCommand(rec.step, rec.artifacts, saved)
+
+
+def declared_variables(specs: Sequence[str]) -> dict[str, str]:
+    """``["NORMALIZE=1", "LANGUAGE"]`` -> ``{"NORMALIZE": "1", "LANGUAGE": <its value here>}``.
+
+    Raises ``BadInput`` for a malformed name, or a bare name that is not set here.
+    """
+    declared: dict[str, str] = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise BadInput(f"--env {spec!r}: expected NAME=VALUE or NAME")
+        if not sep:
+            if name not in os.environ:
+                raise BadInput(f"--env {name}: not set here; give its value as {name}=VALUE")
+            value = os.environ[name]
+        declared[name] = value
+    return declared
 
 
 def check_command(argv: Sequence[str], n_inputs: int, outputs: Sequence[str], stdout: str | None, cwd: Path) -> list[str]:

@@ -28,7 +28,15 @@ from typing import Any
 
 from scidex_replay.env import current_environment
 from scidex_replay.errors import BadInput
-from scidex_replay.handlers.spec import Handler, relative_path, safe_name, scratch_input, scratch_output
+from scidex_replay.handlers.spec import (
+    Handler,
+    relative_path,
+    safe_name,
+    scratch_input,
+    scratch_output,
+    stable_workdir,
+    workdir_lock,
+)
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
 from scidex_replay.registry.records import Environment, NewOutput, StepOutput
 from scidex_replay.registry.jsonvalue import plain_json
@@ -101,9 +109,15 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
         if self.name is not None:
             check_step_name(self.registry, self.name, self._sources)
         self.started_at = datetime.now(timezone.utc).replace(microsecond=0)
-        self.workdir = Path(tempfile.mkdtemp(prefix="scidex-step-"))
+        self._hashes: list[str] = []
+        stable = stable_workdir(self.provisional_step())  # a step recorded as written: the path replay uses too
+        self._lock = workdir_lock(stable) if stable else None
+        if self._lock is not None:
+            self.workdir = self._lock.acquire()
+            self.workdir.mkdir()
+        else:
+            self.workdir = Path(tempfile.mkdtemp(prefix="scidex-step-"))
         try:
-            self._hashes: list[str] = []
             self._new_files: dict[int, Path] = {}
             for i, source in enumerate(self._sources):
                 self.inputs.append(self._freeze(i, source))
@@ -115,9 +129,15 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
                 self.outputs = [scratch_output(self.workdir, self._output_name)]
             self.output = self.outputs[0]
         except BaseException:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            self._clean_up()
             raise
         return self
+
+    def _clean_up(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _staged(self, i: int, name: str) -> Path:
         """Where input ``i`` is staged: at its given path, else ``in{i}-{name}``."""
@@ -199,7 +219,7 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
             )
             self.artifacts = [self.registry.get_artifact(a) for a in self.step.output_ids]
         finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            self._clean_up()
 
 
 def run_handler(

@@ -246,3 +246,42 @@ def test_reuse_and_restart_carry_every_output_of_a_step(cli, paper, tmp_path):
     restart = cli("rerun-artifact", report[0], "--restart", manifest(tmp_path / "first")["run_id"], "--out", tmp_path / "restart")
     assert restart.returncode == 0, restart.stderr
     assert [s["outcome"] for s in manifest(tmp_path / "restart")["steps"]] == ["reused", "reused"]
+
+
+def test_a_step_sees_only_the_variables_it_declared_and_they_are_recorded(cli, paper, tmp_path, monkeypatch):
+    (paper / "env.py").write_text(
+        "import os\nprint(os.environ.get('NORMALIZE'), os.environ.get('LEAKED'), os.environ.get('FROM_HERE'), os.environ['HOME'] == os.getcwd())\n"
+    )
+    monkeypatch.setenv("LEAKED", "yes")
+    monkeypatch.setenv("FROM_HERE", "here")
+    out = ids_of(cli("run", "-i", "env.py", "--env", "NORMALIZE=z-score", "--env", "FROM_HERE", "--stdout", "e.txt",
+                     "--", PY, "env.py", cwd=paper))
+    assert cli("cat", out[0]).stdout == "z-score None here True\n"
+    (step,) = json.loads(cli("chain", out[0], "--json").stdout)
+    assert step["parameters"]["env"] == {"NORMALIZE": "z-score", "FROM_HERE": "here"}
+    monkeypatch.setenv("FROM_HERE", "changed")  # replay uses the recorded value, not this shell's
+    assert cli("rerun-artifact", out[0], "--out", tmp_path / "m").returncode == 0
+    proc = cli("rerun-artifact", out[0], "--fork", "--set", 'env.env={"NORMALIZE": "minmax"}', "--out", tmp_path / "f")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "f" / "env" / "e.txt").read_text() == "minmax None None True\n"
+    bad = cli("run", "-i", "env.py", "--env", "UNSET_SOMEWHERE_42", "--stdout", "x.txt", "--", PY, "env.py", cwd=paper)
+    assert bad.returncode == 2 and "UNSET_SOMEWHERE_42" in bad.stderr
+
+
+def test_a_step_that_writes_its_working_directory_reproduces_even_when_replays_overlap(cli, paper, tmp_path):
+    (paper / "where.py").write_text("import os, time\ntime.sleep(0.5)\nprint(os.getcwd(), os.path.abspath('data/points.csv'))\n")
+    out = ids_of(cli("run", "-i", "where.py", "-i", "data/points.csv", "--stdout", "where.txt", "--", PY, "where.py", cwd=paper))
+    recorded = cli("cat", out[0]).stdout
+    assert "/scidex-replay-steps/" in recorded  # the same absolute path at record time and at replay
+
+    import os
+
+    replays = [
+        subprocess.Popen([str(Path(sys.executable).parent / "scidex-replay"), "rerun-artifact", out[0], "--out", str(tmp_path / f"m{i}")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+        for i in range(3)
+    ]
+    for proc in replays:  # three replays of one step at once take turns in its directory
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    assert all(manifest(tmp_path / f"m{i}")["status"] == "reproduced" for i in range(3))

@@ -29,6 +29,13 @@ FIXED = {
 }
 
 
+def declared_env(home: Path, declared: Mapping[str, str]) -> dict[str, str]:
+    """The whole environment a step recorded with ``run --env`` starts from, before the fixed settings:
+    ``PATH`` (this process's, or ``os.defpath``), ``HOME`` (the step's working directory, so no
+    dotfiles of the user's leak in), and the ``declared`` variables. Nothing else of the caller's."""
+    return {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(home), **declared}
+
+
 def deterministic_env(source_date_epoch: int, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a step's subprocess: ``base`` (default ``os.environ``) plus the fixed settings."""
     env = dict(os.environ if base is None else base)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scidex_replay.env.deterministic import deterministic_env
+from scidex_replay.env.deterministic import declared_env, deterministic_env
 from scidex_replay.errors import BadInput, OutputMissing, StepFailed
 from scidex_replay.handlers.spec import ReplayedArtifact, relative_path, workdir_of
 from scidex_replay.registry.records import Step
@@ -92,7 +92,9 @@ class ShellHandler:
         for path in outputs:
             path.parent.mkdir(parents=True, exist_ok=True)
         cmd = _map_python(substitute(argv, inputs, outputs))
-        env = deterministic_env(int(step.started_at.timestamp()))
+        declared = step.parameters.get("env")  # a step recorded by `run`: only what it declared, else the caller's
+        base = declared_env(workdir, declared) if isinstance(declared, dict) else None
+        env = deterministic_env(int(step.started_at.timestamp()), base)
         stdout_to = step.parameters.get("stdout")
         try:
             with open(workdir / relative_path(stdout_to, "--stdout"), "wb") if stdout_to else _devnull() as sink:

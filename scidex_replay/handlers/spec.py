@@ -29,6 +29,9 @@ replays it, so what was recorded is what replay re-executes.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -126,3 +129,60 @@ def workdir_of(step: Step, output: Path) -> Path:
     """The working directory of ``step`` when its first output is read from ``output``."""
     first = step.all_outputs[0].path
     return output.parents[len(PurePosixPath(first).parts) - 1] if first else output.parent
+
+
+#: Where steps recorded as written run: the same absolute path at record time and at every replay.
+STABLE_ROOT = Path("/tmp") / "scidex-replay-steps"
+
+
+def stable_workdir(step: Step) -> Path | None:
+    """The working directory of ``step`` when it was recorded with a declared environment
+    (``scidex-replay run``): ``/tmp/scidex-replay-steps/KEY``, KEY a hash of what defines the step
+    (its command, environment, input and output paths, and the second it was recorded), so a
+    step that writes its working directory into an output reproduces. None for other steps.
+    Hold ``workdir_lock`` while using it: two replays of one step take turns.
+    """
+    if "env" not in step.parameters:
+        return None
+    doc = {
+        "parameters": step.parameters,
+        "inputs": list(step.input_paths),
+        "outputs": [o.path for o in step.outputs],
+        "recorded": int(step.started_at.timestamp()),
+    }
+    key = hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:20]
+    return STABLE_ROOT / key
+
+
+class workdir_lock:  # noqa: N801 - a context manager, reads like a function
+    """An exclusive lock on a stable working directory, held while a step stages, runs and is
+    stored; the directory is emptied when the lock is taken and removed when it is released."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self._fd: int | None = None
+
+    def acquire(self) -> Path:
+        import fcntl
+        import shutil
+
+        self.workdir.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(str(self.workdir) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        return self.workdir
+
+    def release(self) -> None:
+        import shutil
+
+        if self._fd is None:
+            return
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        os.close(self._fd)  # closing drops the flock
+        self._fd = None
+
+    def __enter__(self) -> Path:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

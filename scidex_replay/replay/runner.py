@@ -19,7 +19,15 @@ from typing import Any
 from scidex_replay.errors import BadInput, NotFound, ReplayError, one_line
 from scidex_replay.executors import Executor
 from scidex_replay.handlers import HandlerRegistry
-from scidex_replay.handlers.spec import Handler, ReplayedArtifact, output_paths, safe_name, staged_inputs
+from scidex_replay.handlers.spec import (
+    Handler,
+    ReplayedArtifact,
+    output_paths,
+    safe_name,
+    stable_workdir,
+    staged_inputs,
+    workdir_lock,
+)
 from scidex_replay.outcomes import Outcome, is_ok
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
 from scidex_replay.registry.records import StepResult
@@ -50,6 +58,7 @@ class Job:
     inputs_differ: str  # why its inputs differ from the record (it runs all the same), or ""
     prep_s: float  # time spent freezing and checking its inputs
     planned: PlannedStep | None = field(default=None, compare=False)
+    lock: workdir_lock | None = field(default=None, compare=False)  # on its stable working directory
 
 
 class StepRunner:
@@ -84,6 +93,7 @@ class StepRunner:
         self.replayed: dict[str, str] = {}  # artifact id -> digest of the bytes this run produced for it
         self.executed: list[tuple[Step, tuple[str, ...]]] = []  # a fork's (step as run, output digests), in order
         self.extras: dict[str, dict[str, Any]] = {}  # step id -> manifest fields beyond the result
+        self._held: set[Path] = set()  # stable working directories this run holds now
 
     # -- results that need no run -------------------------------------------
     def result(self, step: Step, position: int, outcome: Outcome, detail: str = "", **kw: Any) -> StepResult:
@@ -125,8 +135,29 @@ class StepRunner:
             if self.fork:
                 self.executed.append((step, reused.digests))
             return reused
+        stable = stable_workdir(step)
+        if stable is None or stable in self._held:  # the same step twice in one wave: a scratch dir
+            return self._stage(step, position, handler, executor, expected, key, env_note, self.workdir / step.step_id)
+        lock = workdir_lock(stable)
+        self._held.add(stable)
+        prepared = self._stage(step, position, handler, executor, expected, key, env_note, lock.acquire())
+        if isinstance(prepared, Job):
+            prepared.lock = lock  # held until its outputs are stored
+        else:
+            self._release(lock)
+        return prepared
+
+    def _release(self, lock: workdir_lock | None) -> None:
+        if lock is not None:
+            lock.release()
+            self._held.discard(lock.workdir)
+
+    def _stage(
+        self, step: Step, position: int, handler: Handler, executor: Executor, expected: list[str], key: str,
+        env_note: str, step_dir: Path,
+    ) -> StepResult | Job:
+        """Freeze and check the inputs in ``step_dir``: a result when the step will not run, else a job."""
         t0 = time.perf_counter()
-        step_dir = self.workdir / step.step_id
         try:
             inputs, actual = self._freeze_inputs(step, expected, step_dir)
             outputs = output_paths(step, step_dir, [_file_name(self.chain.artifacts[a]) for a in step.output_ids])
@@ -158,6 +189,12 @@ class StepRunner:
         Its duration is the time spent preparing it, running it (``run_s``, as the executor
         timed it: without the time it waited in a queue) and storing its output.
         """
+        try:
+            return self._compare(job, produced, run_s)
+        finally:
+            self._release(job.lock)
+
+    def _compare(self, job: Job, produced: ReplayedArtifact | BaseException, run_s: float) -> StepResult:
         step, position, key = job.step, job.position, job.key
         t0 = time.perf_counter() - job.prep_s - run_s
         recorded = step.all_outputs

@@ -76,12 +76,14 @@ def add(file: Path, kind: str | None, name: str | None, db: str | None) -> None:
               help="A file the command writes (repeatable); each becomes an artifact and is saved here. Also {out} / {out0}, {out1}...")
 @click.option("--stdout", "stdout_name", metavar="NAME", help="Record the command's standard output as an artifact, saved as NAME.")
 @click.option("--step", "step_name", metavar="NAME", help="Name the step (default: from the script, e.g. fit for python fit.py); usable wherever a step id is.")
+@click.option("--env", "env", multiple=True, metavar="NAME[=VALUE]",
+              help="A variable the command may see (recorded; NAME alone takes its value here). It sees no other of yours.")
 @click.option("--kind", help="Kind of the output artifacts.")
 @db_option
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
     inputs: tuple[str, ...], outputs: tuple[str, ...], stdout_name: str | None, step_name: str | None,
-    kind: str | None, db: str | None, cmd: tuple[str, ...],
+    env: tuple[str, ...], kind: str | None, db: str | None, cmd: tuple[str, ...],
 ) -> None:
     """Run CMD as written, in deterministic mode, and record it as a `shell` step; print each output's id.
 
@@ -90,12 +92,13 @@ def run(
     Each -o is read from there afterwards; ids are printed one per line, in -o order, then the
     --stdout one. Nothing is recorded unless CMD exits 0 and writes every output.
     """
-    from scidex_replay.command import check_command, record_command
+    from scidex_replay.command import check_command, declared_variables, record_command
 
     check_command(cmd, len(inputs), outputs, stdout_name, Path.cwd())  # before the registry opens
+    declared_variables(env)
     reg = _registry(db)
     recorded = record_command(
-        reg, cmd, inputs=inputs, outputs=outputs, stdout=stdout_name, step_name=step_name, kind=kind,
+        reg, cmd, inputs=inputs, outputs=outputs, stdout=stdout_name, step_name=step_name, kind=kind, env=env,
     )
     for art, dest in zip(recorded.artifacts, recorded.saved):
         _save_atomically(reg, art.content_hash, dest)

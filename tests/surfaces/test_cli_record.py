@@ -159,7 +159,7 @@ def test_run_records_a_shell_step_writes_the_output_and_prints_only_the_id(world
     assert art.name == "upper.csv"
     step = reg.producing_step(new_id)
     assert step.step_type == "shell"
-    assert step.parameters == {"argv": [PY, "{in0}", "{in1}", "{out}"]}
+    assert step.parameters == {"argv": [PY, "{in0}", "{in1}", "{out}"], "env": {}}  # declared variables: none
     script_art = reg.get_artifact(step.source_artifact_ids[0])
     assert script_art.content_hash == sha256(world.upper)  # the script file became an artifact
     assert step.source_artifact_ids[1] == world.data_id
