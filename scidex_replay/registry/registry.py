@@ -85,13 +85,21 @@ _STEP_COLUMNS = (
 _STEP_LOADS = [selectinload(StepRow.inputs), selectinload(StepRow.outputs).selectinload(StepOutputRow.artifact)]
 
 
+def _layout(input_paths: Sequence[str | None], outputs: Sequence[StepOutput]) -> dict[str, tuple[Any, ...]]:
+    """``Step``'s ``input_paths`` and ``outputs``: empty for a step recorded with one output and
+    placeholders only (a first-wave step), so that it reads exactly as it did."""
+    return {
+        "input_paths": tuple(input_paths) if any(input_paths) else (),
+        "outputs": tuple(outputs) if len(outputs) > 1 or any(o.path for o in outputs) else (),
+    }
+
+
 def _step(row: StepRow) -> Step:
     sources = tuple(i.artifact_id for i in row.inputs)
-    paths = tuple(i.path for i in row.inputs) if any(i.path for i in row.inputs) else ()
-    outputs = tuple(StepOutput(o.artifact_id, o.artifact.content_hash, o.path) for o in row.outputs)
+    outputs = [StepOutput(o.artifact_id, o.artifact.content_hash, o.path) for o in row.outputs]
     return Step(
         **{name: getattr(row, name) for name in _STEP_COLUMNS}, source_artifact_ids=sources, name=row.name,
-        input_paths=paths, outputs=outputs if len(outputs) > 1 or any(o.path for o in outputs) else (),
+        **_layout([i.path for i in row.inputs], outputs),
     )
 
 
@@ -470,13 +478,12 @@ class Registry:
             for row in conn.execute(select(*columns, steps_t.c.name).join(walk, walk.c.step_id == steps_t.c.step_id)):
                 step_id, step_type, method, parameters, target, *rest, name = row
                 ins = sources.get(step_id, [])
-                paths = tuple(p for _, p in ins) if any(p for _, p in ins) else ()
                 outs = outputs.get(step_id, [])
                 if outs and outs[0].artifact_id != target:  # the first output is the target, read above only with a path
                     outs.insert(0, StepOutput(target, rest[1]))
                 steps.append(Step(
                     step_id, step_type, method, parameters, target, tuple(a for a, _ in ins), *rest,
-                    name=name, input_paths=paths, outputs=tuple(outs),
+                    name=name, **_layout([p for _, p in ins], outs),
                 ))
         return steps
 
