@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -85,6 +86,13 @@ class Step:
     def label(self) -> str:
         """The step's name, else its id."""
         return self.name or self.step_id
+
+
+def find_step(steps: Iterable[Step], ref: str) -> Step | None:
+    """The step of ``steps`` whose id is ``ref``, else the one named ``ref`` (``--from fit``; a name is
+    unique within a chain), else None."""
+    steps = list(steps)
+    return next((s for s in steps if s.step_id == ref), None) or next((s for s in steps if s.name == ref), None)
 
 
 def step_to_json(step: Step) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from scidex_replay.errors import BadInput
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
-from scidex_replay.registry.records import NewOutput
+from scidex_replay.registry.records import NewOutput, find_step
 from scidex_replay.replay.options import ReplayOptions
 
 
@@ -63,22 +63,21 @@ def resolve(registry: Registry, chain: Chain, options: ReplayOptions) -> Request
     reuse = options.reuse or ("succeeded-before" if options.restart else "all" if fork else "none")
     if fork and kind == "replay":
         kind = "fork"
-    ref = step_ids(chain)
+
+    def ref(name_or_id: str) -> str:  # an unknown step comes back as given, for the "no such step" message
+        step = find_step(chain.steps, name_or_id)
+        return step.step_id if step else name_or_id
+
     from_step = ref(from_step) if from_step else from_step
     set_params = {ref(step): values for step, values in set_params.items()}
-    input_overrides = {":".join([ref(spec.partition(":")[0]), *spec.split(":")[1:2]]): v for spec, v in input_overrides.items()}
+    input_overrides = {_with_step(spec, ref): source for spec, source in input_overrides.items()}
     return Request(kind, ancestry, from_step, set_params, input_overrides, reuse)
 
 
-def step_ids(chain: Chain) -> Callable[[str], str]:
-    """A function from a step's name or id (``--from fit``, ``--set fit.k=1``) to its id in ``chain``.
-
-    A name is unique within a chain; an unknown one comes back as given, for the caller's
-    "no such step" message.
-    """
-    by_name = {s.name: s.step_id for s in chain.steps if s.name}
-    ids = {s.step_id for s in chain.steps}
-    return lambda ref: ref if ref in ids else by_name.get(ref, ref)
+def _with_step(spec: str, ref: Callable[[str], str]) -> str:
+    """``fit:1`` -> ``s_k3f9x2qa:1``: an ``--input`` key with its step given by id."""
+    step, sep, index = spec.partition(":")
+    return f"{ref(step)}{sep}{index}"
 
 
 def fork_steps(

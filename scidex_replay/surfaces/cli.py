@@ -24,6 +24,7 @@ from typing import Any
 import click
 
 from scidex_replay.errors import BadInput, ReplayError, one_line
+from scidex_replay.registry.records import find_step
 from scidex_replay.surfaces.args import click_options, replay_options
 
 PROG = "scidex-replay"
@@ -243,7 +244,7 @@ def _replayed_output(reg: Any, run_id: str, spec: str) -> tuple[str, str]:
     ref, sep, output = spec.partition(":")
     results = {r.step_id: r for r in reg.results(run.run_id)}
     steps = sorted((s for s in reg.chain(run.target_artifact_id) if s.step_id in results), key=lambda s: results[s.step_id].position)
-    step = next((s for s in steps if ref in (s.step_id, s.name)), None)
+    step = find_step(steps, ref)
     if step is None:
         known = ", ".join(s.label for s in steps) or "none"
         raise BadInput(f"run {run.run_id} has no step {ref!r} (its steps: {known})")
@@ -416,11 +417,10 @@ def _changes(reg: Any, steps: list[Any], set_params: Any, input_overrides: Any) 
     ``STEP.KEY: old → new`` for a ``--set`` (values as JSON), ``STEP:N: a_old (path) → new`` for
     an ``--input`` (``new``: a file as given, or an artifact id and its name). Steps may be given by
     name or id (the options of a command line) or by id (a run's options)."""
-    by_ref = {s.step_id: s for s in steps} | {s.name: s for s in steps if s.name}
     changes: list[dict[str, Any]] = []
 
     def which(ref: str) -> tuple[Any, dict[str, Any]]:
-        step = by_ref.get(ref)
+        step = find_step(steps, ref)
         return step, {"step_id": step.step_id if step else ref, "step_name": step.name if step else None}
 
     for ref, values in set_params.items():
@@ -435,7 +435,7 @@ def _changes(reg: Any, steps: list[Any], set_params: Any, input_overrides: Any) 
     inputs = []
     for spec, new in input_overrides.items():
         ref, _, index_text = spec.partition(":")
-        step, index = by_ref.get(ref), int(index_text) if index_text.isdigit() else 0
+        step, index = find_step(steps, ref), int(index_text) if index_text.isdigit() else 0
         old_id = step.source_artifact_ids[index] if step and index < len(step.source_artifact_ids) else None
         inputs.append((ref, index, old_id, new))
     artifacts = reg.artifacts([a for *_, old_id, new in inputs for a in (old_id, new) if a])
