@@ -285,6 +285,16 @@ class StepRunner:
                 return self._pinned_program(step, program, env)
         if not self.options.pin:
             return self.executor, self.env_hash, ""
+        pin = self._pin(step)
+        if pin.python is None:
+            return self.executor, self.env_hash, pin.note
+        from scidex_replay.executors import SubprocessExecutor
+
+        return SubprocessExecutor(python=pin.python), step.env_hash, pin.note
+
+    def _pin(self, step: Step) -> Any:
+        """The venv pinned to the lock recorded for ``step.env_hash``: built once per run, and a
+        failure (or a registry with no lock for it) warned about once."""
         if step.env_hash not in self.pins:
             from scidex_replay.env.pinned import Pin, ensure_pinned
 
@@ -297,31 +307,19 @@ class StepRunner:
                 logger.warning("step %s: %s", step.step_id, pin.note)
                 self.warn(step.step_id, pin.note)
             self.pins[step.env_hash] = pin
-        pin = self.pins[step.env_hash]
-        if pin.python is None:
-            return self.executor, self.env_hash, pin.note
-        from scidex_replay.executors import SubprocessExecutor
-
-        return SubprocessExecutor(python=pin.python), step.env_hash, pin.note
-
+        return self.pins[step.env_hash]
 
     def _pinned_program(self, step: Step, program: str, now: Any) -> tuple[Executor, str, str]:
         """A step whose own interpreter (``program``, e.g. an analysis venv's Python) changed since it was
         recorded runs in a venv pinned to the lock recorded for it, the command's Python mapped to the
         pinned one; a program that is not Python, or a pin that cannot be built, runs as it is now."""
         changed = f"{program} changed since the step was recorded (env {step.env_hash[:12]} -> {now.env_hash[:12]})"
-        recorded = self.registry.get_environment(step.env_hash)
         from scidex_replay.env.command import is_python
 
-        if recorded is None or not is_python(program) or not self.options.pin:
+        if not is_python(program) or not self.options.pin:
             return self.executor, now.env_hash, f"env-differs: {changed}"
-        if step.env_hash not in self.pins:
-            from scidex_replay.env.pinned import ensure_pinned
-
-            self.pins[step.env_hash] = ensure_pinned(recorded, self.registry.home)
-        pin = self.pins[step.env_hash]
+        pin = self._pin(step)
         if pin.python is None:
-            self.warn(step.step_id, f"{pin.note}; {changed}")
             return self.executor, now.env_hash, f"env-differs: {changed}; {pin.note.removeprefix('env-differs: ')}"
         from scidex_replay.executors import SubprocessExecutor
 
