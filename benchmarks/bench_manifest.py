@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
-import time
 from datetime import datetime, timezone
+from pathlib import Path
 
-from scidex_replay.outcomes import Outcome
-from scidex_replay.registry.records import Run, Step, StepResult
-from scidex_replay.replay import manifest as manifests
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_env import median_time  # noqa: E402
+from scidex_replay.outcomes import Outcome  # noqa: E402
+from scidex_replay.registry.records import Run, Step, StepResult  # noqa: E402
+from scidex_replay.replay import manifest as manifests  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -39,15 +41,6 @@ def chain(n: int) -> tuple[Run, list[Step], list[StepResult]]:
     results = [StepResult(s.step_id, i, Outcome.REPRODUCED, True, "", "1" * 64, duration_s=0.01) for i, s in enumerate(steps)]
     run = Run("r_bench", steps[-1].target_artifact_id, "replay", None, None, {}, "reproduced", T0, None)
     return run, steps, results
-
-
-def median(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -66,11 +59,11 @@ def main() -> None:
     for n in (10, 100, 1000, 10000):
         run, steps, results = chain(n)
         manifest = manifests.build(run, steps, results, artifacts={}, replay_env="e" * 64, completed_at=None)
-        dumps = median(lambda: json.dumps(manifest, indent=2), args.repeat)
-        build = median(
+        dumps = median_time(lambda: json.dumps(manifest, indent=2), args.repeat)
+        build = median_time(
             lambda: manifests.build(run, steps, results, artifacts={}, replay_env="e" * 64, completed_at=None), args.repeat
         )
-        check = median(lambda: manifests.problem(manifest), args.repeat)
+        check = median_time(lambda: manifests.problem(manifest), args.repeat)
         print(f"{n:>6} {dumps:>12.4f} {build:>9.4f} {build / dumps:>8.1f} {check:>10.4f} {check / dumps:>8.1f} {check / n * 1e6:>8.0f}")
 
 

@@ -217,7 +217,8 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
                 step_name=self.name,
                 input_paths=self._input_paths,
             )
-            self.artifacts = [self.registry.get_artifact(a) for a in self.step.output_ids]
+            by_id = self.registry.artifacts(self.step.output_ids)
+            self.artifacts = [by_id[a] for a in self.step.output_ids]
         finally:
             self._clean_up()
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from contextlib import nullcontext
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from scidex_replay.env.deterministic import declared_env, deterministic_env
 from scidex_replay.errors import BadInput, OutputMissing, StepFailed
@@ -97,7 +97,7 @@ class ShellHandler:
         env = deterministic_env(int(step.started_at.timestamp()), base)
         stdout_to = step.parameters.get("stdout")
         try:
-            with open(workdir / relative_path(stdout_to, "--stdout"), "wb") if stdout_to else _devnull() as sink:
+            with open(workdir / relative_path(stdout_to, "--stdout"), "wb") if stdout_to else nullcontext(subprocess.DEVNULL) as sink:
                 proc = subprocess.run(
                     cmd,
                     cwd=workdir,
@@ -120,6 +120,3 @@ class ShellHandler:
                 raise OutputMissing(f"the command exited 0 but did not write {declared.path if declared else '{out}'}")
         return ReplayedArtifact(outputs[0], tuple(outputs) if len(outputs) > 1 else ())
 
-
-def _devnull() -> Any:
-    return open(os.devnull, "wb")

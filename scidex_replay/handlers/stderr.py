@@ -22,6 +22,8 @@ import sysconfig
 from dataclasses import dataclass
 from functools import lru_cache
 
+from scidex_replay.errors import one_line
+
 __all__ = ["failure_summary"]
 
 DEFAULT_LIMIT = 600
@@ -48,7 +50,6 @@ _ANSI = re.compile(
 _BIDI = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 # Unicode category Cc: C0 controls, DEL, C1 controls (newlines are split on before).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_WS = re.compile(r"\s+")
 
 _HEADER = re.compile(r"^(?P<prefix>[ |+]*?)(?:Exception Group )?Traceback \(most recent call last\):\s*$")
 _FRAME = re.compile(r'^  File "(?P<file>.*)", line (?P<line>\d+)(?:, in (?P<func>.*?))?\s*$')
@@ -94,7 +95,7 @@ def failure_summary(stderr: bytes, *, limit: int = DEFAULT_LIMIT, cwd: str | os.
     python = _python_summary(lines, cwd, limit)
     if python is not None:
         return python
-    last = [clean for line in lines if (clean := _collapse(line))][-TAIL_LINES:]
+    last = [clean for line in lines if (clean := one_line(line))][-TAIL_LINES:]
     return _cut(SEP.join(last), limit, head=0.3)
 
 
@@ -112,10 +113,6 @@ def _lines(data: bytes) -> list[str]:
         line = segments[-1] if segments else ""
         out.append(_CONTROL.sub("", line.replace("\t", "    ")).rstrip())
     return out
-
-
-def _collapse(text: str) -> str:
-    return _WS.sub(" ", text).strip()
 
 
 def _cut(text: str, limit: int, *, head: float = 0.5) -> str:
@@ -141,13 +138,13 @@ def _python_summary(lines: list[str], cwd: str | os.PathLike[str] | None, limit:
     frames, exception, after = _parse(body)
     if exception is None:
         return None
-    extra = [_collapse(line) for line in after if line.strip()]
+    extra = [one_line(line) for line in after if line.strip()]
     members = _group_members(rest) if rest is not None else []
     if members:
         extra.append("sub-exceptions: " + "; ".join(members))
     frame = _pick(frames)
     where, source = _describe(frame, cwd) if frame is not None else ("", "")
-    return _assemble(_collapse(exception), where, source, SEP.join(extra), limit)
+    return _assemble(one_line(exception), where, source, SEP.join(extra), limit)
 
 
 def _last_block(lines: list[str]) -> tuple[list[str], list[str] | None] | None:
@@ -195,7 +192,7 @@ def _parse(body: list[str]) -> tuple[list[_Frame], str | None, list[str]]:
             continue
         elif line.startswith(" "):
             if current is not None and current["source"] is None:
-                current["source"] = _collapse(line)
+                current["source"] = one_line(line)
             # Other indented lines (3.13 multi-line source, "..." elisions) are not needed.
         else:
             if current is not None:
@@ -213,7 +210,7 @@ def _group_members(rest: list[str]) -> list[str]:
         m = _GROUP_MEMBER.match(line)
         if not m:
             continue
-        text = _collapse(m.group("text"))
+        text = one_line(m.group("text"))
         if _HEADER.match(text) or text.startswith(_CHAIN) or text.startswith("File ") or not text:
             continue
         if text not in seen:
@@ -288,9 +285,9 @@ def _display_path(path: str, cwd: str | os.PathLike[str] | None) -> str:
 
 def _describe(frame: _Frame, cwd: str | os.PathLike[str] | None) -> tuple[str, str]:
     """``at FILE:LINE in FUNC`` and the frame's source line (possibly empty)."""
-    where = f"at {_collapse(_display_path(frame.file, cwd))}:{frame.line}"
+    where = f"at {one_line(_display_path(frame.file, cwd))}:{frame.line}"
     if frame.func:
-        where += f" in {_collapse(frame.func)}"
+        where += f" in {one_line(frame.func)}"
     return where, frame.source or ""
 
 

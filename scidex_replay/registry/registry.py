@@ -591,7 +591,9 @@ class Registry:
                 current = row.parent_run_id
         return chain
 
-    def reusable_results(self, step_ids: Iterable[str], run_ids: Sequence[str] | None = None) -> dict[str, tuple[str, str]]:
+    def reusable_results(
+        self, step_ids: Iterable[str], run_ids: Sequence[str] | None = None
+    ) -> dict[str, tuple[str, tuple[str, ...]]]:
         """reuse_key -> (run that executed it, every output's digest) for results that reproduced, in one query.
 
         Only results of ``step_ids`` are considered, and only those of ``run_ids``
