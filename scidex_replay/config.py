@@ -1,4 +1,4 @@
-"""Where data lives: ``SCIDEX_REPLAY_HOME`` and ``SCIDEX_REPLAY_DB``."""
+"""Where data lives: ``SCIDEX_REPLAY_HOME`` and ``SCIDEX_REPLAY_DB``; where caches live."""
 
 from __future__ import annotations
 
@@ -17,6 +17,18 @@ def data_home() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("scidex-replay", appauthor=False))
+
+
+def cache_dir() -> Path:
+    """What may be rebuilt at any time: ``$SCIDEX_REPLAY_HOME/cache``, else the platform's user cache dir."""
+    explicit = os.environ.get(HOME_ENV)
+    if explicit:
+        return Path(explicit).expanduser() / "cache"
+    try:
+        import platformdirs
+    except ImportError:  # in a step's pinned venv, which has the analysis's packages, not ours
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scidex-replay"
+    return Path(platformdirs.user_cache_dir("scidex-replay", appauthor=False))
 
 
 def database_url(url: str | None = None) -> str:

@@ -19,14 +19,16 @@ import functools
 import os
 import re
 import shutil
+import sys
 import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from scidex_replay.env import current_environment
+from scidex_replay.env.deterministic import ENV_KEY
 from scidex_replay.errors import BadInput
 from scidex_replay.handlers.spec import (
     Handler,
@@ -223,6 +225,22 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
             self._clean_up()
 
 
+def declared(env: Mapping[str, str] | Iterable[str] | None) -> dict[str, str]:
+    """The environment a step declares: ``{"NAME": "VALUE"}`` as given, or ``["NAME=VALUE", "NAME"]``
+    as ``run --env`` takes it (a bare NAME: its value here). ``BadInput`` for a malformed entry."""
+    from scidex_replay.command import declared_variables
+
+    if env is None:
+        return {}
+    if isinstance(env, Mapping):
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+            raise BadInput("env: names and values must be strings")
+        return declared_variables([f"{k}={v}" for k, v in env.items()])
+    if isinstance(env, str):
+        raise BadInput(f"env={env!r}: give a dict or a list of NAME=VALUE")
+    return declared_variables(list(env))
+
+
 def run_handler(
     registry: Registry,
     handler: Handler,
@@ -233,13 +251,21 @@ def run_handler(
     output: str,
     kind: str | None = None,
     name: str | None = None,
+    env: Mapping[str, str] | Iterable[str] | None = None,
 ) -> Artifact:
-    """Execute ``handler`` on a new step (named ``name``) and record it."""
+    """Execute ``handler`` on a new step (named ``name``, seeing the environment variables ``env``
+    declares and no others) and record it. A handler that runs the step's own code runs in a fresh
+    deterministic interpreter (``KernelExecutor``); what the code prints is shown on ``sys.stdout``."""
+    from scidex_replay.executors import KernelExecutor
+
+    if ENV_KEY in parameters:
+        raise BadInput(f"a parameter may not be called {ENV_KEY!r}: it holds the step's declared environment")
+    parameters = {**parameters, ENV_KEY: declared(env)}
     with record_step(
         registry, handler.step_type, method=method, inputs=inputs, output=output, parameters=parameters, kind=kind,
         name=name,
     ) as rec:
-        handler(rec.provisional_step(), rec.inputs, rec.output)
+        KernelExecutor(echo=sys.stdout).run(handler, rec.provisional_step(), rec.inputs, rec.output)
     assert rec.artifact is not None
     return rec.artifact
 
@@ -251,29 +277,41 @@ def record_call(
     inputs: Sequence[str | os.PathLike[str]] = (),
     output: str = "output",
     step_name: str | None = None,
+    env: Mapping[str, str] | Iterable[str] | None = None,
     **parameters: Any,
 ) -> Artifact:
     """Call ``func(input_paths, output_path, **parameters)`` and record it as a ``python.call`` step
-    named ``step_name`` (unique within its chain; ``BadInput`` if taken)."""
+    named ``step_name`` (unique within its chain; ``BadInput`` if taken).
+
+    The call runs in a fresh interpreter in deterministic mode (``func`` is imported there by its
+    module, which must be importable from this process's ``sys.path``), seeing the environment
+    variables ``env`` declares (``{"NAME": "VALUE"}`` or ``["NAME=VALUE", "NAME"]``) and no others.
+    """
     from scidex_replay.handlers.python_call import PythonCallHandler, reference
 
     return run_handler(
         registry, PythonCallHandler(), method=reference(func), parameters=parameters, inputs=inputs, output=output,
-        name=step_name,
+        name=step_name, env=env,
     )
 
 
 def recorded(registry: Registry | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: ``f.record(inputs=[...], output="x.csv", **params)`` records a call of ``f``.
+    """Decorator: ``f.record(inputs=[...], output="x.csv", env=..., **params)`` records a call of ``f`` (``record_call``).
 
     ``f`` itself stays a plain function. With no ``registry``, ``Registry.open()``
     (``SCIDEX_REPLAY_DB`` or the default) is used at call time.
     """
 
     def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
-        def record(*, inputs: Sequence[str | os.PathLike[str]] = (), output: str = "output", **parameters: Any) -> Artifact:
+        def record(
+            *,
+            inputs: Sequence[str | os.PathLike[str]] = (),
+            output: str = "output",
+            env: Mapping[str, str] | Iterable[str] | None = None,
+            **parameters: Any,
+        ) -> Artifact:
             reg = registry or Registry.open()
-            return record_call(reg, func, inputs=inputs, output=output, **parameters)
+            return record_call(reg, func, inputs=inputs, output=output, env=env, **parameters)
 
         functools.update_wrapper(record, func)
         func.record = record  # type: ignore[attr-defined]

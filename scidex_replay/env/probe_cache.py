@@ -29,7 +29,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from scidex_replay.config import HOME_ENV
+from scidex_replay.config import cache_dir
 from scidex_replay.env import _probe
 from scidex_replay.env._probe import stamp
 from scidex_replay.env.capture import environment
@@ -44,12 +44,7 @@ Stamps = dict[str, list[int] | None]
 
 def default_cache_dir() -> Path:
     """``$SCIDEX_REPLAY_HOME/cache/interpreters``, else the user cache dir's ``scidex-replay/interpreters``."""
-    home = os.environ.get(HOME_ENV)
-    if home:
-        return Path(home).expanduser() / "cache" / "interpreters"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("scidex-replay", appauthor=False)) / "interpreters"
+    return cache_dir() / "interpreters"
 
 
 def stamps_of(paths: Iterable[str], links: Iterable[str] = ()) -> Stamps:

@@ -23,12 +23,13 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TextIO
 
-from scidex_replay.env.deterministic import deterministic_env
+from scidex_replay.env.deterministic import code_path, declared_env, declared_of, deterministic_env
 from scidex_replay.errors import OutputMissing, StepFailed
 from scidex_replay.executors.base import SerialExecutor
 from scidex_replay.handlers.shell import PYTHON_MAP_ENV, tail
-from scidex_replay.handlers.spec import Handler, ReplayedArtifact, workdir_of
+from scidex_replay.handlers.spec import Handler, ReplayedArtifact, needs_fresh_process, workdir_of
 from scidex_replay.registry.records import Step, step_to_json
 
 
@@ -46,11 +47,15 @@ class SubprocessExecutor(SerialExecutor):
         memory_limit_mb: int | None = None,
         env: Mapping[str, str] | None = None,
         python_from: str | None = None,
+        echo: TextIO | None = None,
     ):
-        """``env``: the environment the step's process starts from (default: this process's, read at each run).
-        With ``python`` another environment's interpreter, a command that starts with a Python of the
-        directory ``python_from`` (default: this interpreter's) runs that environment's Python instead."""
+        """``env``: the environment the process of a step that declares none starts from (default:
+        this process's, read at each run). With ``python`` another environment's interpreter, a
+        command that starts with a Python of the directory ``python_from`` (default: this
+        interpreter's) runs that environment's Python instead. ``echo``: where what the step
+        printed (stdout and stderr, in order) is written after it ran; default nowhere."""
         self.python = python or sys.executable
+        self.echo = echo
         self.python_from = python_from or str(Path(sys.executable).parent)
         self.timeout_s = timeout_s
         self.env = dict(env) if env is not None else None
@@ -83,7 +88,13 @@ class SubprocessExecutor(SerialExecutor):
             "inputs": [str(p) for p in inputs],
             "output": str(output),
         }
-        env = deterministic_env(int(step.started_at.timestamp()), self.env)
+        cwd = workdir_of(step, output)  # the step's working directory; its output may go in a subfolder
+        declared = declared_of(step.parameters)
+        if declared is None or not needs_fresh_process(handler):  # a shell step: the handler builds the command's env
+            base = self.env
+        else:
+            base = {**declared_env(cwd, declared), "PYTHONPATH": os.pathsep.join(code_path())}
+        env = deterministic_env(int(step.started_at.timestamp()), base)
         if Path(self.python) != Path(sys.executable):
             source_root = str(Path(__file__).resolve().parents[2])
             pinned_bin = str(Path(self.python).parent)
@@ -92,10 +103,11 @@ class SubprocessExecutor(SerialExecutor):
             env["VIRTUAL_ENV"] = str(Path(self.python).parent.parent)
             env[PYTHON_MAP_ENV] = f"{self.python_from}={pinned_bin}"
         try:
-            cwd = workdir_of(step, output)  # the step's working directory; its output may go in a subfolder
             proc = self._spawn([self.python, "-m", "scidex_replay.executors.child"], json.dumps(job).encode(), cwd, env)
         except subprocess.TimeoutExpired as exc:
             raise StepFailed(f"timed out after {self.timeout_s:g} s") from exc
+        if self.echo is not None and proc.stderr:
+            self.echo.write(proc.stderr.decode(errors="replace"))
         try:
             answer = json.loads(proc.stdout.decode() or "{}")
         except ValueError:

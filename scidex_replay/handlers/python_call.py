@@ -1,7 +1,9 @@
 """``python.call``: a ``module:function`` called as ``function(inputs, output, **parameters)``.
 
 ``inputs`` is the list of input paths in recorded order, ``output`` the path to
-write. Only ``module:function`` references are imported (no eval); set
+write, ``parameters`` the step's parameters but the environment it declared (``env``,
+which it sees as ``os.environ``). The function is the step's own code: it runs in a fresh
+deterministic interpreter at record time and at replay (``fresh_process``). Only ``module:function`` references are imported (no eval); set
 ``SCIDEX_REPLAY_ALLOW`` to a comma-separated list of module prefixes to restrict
 which modules may be imported at all.
 """
@@ -15,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from scidex_replay.env.deterministic import call_parameters
 from scidex_replay.errors import BadInput, OutputMissing, StepFailed
 from scidex_replay.handlers.spec import ReplayedArtifact
 from scidex_replay.registry.records import Step
@@ -50,11 +53,12 @@ def resolve(ref: str) -> Callable[..., Any]:
 class PythonCallHandler:
     step_type = "python.call"
     version = "1"
+    fresh_process = True
 
     def __call__(self, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact:
         func = resolve(step.method)
         try:
-            func(list(inputs), output, **step.parameters)
+            func(list(inputs), output, **call_parameters(step.parameters))
         except Exception as exc:
             raise StepFailed(f"{type(exc).__name__}: {exc}") from exc
         if not output.is_file():

@@ -9,10 +9,13 @@ the kernel or in a subprocess, with these names bound:
 ``output``
     ``pathlib.Path``, the file the cell must write;
 ``params``
-    dict, the step's parameters (also bound one by one when a key is a valid
-    identifier), so that ``--fork --set STEP.KEY=VALUE`` changes what the cell sees.
+    dict, the step's parameters but its declared environment (each also bound by name
+    when it is a valid identifier), so that ``--fork --set STEP.KEY=VALUE`` changes what
+    the cell sees; the declared environment (``--env``) is ``os.environ``.
 
-Notebook variables are not visible: a cell imports what it uses. IPython syntax
+The cell runs in a fresh deterministic interpreter at record time and at replay
+(``fresh_process``): neither notebook variables nor what earlier cells did to the
+kernel (its RNG state, rcParams, thread settings, hash seed) reach it. It imports what it uses. IPython syntax
 (``%magic``, ``!cmd``) is not accepted, since replay has no IPython.
 """
 
@@ -24,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from scidex_replay.env.deterministic import call_parameters
 from scidex_replay.errors import BadInput, OutputMissing, StepFailed
 from scidex_replay.handlers.spec import ReplayedArtifact
 from scidex_replay.registry.records import Step
@@ -66,9 +70,10 @@ def run_cell(source: str, inputs: Sequence[Path], output: Path, parameters: dict
 class PythonCellHandler:
     step_type = "python.cell"
     version = "1"
+    fresh_process = True
 
     def __call__(self, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact:
-        run_cell(step.method, inputs, output, step.parameters)
+        run_cell(step.method, inputs, output, call_parameters(step.parameters))
         if not output.is_file():
             raise OutputMissing(f"the cell finished without writing its output {output.name}")
         return ReplayedArtifact(output)

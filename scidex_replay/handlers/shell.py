@@ -18,7 +18,7 @@ from contextlib import nullcontext
 from collections.abc import Sequence
 from pathlib import Path
 
-from scidex_replay.env.deterministic import declared_env, deterministic_env
+from scidex_replay.env.deterministic import declared_env, declared_of, deterministic_env
 from scidex_replay.errors import BadInput, OutputMissing, StepFailed
 from scidex_replay.handlers.spec import ReplayedArtifact, relative_path, workdir_of
 from scidex_replay.registry.records import Step
@@ -92,8 +92,8 @@ class ShellHandler:
         for path in outputs:
             path.parent.mkdir(parents=True, exist_ok=True)
         cmd = _map_python(substitute(argv, inputs, outputs))
-        declared = step.parameters.get("env")  # a step recorded by `run`: only what it declared, else the caller's
-        base = declared_env(workdir, declared) if isinstance(declared, dict) else None
+        declared = declared_of(step.parameters)  # a step recorded by `run`: only what it declared, else the caller's
+        base = None if declared is None else declared_env(workdir, declared)
         env = deterministic_env(int(step.started_at.timestamp()), base)
         stdout_to = step.parameters.get("stdout")
         try:

@@ -23,6 +23,11 @@ The object must have:
     anywhere but ``output`` and the scratch directory, and it must not run
     recorded text through a shell.
 
+It may also have ``fresh_process = True``: it runs the step's own Python code in the
+interpreter that calls it, so it is always called in a fresh interpreter in deterministic
+mode (the subprocess executor's child), at record time and at replay, never in a kernel
+whose hash seed, threads, RNG state or earlier cells would change the bytes it writes.
+
 The same handler records a step (``scidex-replay run``, ``record_call``) and
 replays it, so what was recorded is what replay re-executes.
 """
@@ -52,6 +57,11 @@ class ReplayedArtifact:
     @property
     def all_paths(self) -> tuple[Path, ...]:
         return self.paths or (self.path,)
+
+
+def needs_fresh_process(handler: object) -> bool:
+    """Whether ``handler`` runs the step's own Python code in its caller (``fresh_process``)."""
+    return bool(getattr(handler, "fresh_process", False))
 
 
 @runtime_checkable

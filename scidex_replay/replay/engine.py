@@ -174,6 +174,7 @@ def _execute(
             for step_id, artifact_id in forked_ids.items():
                 runner.extras.setdefault(step_id, {})["forked_artifact_id"] = artifact_id
     finally:
+        runner.close()
         run = dataclasses.replace(run, status=status)
         manifest = manifests.build(
             run, chain.steps, execution.results, artifacts=chain.artifacts, replay_env=env_hash,

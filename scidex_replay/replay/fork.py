@@ -9,12 +9,14 @@ chain; ``register_fork_outputs`` records what a fork produced as new artifacts
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from scidex_replay.env.deterministic import ENV_KEY
 from scidex_replay.errors import BadInput
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
 from scidex_replay.registry.records import NewOutput, find_step
@@ -80,6 +82,23 @@ def _with_step(spec: str, ref: Callable[[str], str]) -> str:
     return f"{ref(step)}{sep}{index}"
 
 
+def _set(step_id: str, parameters: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``parameters`` with ``values`` set; ``KEY.NAME`` sets one entry of a dict parameter
+    (``--set clean.env.NORMALIZE=minmax``). ``BadInput`` for a parameter the step does not have."""
+    out = dict(parameters)
+    for key, value in values.items():
+        head, dot, entry = key.partition(".")
+        if dot and isinstance(out.get(head), dict) and entry:
+            as_text = head == ENV_KEY and not isinstance(value, str)  # a variable's value is text, as typed
+            out[head] = {**out[head], entry: json.dumps(value) if as_text else value}
+        elif key in out:
+            out[key] = value
+        else:
+            known = ", ".join(sorted(parameters)) or "none"
+            raise BadInput(f"--set {step_id}.{key}: the step has no parameter {key!r} (it has: {known})")
+    return out
+
+
 def fork_steps(
     registry: Registry, chain: Chain, request: Request, *, register: bool = True
 ) -> tuple[dict[str, Step], dict[str, str]]:
@@ -99,11 +118,7 @@ def fork_steps(
 
     for step_id, values in request.set_params.items():
         step = step_of(step_id, "--set")
-        unknown = sorted(set(values) - set(step.parameters))
-        if unknown:
-            known = ", ".join(sorted(step.parameters)) or "none"
-            raise BadInput(f"--set {step_id}.{unknown[0]}: the step has no parameter {unknown[0]!r} (it has: {known})")
-        changed[step_id] = dataclasses.replace(step, parameters={**step.parameters, **values})
+        changed[step_id] = dataclasses.replace(step, parameters=_set(step_id, step.parameters, values))
     resolved: dict[str, str] = {}
     for spec, source in request.input_overrides.items():
         step_id, _, index_text = spec.partition(":")

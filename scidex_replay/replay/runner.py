@@ -93,7 +93,7 @@ class StepRunner:
         self.replayed: dict[str, str] = {}  # artifact id -> digest of the bytes this run produced for it
         self.executed: list[tuple[Step, tuple[str, ...]]] = []  # a fork's (step as run, output digests), in order
         self.extras: dict[str, dict[str, Any]] = {}  # step id -> manifest fields beyond the result
-        self._held: set[Path] = set()  # stable working directories this run holds now
+        self._held: dict[Path, workdir_lock] = {}  # the stable working directories this run holds now
 
     # -- results that need no run -------------------------------------------
     def result(self, step: Step, position: int, outcome: Outcome, detail: str = "", **kw: Any) -> StepResult:
@@ -138,8 +138,7 @@ class StepRunner:
         stable = stable_workdir(step)
         if stable is None or stable in self._held:  # the same step twice in one wave: a scratch dir
             return self._stage(step, position, handler, executor, expected, key, env_note, self.workdir / step.step_id)
-        lock = workdir_lock(stable)
-        self._held.add(stable)
+        lock = self._held[stable] = workdir_lock(stable)
         prepared = self._stage(step, position, handler, executor, expected, key, env_note, lock.acquire())
         if isinstance(prepared, Job):
             prepared.lock = lock  # held until its outputs are stored
@@ -150,7 +149,13 @@ class StepRunner:
     def _release(self, lock: workdir_lock | None) -> None:
         if lock is not None:
             lock.release()
-            self._held.discard(lock.workdir)
+            self._held.pop(lock.workdir, None)
+
+    def close(self) -> None:
+        """Release every working directory still held: a run interrupted (Ctrl-C) or failing
+        mid-step must not leave a lock that the next replay of the step waits on forever."""
+        for lock in list(self._held.values()):
+            self._release(lock)
 
     def _stage(
         self, step: Step, position: int, handler: Handler, executor: Executor, expected: list[str], key: str,

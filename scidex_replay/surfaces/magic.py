@@ -118,6 +118,7 @@ class ReplayMagics(Magics):
     @argument("--out", required=True, metavar="NAME", help="File name of the output the cell writes to the path `output`.")
     @argument("--type", dest="step_type", default="python.cell", help="The step type (default: python.cell).")
     @argument("--param", dest="params", action="append", default=[], metavar="KEY=VALUE", help="A step parameter, bound as a variable in the cell (VALUE read as JSON if it parses). Repeatable.")
+    @argument("--env", dest="env", action="append", default=[], metavar="NAME[=VALUE]", help="An environment variable the cell sees (a bare NAME: its value here); recorded and replayed. The cell sees no other variable of the kernel's. Repeatable.")
     @argument("--kind", help="Kind of the output artifact (default: from NAME's suffix).")
     @argument("--name", dest="step_name", metavar="STEP", help="Name the step (unique in its chain); usable wherever a step id is, e.g. %%rerun_artifact ID --from STEP.")
     @argument("--as", dest="as_var", metavar="VAR", help="Bind the recorded artifact (its .id, .name...) to VAR in the notebook.")
@@ -127,12 +128,14 @@ class ReplayMagics(Magics):
         """Run the cell as a processing step and record it, so that it can be replayed.
 
         The cell source is the step's method. It runs as plain Python in a fresh
-        namespace, exactly as on replay: ``inputs`` (list of paths to frozen
-        copies of the --in artifacts), ``output`` (the path to write, named
-        --out) and ``params`` (the --param values, also bound by name) are
-        defined; notebook variables are not, so import what the cell uses.
-        Nothing is recorded unless the cell finishes and writes ``output``.
-        Prints the new step and artifact ids.
+        interpreter in deterministic mode, exactly as on replay: ``inputs`` (list
+        of paths to frozen copies of the --in artifacts), ``output`` (the path to
+        write, named --out) and ``params`` (the --param values, also bound by
+        name) are defined; notebook variables are not, and nothing earlier cells
+        did to the kernel (RNG state, rcParams, threads) reaches it, so import
+        what the cell uses. It sees the --env variables and no others. What it
+        prints is shown below the cell. Nothing is recorded unless the cell
+        finishes and writes ``output``. Prints the new step and artifact ids.
         """
         from scidex_replay.handlers import load_handlers
         from scidex_replay.recording import run_handler
@@ -146,7 +149,7 @@ class ReplayMagics(Magics):
             with _open_registry(args.db) as registry:
                 artifact = run_handler(
                     registry, handler, method=cell, parameters=params, inputs=args.inputs, output=args.out, kind=args.kind,
-                    name=args.step_name,
+                    name=args.step_name, env=args.env,
                 )
                 step = registry.producing_step(artifact.id)
         label = f"{step.name} ({step.step_id})" if step is not None and step.name else step.step_id if step else "?"

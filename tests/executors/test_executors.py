@@ -15,6 +15,7 @@ from scidex_replay.errors import BadInput, OutputMissing, StepFailed
 from scidex_replay.executors import EXECUTORS, KernelExecutor, SubprocessExecutor, get_executor
 from scidex_replay.executors.subprocess import step_to_json
 from scidex_replay.handlers.python_call import PythonCallHandler
+from scidex_replay.handlers.spec import ReplayedArtifact
 from scidex_replay.registry.records import Step, StepOutput, step_from_json
 
 FUNCS_DIR = Path(__file__).parents[1] / "replay"
@@ -55,10 +56,27 @@ def test_subprocess_runs_in_a_fresh_interpreter_in_deterministic_mode(funcs, io)
     assert got["seed"] == "0" and got["tz"] == "UTC"
 
 
-def test_kernel_executor_runs_in_this_process(funcs, io):
-    inputs, output = io
+def test_kernel_executor_sends_a_steps_own_code_to_a_fresh_deterministic_process(funcs, io):
+    inputs, output = io  # `funcs` sets PYTHONHASHSEED=random here, as a kernel started by hand has it
     KernelExecutor().run(PythonCallHandler(), call("write_env"), inputs, output)
-    assert json.loads(output.read_text())["pid"] == os.getpid()
+    seen = json.loads(output.read_text())
+    assert seen["pid"] != os.getpid() and seen["seed"] == "0"
+
+
+def test_kernel_executor_runs_a_handler_without_code_of_its_own_in_this_process(io):
+    inputs, output = io
+    ran_in = []
+
+    class Probe:
+        step_type, version = "probe", "1"
+
+        def __call__(self, step, inputs, output):
+            ran_in.append(os.getpid())
+            output.write_text("x")
+            return ReplayedArtifact(output)
+
+    KernelExecutor().run(Probe(), call("write_env"), inputs, output)
+    assert ran_in == [os.getpid()]
 
 
 def test_subprocess_reports_a_raising_function_as_step_failed_with_its_message(funcs, io):

@@ -28,7 +28,7 @@ def chain(home, tmp_path, monkeypatch):
     reg = Registry.open()
     current = reg.add_artifact(b"start\n", name="start.txt").id
     for k in range(1, 11):
-        current = record_call(reg, _chain_funcs.bump, inputs=[current], output=f"s{k}.txt", k=k, suffix="").id
+        current = record_call(reg, _chain_funcs.bump, inputs=[current], output=f"s{k}.txt", env=["CHAIN_LOG", "CHAIN_FAULT"], k=k, suffix="").id
     steps = [row["step_id"] for row in _chain_json(current)]
     log.write_text("")
     yield reg, current, steps, log, fault

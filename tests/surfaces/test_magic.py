@@ -191,7 +191,7 @@ def test_scidex_step_records_the_cell_source_as_a_python_cell_step(ip, registry,
         ip.run_cell_magic("scidex_step", "--in raw.txt --out up.txt --as up --param k=2", UPPER)
     art = ip.user_ns.pop("up")
     step = registry.producing_step(art.id)
-    assert (step.step_type, step.method, step.parameters) == ("python.cell", UPPER, {"k": 2})
+    assert (step.step_type, step.method, step.parameters) == ("python.cell", UPPER, {"k": 2, "env": {}})
     assert registry.store.path(art.content_hash).read_text() == "ABC"
     assert registry.get_artifact(step.source_artifact_ids[0]).name == "raw.txt"
     assert cap.stdout == f"recorded step {step.step_id} (python.cell): artifact {art.id} (up.txt)\n"

@@ -2,6 +2,7 @@
 
 Seeds ``random`` and ``numpy.random`` when (and only if) they are imported, through
 a one-shot import hook, so a step that uses neither does not pay for importing them.
+Which entry points are seeded: ``scidex_replay/env/deterministic.py``.
 """
 
 import os
@@ -18,6 +19,15 @@ def _seed_numpy(module):
     import numpy.random
 
     numpy.random.seed(_SEED)
+    unseeded = numpy.random.SeedSequence(_SEED)
+    default_rng = numpy.random.default_rng
+
+    def seeded_default_rng(seed=None):
+        """``numpy.random.default_rng``; without a seed, the next child of ``SeedSequence(SCIDEX_REPLAY_SEED)``."""
+        return default_rng(unseeded.spawn(1)[0] if seed is None else seed)
+
+    seeded_default_rng.__wrapped__ = default_rng
+    numpy.random.default_rng = seeded_default_rng
 
 
 _SEEDERS = {"random": _seed_random, "numpy": _seed_numpy}
