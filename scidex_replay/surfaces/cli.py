@@ -68,7 +68,7 @@ def add(file: Path, kind: str | None, name: str | None, db: str | None) -> None:
         utf8_text(name, "--name")
     if not file.is_file():
         raise BadInput(f"no such file: {file}")
-    art = _registry(db).add_artifact(file, kind=kind, name=name, source_path=file)
+    art = _registry(db).add_artifact(file, kind=kind, name=name)
     _note(f"{art.id}  {art.name}  {art.size} bytes  sha256:{art.content_hash[:12]}")
     click.echo(art.id)
 
