@@ -1,7 +1,8 @@
 """Source drift: a source file recorded from a path that still exists and has changed since.
 
-A source artifact added from a file (``run -i FILE``, a file the command names, ``add FILE``,
-``record_step``/``record_call`` given a path) keeps that file's absolute path in its metadata
+A source artifact added from a file (``run -i FILE``, a file the command names, a ``--fork
+--input`` file, ``record_step``/``record_call`` given a path; not ``add FILE``, whose same bytes
+give the same id wherever they are added) keeps that file's absolute path in its metadata
 (``SOURCE_PATH``). Before a replay runs, ``find_drift`` hashes each such file of the chain that
 still exists; one whose bytes differ from the artifact's has *drifted*. A replay still uses the
 recorded bytes; the manifest lists the drift on every step that reads the file
