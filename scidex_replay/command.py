@@ -9,7 +9,12 @@ records and replays unchanged; ``{in0}``… ``{out}``, ``{out1}``… still work.
 Paths are resolved against ``cwd`` (the folder ``run`` is called from). A path outside it is
 accepted only when the command reaches it through a placeholder (it is then staged under its
 file name); otherwise the command would read or write outside its working directory, and that
-is refused. Every refusal is a ``BadInput`` with one line, before anything runs.
+is refused. Every refusal is a ``BadInput`` with one line, before anything runs; so is a file
+name or argument that is not valid UTF-8 (it could not be recorded).
+
+A file the command names but no ``-i`` declares is recorded as an input all the same, staged at
+the path it is named by (``named_files`` gives the rule), so that an edited script is caught as
+source drift at replay (``replay/drift.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from scidex_replay.errors import BadInput
+from scidex_replay.errors import BadInput, utf8_text
 from scidex_replay.handlers.shell import PLACEHOLDER, ShellHandler, check_argv
 from scidex_replay.handlers.spec import relative_path, safe_name
 from scidex_replay.registry.records import Artifact, Step
@@ -40,6 +45,7 @@ class RecordedCommand:
     step: Step
     artifacts: list[Artifact]  # the outputs in ``-o`` order, then the ``--stdout`` one
     saved: list[Path]  # where each output was saved in the caller's folder, in the same order
+    named: list[str]  # files the command names that no -i declared, recorded as inputs (paths relative to cwd)
 
 
 def record_command(
@@ -61,17 +67,23 @@ def record_command(
     ``outputs``: paths the command writes. ``stdout``: a file name for its standard output.
     ``env``: ``NAME=VALUE`` or ``NAME`` (its value here) for each variable the command may see;
     recorded, part of the reuse key; it sees nothing else of this environment (``declared_env``).
+    Files under ``cwd`` that ``argv`` names and ``inputs`` do not declare become inputs too
+    (``named_files``); ``RecordedCommand.named`` lists them.
     Raises ``BadInput`` for a missing input, a path outside the folder that no placeholder names,
-    two inputs or outputs at one path, or a step name already used in the chain.
+    two inputs or outputs at one path, a step name already used in the chain, or a name or
+    argument that is not valid UTF-8.
     """
     from scidex_replay.env import command_environment
     from scidex_replay.recording import record_step
 
     cwd = (cwd or Path.cwd()).resolve()
     argv = list(argv)
-    written = check_command(argv, len(inputs), outputs, stdout, cwd)
+    written = check_command(argv, inputs, outputs, stdout, cwd)
     used = {m.group(0) for arg in argv for m in PLACEHOLDER.finditer(arg)}
     sources, staged = _inputs(registry, inputs, cwd, used)
+    named = named_files(argv, [*staged, *written], cwd)
+    sources += [str(cwd / path) for path in named]
+    staged += named
     name = _step_name(registry, argv, step_name, [s for s in sources if registry.has_artifact(s)])
     parameters: dict[str, object] = {"argv": argv, "env": declared_variables(env)}
     if stdout:
@@ -85,7 +97,32 @@ def record_command(
         ShellHandler()(rec.provisional_step(), rec.inputs, rec.output)
     assert rec.step is not None
     saved = [cwd / path for path in outputs] + ([cwd / stdout] if stdout else [])
-    return RecordedCommand(rec.step, rec.artifacts, saved)
+    return RecordedCommand(rec.step, rec.artifacts, saved, named)
+
+
+def named_files(argv: Sequence[str], taken: Sequence[str], cwd: Path) -> list[str]:
+    """The files the command names that it is not given otherwise, as paths relative to ``cwd``,
+    in argument order, each once.
+
+    The rule: an argument after the program (``argv[1:]``), taken whole, that is a relative path
+    without ``..`` and names a regular file (or a link to one) under ``cwd``; not one holding a
+    placeholder, and not a path in ``taken`` (where the declared inputs are staged, and the
+    outputs and ``--stdout`` are read). An absolute path is left alone: the command would read the
+    file there, not a staged copy. Options such as ``--data=x.csv`` are not split.
+    """
+    seen = set(taken)
+    found: list[str] = []
+    for arg in argv[1:]:
+        if not arg or "\0" in arg or os.path.isabs(arg) or PLACEHOLDER.search(arg) or ".." in Path(arg).parts:
+            continue
+        full = Path(os.path.normpath(cwd / arg))
+        if full == cwd or not full.is_relative_to(cwd) or not full.is_file():
+            continue
+        path = full.relative_to(cwd).as_posix()
+        if path not in seen:
+            seen.add(path)
+            found.append(path)
+    return found
 
 
 def declared_variables(specs: Sequence[str]) -> dict[str, str]:
@@ -102,16 +139,25 @@ def declared_variables(specs: Sequence[str]) -> dict[str, str]:
             if name not in os.environ:
                 raise BadInput(f"--env {name}: not set here; give its value as {name}=VALUE")
             value = os.environ[name]
-        declared[name] = value
+        declared[name] = utf8_text(value, f"--env {name}")
     return declared
 
 
-def check_command(argv: Sequence[str], n_inputs: int, outputs: Sequence[str], stdout: str | None, cwd: Path) -> list[str]:
-    """What can be checked before the registry is opened: the command, its placeholders and its
-    outputs. Returns where each output is read in the working directory (``-o``, then ``--stdout``)."""
+def check_command(argv: Sequence[str], inputs: Sequence[str], outputs: Sequence[str], stdout: str | None, cwd: Path) -> list[str]:
+    """What can be checked before the registry is opened: the command, its placeholders, that every
+    name and argument is valid UTF-8, and the outputs. Returns where each output is read in the
+    working directory (``-o``, then ``--stdout``)."""
     if not outputs and not stdout:
         raise BadInput("say what the command writes: -o PATH (repeatable) and/or --stdout NAME")
-    check_argv(argv, n_inputs, max(len(outputs), 1))
+    for spec in inputs:
+        utf8_text(spec, "input")
+    for path in outputs:
+        utf8_text(path, "output")
+    if stdout:
+        utf8_text(stdout, "--stdout")
+    for i, arg in enumerate(argv):
+        utf8_text(arg, f"command argument {i}")
+    check_argv(argv, len(inputs), max(len(outputs), 1))
     used = {m.group(0) for arg in argv for m in PLACEHOLDER.finditer(arg)}
     written = _outputs(outputs, stdout, cwd, used)
     _no_direct_writes(argv, [*outputs, *([stdout] if stdout else [])], cwd)

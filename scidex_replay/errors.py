@@ -9,6 +9,20 @@ def one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+def utf8_text(text: str, what: str) -> str:
+    """``text`` when it is valid UTF-8, which is what the registry stores; otherwise ``BadInput``
+    naming ``what`` (a file name or argument that is not UTF-8 reaches Python as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            shown = text.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+        except UnicodeEncodeError:
+            shown = ascii(text)
+        raise BadInput(f"{what} {shown}: not valid UTF-8, so it cannot be recorded; rename it") from None
+    return text
+
+
 class ReplayError(Exception):
     """Base of every error scidex-replay raises on purpose."""
 

@@ -199,7 +199,7 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
             for i, source in enumerate(self._sources):
                 if i in self._new_files:
                     name = Path(self._input_paths[i]).name if i < len(self._input_paths) and self._input_paths[i] else Path(source).name
-                    sources.append(self.registry.add_artifact(self._new_files[i], name=name).id)
+                    sources.append(self.registry.add_artifact(self._new_files[i], name=name, source_path=source).id)
                 else:
                     sources.append(os.fspath(source))
             self.step, self.artifact = self.registry.record_step(

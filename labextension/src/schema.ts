@@ -105,6 +105,18 @@ export interface Diff {
   [k: string]: unknown;
 }
 /**
+ * A source file the step reads that changed since it was recorded: its path, the recorded and the current sha256; live when this replay used the working copy (--live) instead of the recorded bytes.
+ *
+ * This interface was referenced by `ScidexReplayManifestJson`'s JSON-Schema
+ * via the `definition` "sourceDrift".
+ */
+export interface SourceDrift {
+  path: string;
+  recorded: Sha256;
+  current: Sha256;
+  live?: boolean;
+}
+/**
  * This interface was referenced by `ScidexReplayManifestJson`'s JSON-Schema
  * via the `definition` "stepV2".
  */
@@ -137,6 +149,7 @@ export interface StepV2 {
   explanation?: Explanation;
   diff?: Diff;
   forked_artifact_id?: string;
+  source_drift?: SourceDrift[];
 }
 /**
  * This interface was referenced by `ScidexReplayManifestJson`'s JSON-Schema

@@ -30,7 +30,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from scidex_replay.config import data_home, database_url
-from scidex_replay.errors import BadInput, NotFound, RegistryUnavailable
+from scidex_replay.errors import BadInput, NotFound, RegistryUnavailable, utf8_text
 from scidex_replay.outcomes import REUSABLE, Outcome, Status
 from scidex_replay.registry.jsonvalue import plain_json
 from scidex_replay.registry.models import (
@@ -46,6 +46,8 @@ from scidex_replay.registry.records import Artifact, Environment, NewOutput, Run
 from scidex_replay.store import BlobStore
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
+#: The metadata key of the file a source artifact was read from (``replay/drift.py`` reads it).
+SOURCE_PATH = "source_path"
 
 
 def new_id(prefix: str, n: int = 8) -> str:
@@ -245,20 +247,34 @@ class Registry:
         kind: str | None = None,
         name: str | None = None,
         metadata: dict[str, Any] | None = None,
+        *,
+        source_path: str | os.PathLike[str] | None = None,
     ) -> Artifact:
-        """Store a file (path) or bytes as a source artifact; same bytes and name, same artifact."""
+        """Store a file (path) or bytes as a source artifact; same bytes and name, same artifact.
+
+        ``source_path``: the file the bytes were read from (``data`` may be a copy of it), kept
+        absolute as ``metadata["source_path"]`` so that a replay can tell when it changed since
+        (source drift, ``replay/drift.py``). Given, it is part of the identity: the same bytes and
+        name read from another file are another artifact. Raises ``BadInput`` for a missing file
+        or a name or path that is not valid UTF-8, before anything is stored.
+        """
+        if source_path is not None:
+            metadata = {**(metadata or {}), SOURCE_PATH: utf8_text(os.path.abspath(source_path), "file")}
+        if not isinstance(data, bytes):
+            path = Path(data)
+            name = name or path.name
+            if not path.is_file():
+                raise BadInput(f"no such file: {path}")
+        if name is not None:
+            utf8_text(name, "artifact name")
         if isinstance(data, bytes):
             digest, size = self.store.put_bytes(data)
         else:
-            path = Path(data)
-            if not path.is_file():
-                raise BadInput(f"no such file: {path}")
             # Bytes of a size already registered are likely those bytes again (`add` is
             # idempotent): then the store only hashes them instead of writing a temp copy.
             digest, size = self.store.put_file(path, expected=self._digest_of_size(path.stat().st_size))
-            name = name or path.name
         with self.session() as s:
-            existing = s.scalars(
+            candidates = s.scalars(
                 select(ArtifactRow)
                 .where(
                     ArtifactRow.content_hash == digest,
@@ -266,8 +282,9 @@ class Registry:
                     ~ArtifactRow.produced_by.has(),
                 )
                 .order_by(ArtifactRow.created_at)
-                .limit(1)
-            ).first()
+            )
+            wanted = (metadata or {}).get(SOURCE_PATH) if source_path is not None else None
+            existing = next((r for r in candidates if wanted is None or (r.meta or {}).get(SOURCE_PATH) == wanted), None)
             if existing is not None:
                 return _artifact(existing)
             row = ArtifactRow(

@@ -34,6 +34,7 @@ from scidex_replay.registry import Registry, Step
 from scidex_replay.registry.records import StepResult
 from scidex_replay.replay import manifest as manifests
 from scidex_replay.replay.cache import ReuseCache
+from scidex_replay.replay.drift import SourceDrift, find_drift, live_overrides, step_drift
 from scidex_replay.replay.fork import Chain, Request, fork_steps, register_fork_outputs, resolve
 from scidex_replay.replay.options import ReplayOptions
 from scidex_replay.replay.plan import EXECUTE, FROZEN, Plan, PlannedStep, plan
@@ -62,17 +63,24 @@ class _Prepared:
     forked: dict[str, Step]
     resolved_inputs: dict[str, str]
     plan: Plan
+    drift: dict[str, SourceDrift]  # source artifact id -> how its file changed since it was recorded
+    live: dict[str, str]  # with --live: "STEP:N" -> the working copy used for that input
 
 
 def _prepare(
     registry: Registry, artifact_id: str, options: ReplayOptions, handlers: HandlerRegistry, *, register: bool
 ) -> _Prepared:
-    """What ``rerun_artifact`` and ``plan_replay`` share: collect, resolve the request, fork, plan."""
+    """What ``rerun_artifact`` and ``plan_replay`` share: collect, find source drift, resolve the
+    request (``--live`` adds an ``--input`` per drifted input, making it a fork), fork, plan."""
     chain = collect(registry, artifact_id)
+    drift = find_drift(chain.steps, chain.artifacts)
+    live = live_overrides(chain.steps, drift) if options.live else {}
+    if live:
+        options = dataclasses.replace(options, fork=True, input_overrides={**live, **options.input_overrides})
     request = resolve(registry, chain, options)
     forked, resolved = fork_steps(registry, chain, request, register=register)
     the_plan = plan(chain.steps, chain.target.id, from_step=request.from_step, changed=set(forked), handlers=handlers.names())
-    return _Prepared(chain, request, forked, resolved, the_plan)
+    return _Prepared(chain, request, forked, resolved, the_plan, drift, live)
 
 
 def plan_replay(
@@ -151,6 +159,8 @@ def _execute(
         "reuse": request.reuse,
         "set": request.set_params,
         "inputs": prepared.resolved_inputs,
+        "live": options.live,
+        "live_inputs": prepared.live,
     }
     run = registry.create_run(
         target_artifact_id=chain.target.id, kind=request.kind, options=run_options,
@@ -161,11 +171,12 @@ def _execute(
     runner = StepRunner(
         registry, chain, handlers, executor, options,
         cache=ReuseCache(registry, [s.step_id for s in chain.steps], request.reuse, request.ancestry),
-        env_hash=env_hash, workdir=workdir, fork=bool(prepared.forked),
+        env_hash=env_hash, workdir=workdir, fork=bool(prepared.forked), live=bool(prepared.live),
         warn=lambda step_id, message: emit("warning", {"step_id": step_id, "message": message}),
     )
-    execution = _Execution(runner, prepared.forked, emit)
+    execution = _Execution(runner, prepared.forked, emit, prepared.drift)
     emit("start", {"run_id": run.run_id, "plan": prepared.plan})
+    _note_drift(prepared, options, runner, emit)
     status = Status.INTERRUPTED
     try:
         status = execution.run(prepared.plan)
@@ -194,6 +205,26 @@ def _quiet(kind: str, payload: dict[str, Any]) -> None:
     pass
 
 
+def _note_drift(prepared: _Prepared, options: ReplayOptions, runner: StepRunner, emit: EventCallback) -> None:
+    """Put each step's ``source_drift`` in its manifest entry, and warn once per drifted file
+    (what this replay uses instead: the recorded bytes, or with ``--live`` the working copy)."""
+    warned: set[str] = set()
+    for step in prepared.chain.steps:
+        drifted = step_drift(step, prepared.drift)
+        if not drifted:
+            continue
+        runner.extras.setdefault(step.step_id, {})["source_drift"] = [
+            d.to_json(live=f"{step.step_id}:{i}" in prepared.live) for i, d in drifted
+        ]
+        for _, d in drifted:
+            if d.artifact_id not in warned:
+                warned.add(d.artifact_id)
+                used = "the working copy (--live)" if prepared.live else "the recorded bytes"
+                emit("warning", {"step_id": step.step_id, "message": f"source drift: {d.describe()}; this replay uses {used}"})
+    if options.live and not prepared.live:
+        emit("warning", {"step_id": None, "message": "--live: no recorded source file has changed, so this is a plain replay"})
+
+
 def _export_outputs(registry: Registry, chain: Chain, results: list[StepResult], out: Path) -> None:
     """Put each replayed output in ``out/STEP/PATH`` beside the manifest (STEP: the step's name or
     id; PATH: where the command wrote it, or the artifact's name), verified against its digest."""
@@ -210,10 +241,11 @@ def _export_outputs(registry: Registry, chain: Chain, results: list[StepResult],
 class _Execution:
     """Walks a plan wave by wave and keeps the results: what the steps of one run did."""
 
-    def __init__(self, runner: StepRunner, forked: dict[str, Step], emit: EventCallback):
+    def __init__(self, runner: StepRunner, forked: dict[str, Step], emit: EventCallback, drift: dict[str, SourceDrift]):
         self.runner = runner
         self.forked = forked
         self.emit = emit
+        self.drift = drift
         self.results: list[StepResult] = []
         self.broken: set[str] = set()  # artifact ids whose producing step failed or was skipped
         self.aborted = False
@@ -237,6 +269,10 @@ class _Execution:
                     self._record(planned, runner.result(step, position, Outcome.UNREPLAYABLE, planned.detail))
                 elif any(a in self.broken for a in step.source_artifact_ids):
                     self._record(planned, runner.result(step, position, Outcome.SKIPPED, "upstream failed"))
+                elif runner.options.strict and (drifted := step_drift(step, self.drift)):
+                    paths = ", ".join(d.path for _, d in drifted)
+                    self.aborted = True
+                    self._record(planned, runner.result(step, position, Outcome.SKIPPED, f"aborted by --strict: source drift in {paths}"))
                 else:
                     prepared = runner.prepare(step, position)
                     if isinstance(prepared, Job):

@@ -134,7 +134,7 @@ def fork_steps(
                 raise BadInput(f"no such file: {source}")
             changed[step_id] = step
             continue
-        art = registry.get_artifact(source) if registry.has_artifact(source) else registry.add_artifact(source)
+        art = registry.get_artifact(source) if registry.has_artifact(source) else registry.add_artifact(source, source_path=source)
         chain.artifacts[art.id] = art
         sources = list(step.source_artifact_ids)
         sources[index] = art.id

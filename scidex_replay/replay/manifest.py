@@ -12,7 +12,8 @@ input_hash, output_hash_live, output_hash_replayed, ok, reason, reused_from_run,
 duration_s``, plus ``outcome``, ``step_name``, ``method``, ``target_artifact_id``,
 ``input_hash_replayed`` (of the bytes the step was given), ``outputs`` (one entry per
 output) and ``comparison``; with ``--diff`` a ``diff``, and in a fork the
-``forked_artifact_id`` of the new artifact. ``ok`` is null for a step that was not checked.
+``forked_artifact_id`` of the new artifact; ``source_drift`` (``replay/drift.py``) when a source
+file the step reads changed since it was recorded. ``ok`` is null for a step that was not checked.
 """
 
 from __future__ import annotations

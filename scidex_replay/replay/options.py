@@ -34,6 +34,8 @@ class ReplayOptions:
     - ``restart`` (``--restart RUN``), ``reuse`` (``--reuse``, one of ``REUSE_MODES``).
     - ``fork`` (``--fork``) with ``set_params`` ``{step: {key: value}}`` (``--set``) and
       ``input_overrides`` ``{"STEP" or "STEP:N": file or artifact id}`` (``--input``).
+    - ``live`` (``--live``): replay with the working copy of every source file that changed since
+      it was recorded (a fork of those inputs, ``replay/drift.py``); a plain replay when none did.
     """
 
     from_step: str | None = None
@@ -48,6 +50,7 @@ class ReplayOptions:
     fork: bool = False
     set_params: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
     input_overrides: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    live: bool = False
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTOR_NAMES:

@@ -77,6 +77,7 @@ class StepRunner:
         workdir: Path,
         fork: bool,
         warn: Warn,
+        live: bool = False,
     ):
         self.registry = registry
         self.store = registry.store
@@ -88,6 +89,7 @@ class StepRunner:
         self.env_hash = env_hash
         self.workdir = workdir
         self.fork = fork
+        self.live = live  # a --live fork: what it runs is compared with the record, not expected to differ
         self.warn = warn
         self.pins: dict[str, Any] = {}  # env_hash -> Pin: one build attempt per run
         self.replayed: dict[str, str] = {}  # artifact id -> digest of the bytes this run produced for it
@@ -169,7 +171,7 @@ class StepRunner:
         except BadInput as exc:  # a missing blob, or a recorded path that would leave the working directory
             return self._failed(step, position, str(exc), time.perf_counter() - t0, key)
         replay_input_hash = input_hash_of(actual)
-        self.extras[step.step_id] = {"input_hash_replayed": replay_input_hash}
+        self.extras.setdefault(step.step_id, {})["input_hash_replayed"] = replay_input_hash
         strict_note = " (aborted by --strict)" if self.options.strict else ""
         corrupt = [i for i, (e, a) in enumerate(zip(expected, actual)) if e != a]
         if corrupt:
@@ -221,6 +223,7 @@ class StepRunner:
         differing = [i for i, (d, o) in enumerate(zip(digests, recorded)) if d != o.content_hash]
         if self.fork:
             self.executed.append((step, digests))
+        if self.fork and not self.live:
             outcome, detail = Outcome.FORKED, "differs from live (expected)" if differing else "identical to live"
         elif not differing:
             outcome = Outcome.REPRODUCED

@@ -84,7 +84,11 @@ class Flag:
 #: Every flag of a replay, in the order ``--help`` lists them.
 REPLAY_FLAGS: tuple[Flag, ...] = (
     Flag("--from", "from_step", "Replay STEP and its descendants; freeze the steps before it.", metavar="STEP"),
-    Flag("--strict", "strict", "Abort the run (exit 3) at the first input whose bytes differ from the record.", kind="switch"),
+    Flag(
+        "--strict", "strict",
+        "Abort the run (exit 3) at the first input whose bytes differ from the record, or whose source file changed since.",
+        kind="switch",
+    ),
     Flag("--diff", "diff", "For a differing output, say where it differs.", kind="switch"),
     Flag(
         "--out", "out", "Where manifest.json is written [default: <home>/runs/<run_id>].",
@@ -114,6 +118,11 @@ REPLAY_FLAGS: tuple[Flag, ...] = (
     Flag(
         "--input", "input_specs", "With --fork: replace a step's input N (default 0) by a file or artifact id. Repeatable.",
         kind="repeat", metavar="STEP[:N]=FILE", field="input_overrides", convert=parse_inputs,
+    ),
+    Flag(
+        "--live", "live",
+        "Replay with the working copy of every source file that changed since it was recorded (a fork of those inputs).",
+        kind="switch",
     ),
 )
 FLAGS: Mapping[str, Flag] = {flag.name: flag for flag in REPLAY_FLAGS}

@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from scidex_replay.errors import BadInput, ReplayError, one_line
+from scidex_replay.errors import BadInput, ReplayError, one_line, utf8_text
 from scidex_replay.registry.records import find_step
 from scidex_replay.surfaces.args import click_options, replay_options
 
@@ -63,6 +63,9 @@ def cli() -> None:
 @db_option
 def add(file: Path, kind: str | None, name: str | None, db: str | None) -> None:
     """Store FILE as an artifact and print its id (the same bytes give the same id)."""
+    utf8_text(str(file), "file")
+    if name is not None:
+        utf8_text(name, "--name")
     if not file.is_file():
         raise BadInput(f"no such file: {file}")
     art = _registry(db).add_artifact(file, kind=kind, name=name)
@@ -90,17 +93,21 @@ def run(
 
     CMD runs without a shell in its own working directory, where every input sits at the path
     it was given, so a script that opens its files by name records and replays unchanged.
+    A file here that CMD names as an argument (a relative path, not the program) and no -i
+    declares is recorded as an input too, and said so.
     Each -o is read from there afterwards; ids are printed one per line, in -o order, then the
     --stdout one. Nothing is recorded unless CMD exits 0 and writes every output.
     """
     from scidex_replay.command import check_command, declared_variables, record_command
 
-    check_command(cmd, len(inputs), outputs, stdout_name, Path.cwd())  # before the registry opens
+    check_command(cmd, inputs, outputs, stdout_name, Path.cwd())  # before the registry opens
     declared_variables(env)
     reg = _registry(db)
     recorded = record_command(
         reg, cmd, inputs=inputs, outputs=outputs, stdout=stdout_name, step_name=step_name, kind=kind, env=env,
     )
+    for path in recorded.named:
+        _note(f"{PROG}: recorded {path} as an input (named in the command, not declared with -i)")
     for art, dest in zip(recorded.artifacts, recorded.saved):
         _save_atomically(reg, art.content_hash, dest)
         _note(f"{art.id}  {dest}  {art.size} bytes  sha256:{art.content_hash[:12]}")

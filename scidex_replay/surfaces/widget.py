@@ -253,7 +253,8 @@ class ReplayWidget(widgets.VBox):
                 self.progress = payload["position"] + 1
                 self.rows = with_result(self.rows, payload["result"])
         elif kind == "warning":
-            self.message = f"{payload.get('step_id', '')}: {payload.get('message', '')}"
+            step_id, message = payload.get("step_id"), payload.get("message", "")
+            self.message = f"{step_id}: {message}" if step_id else message
         elif kind == "end":
             report = payload["report"]
             self.last_report = report

@@ -40,7 +40,7 @@ def magic_help(ip_without_registry) -> str:
 
 
 def test_every_replay_flag_has_the_same_help_in_the_cli_and_the_magic(cli_help, magic_help):
-    assert len(REPLAY_FLAGS) == len(FLAGS) == 12
+    assert len(REPLAY_FLAGS) == len(FLAGS) == 13
     for flag in REPLAY_FLAGS:
         for surface, text in (("rerun-artifact --help", cli_help), ("%rerun_artifact?", magic_help)):
             assert re.search(rf"(^|\s){re.escape(flag.name)}\b", text), f"{flag.name} missing from {surface}"
@@ -58,7 +58,7 @@ def test_choices_are_the_engine_constants():
 ARGV = [
     "--from", "s_2", "--strict", "--diff", "--out", "out_dir", "--executor", "subprocess", "--no-pin",
     "--restart", "r_1", "--reuse", "all", "--fork", "--set", "s_2.n=3", "--set", 's_2.label="ab"',
-    "--input", "s_3:1=new.csv",
+    "--input", "s_3:1=new.csv", "--live",
 ]  # no token needs quoting: the magic splits its line as IPython does, the CLI gets argv
 
 
@@ -75,6 +75,7 @@ def test_the_cli_and_the_magic_make_the_same_options_from_the_same_flags():
     expected = ReplayOptions(
         from_step="s_2", strict=True, diff=True, out="out_dir", executor="subprocess", pin=False, restart="r_1",
         reuse="all", fork=True, set_params={"s_2": {"n": 3, "label": "ab"}}, input_overrides={"s_3:1": "new.csv"},
+        live=True,
     )
     assert _from_click(ARGV) == _from_magic(ARGV) == expected
 
