@@ -38,7 +38,7 @@ from scidex_replay.handlers.spec import (
     workdir_lock,
 )
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
-from scidex_replay.registry.records import Environment, NewOutput, StepOutput
+from scidex_replay.registry.records import Environment, NewCode, NewOutput, StepOutput
 from scidex_replay.registry.jsonvalue import plain_json
 from scidex_replay.store import hash_file
 
@@ -81,11 +81,13 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
         outputs: Sequence[str] = (),
         name: str | None = None,
         env: Environment | None = None,
+        code: Sequence[NewCode] = (),
     ):
         """``input_paths`` (one per input, or empty) stages each input at that path relative to the
         working directory instead of ``in{N}-{name}``; ``outputs`` (relative paths) are the files
         the code writes there, each its own artifact, instead of the single ``output``; ``name``
-        names the step; ``env`` is the environment the code runs in (default: this interpreter's).
+        names the step; ``env`` is the environment the code runs in (default: this interpreter's);
+        ``code`` the source files of the modules it imports (``code_identity.code_of``).
         Paths are checked (``BadInput`` for absolute or escaping ones)."""
         self.registry = registry
         self.step_type = step_type
@@ -94,6 +96,7 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
         self.kind = kind
         self.name = name
         self.env = env
+        self.code = tuple(code)
         self._sources = list(inputs)
         self._input_paths = [relative_path(p, "input") if p else None for p in input_paths]
         self._output_paths = [relative_path(p, "output") for p in outputs]
@@ -183,6 +186,7 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
             name=self.name,
             input_paths=tuple(self._input_paths),
             outputs=outputs if len(outputs) > 1 or any(self._output_paths) else (),
+            code_inputs=tuple(c.recorded_as("") for c in self.code),
         )
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -216,6 +220,7 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
                 name=self._output_name,
                 step_name=self.name,
                 input_paths=self._input_paths,
+                code=self.code,
             )
             by_id = self.registry.artifacts(self.step.output_ids)
             self.artifacts = [by_id[a] for a in self.step.output_ids]
@@ -233,11 +238,12 @@ def run_handler(
     output: str,
     kind: str | None = None,
     name: str | None = None,
+    code: Sequence[NewCode] = (),
 ) -> Artifact:
-    """Execute ``handler`` on a new step (named ``name``) and record it."""
+    """Execute ``handler`` on a new step (named ``name``, importing ``code``) and record it."""
     with record_step(
         registry, handler.step_type, method=method, inputs=inputs, output=output, parameters=parameters, kind=kind,
-        name=name,
+        name=name, code=code,
     ) as rec:
         handler(rec.provisional_step(), rec.inputs, rec.output)
     assert rec.artifact is not None
@@ -254,12 +260,14 @@ def record_call(
     **parameters: Any,
 ) -> Artifact:
     """Call ``func(input_paths, output_path, **parameters)`` and record it as a ``python.call`` step
-    named ``step_name`` (unique within its chain; ``BadInput`` if taken)."""
+    named ``step_name`` (unique within its chain; ``BadInput`` if taken), its module's source file
+    a code input of the step (``code_identity.code_of``: read before the call)."""
+    from scidex_replay.code_identity import code_of
     from scidex_replay.handlers.python_call import PythonCallHandler, reference
 
     return run_handler(
         registry, PythonCallHandler(), method=reference(func), parameters=parameters, inputs=inputs, output=output,
-        name=step_name,
+        name=step_name, code=code_of(func),
     )
 
 
