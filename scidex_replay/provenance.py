@@ -1,7 +1,8 @@
 """W3C PROV-JSON of a chain, and of a replay run, with the ``prov`` package.
 
 Artifacts are entities (with their sha256, size, kind and name), steps are
-activities that ``used`` their ordered sources and whose targets
+activities that ``used`` their ordered sources (and, role ``code``, the source file of the
+module a ``python.call`` imports) and whose targets
 ``wasGeneratedBy`` them and ``wasDerivedFrom`` the sources. A replay run is a
 bundle named after the run: one activity per replayed step, one entity per
 replayed output, ``alternateOf`` the live entity when it reproduced, and the
@@ -53,6 +54,9 @@ def export_prov(registry: Registry, artifact_id: str, run_id: str | None = None)
             act.add_attributes({"scidex:step_name": step.name})
         for position, source in enumerate(step.source_artifact_ids):
             doc.used(act, f"scidex:{source}", None, None, {"prov:role": f"in{position}"})
+        for code in step.code_inputs:
+            attributes = {"prov:role": "code", "scidex:module": code.module, "scidex:path": code.path}
+            doc.used(act, f"scidex:{code.artifact_id}", None, None, attributes)
         for output in step.output_ids:  # every output of the step, each derived from every source
             target = f"scidex:{output}"
             for source in step.source_artifact_ids:

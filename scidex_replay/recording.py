@@ -40,7 +40,7 @@ from scidex_replay.handlers.spec import (
     workdir_lock,
 )
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
-from scidex_replay.registry.records import Environment, NewOutput, StepOutput
+from scidex_replay.registry.records import Environment, NewCode, NewOutput, StepOutput
 from scidex_replay.registry.jsonvalue import plain_json
 from scidex_replay.store import hash_file
 
@@ -67,7 +67,14 @@ def trace_id() -> str:
 
 
 class record_step:  # noqa: N801 - used as a context manager, reads like a function
-    """Context manager that records the code in its block as one processing step."""
+    """Context manager that records the code in its block as one processing step.
+
+    The block is code you run yourself, in this process: what it writes is what is recorded,
+    as this process's hash seed, threads, RNG state and settings made it. A block cannot be
+    moved to a fresh process; for a step whose bytes must not depend on the session that
+    recorded it, use ``record_call`` or ``%%scidex_step`` (``run_handler``), which run the code
+    in a fresh deterministic interpreter.
+    """
 
     def __init__(
         self,
@@ -83,11 +90,13 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
         outputs: Sequence[str] = (),
         name: str | None = None,
         env: Environment | None = None,
+        code: Sequence[NewCode] = (),
     ):
         """``input_paths`` (one per input, or empty) stages each input at that path relative to the
         working directory instead of ``in{N}-{name}``; ``outputs`` (relative paths) are the files
         the code writes there, each its own artifact, instead of the single ``output``; ``name``
-        names the step; ``env`` is the environment the code runs in (default: this interpreter's).
+        names the step; ``env`` is the environment the code runs in (default: this interpreter's);
+        ``code`` the source files of the modules it imports (``code_identity.code_of``).
         Paths are checked (``BadInput`` for absolute or escaping ones)."""
         self.registry = registry
         self.step_type = step_type
@@ -96,6 +105,7 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
         self.kind = kind
         self.name = name
         self.env = env
+        self.code = tuple(code)
         self._sources = list(inputs)
         self._input_paths = [relative_path(p, "input") if p else None for p in input_paths]
         self._output_paths = [relative_path(p, "output") for p in outputs]
@@ -185,6 +195,7 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
             name=self.name,
             input_paths=tuple(self._input_paths),
             outputs=outputs if len(outputs) > 1 or any(self._output_paths) else (),
+            code_inputs=tuple(c.recorded_as("") for c in self.code),
         )
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -218,6 +229,7 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
                 name=self._output_name,
                 step_name=self.name,
                 input_paths=self._input_paths,
+                code=self.code,
             )
             by_id = self.registry.artifacts(self.step.output_ids)
             self.artifacts = [by_id[a] for a in self.step.output_ids]
@@ -252,10 +264,12 @@ def run_handler(
     kind: str | None = None,
     name: str | None = None,
     env: Mapping[str, str] | Iterable[str] | None = None,
+    code: Sequence[NewCode] = (),
 ) -> Artifact:
-    """Execute ``handler`` on a new step (named ``name``, seeing the environment variables ``env``
-    declares and no others) and record it. A handler that runs the step's own code runs in a fresh
-    deterministic interpreter (``KernelExecutor``); what the code prints is shown on ``sys.stdout``."""
+    """Execute ``handler`` on a new step (named ``name``, importing ``code``, seeing the environment
+    variables ``env`` declares and no others) and record it. A handler that runs the step's own code
+    runs in a fresh deterministic interpreter (``KernelExecutor``); what the code prints is shown
+    on ``sys.stdout``."""
     from scidex_replay.executors import KernelExecutor
 
     if ENV_KEY in parameters:
@@ -263,7 +277,7 @@ def run_handler(
     parameters = {**parameters, ENV_KEY: declared(env)}
     with record_step(
         registry, handler.step_type, method=method, inputs=inputs, output=output, parameters=parameters, kind=kind,
-        name=name,
+        name=name, code=code,
     ) as rec:
         KernelExecutor(echo=sys.stdout).run(handler, rec.provisional_step(), rec.inputs, rec.output)
     assert rec.artifact is not None
@@ -281,17 +295,19 @@ def record_call(
     **parameters: Any,
 ) -> Artifact:
     """Call ``func(input_paths, output_path, **parameters)`` and record it as a ``python.call`` step
-    named ``step_name`` (unique within its chain; ``BadInput`` if taken).
+    named ``step_name`` (unique within its chain; ``BadInput`` if taken), its module's source file
+    a code input of the step (``code_identity.code_of``: read before the call).
 
-    The call runs in a fresh interpreter in deterministic mode (``func`` is imported there by its
-    module, which must be importable from this process's ``sys.path``), seeing the environment
-    variables ``env`` declares (``{"NAME": "VALUE"}`` or ``["NAME=VALUE", "NAME"]``) and no others.
+    The call runs in a fresh interpreter in deterministic mode, which imports ``func`` by its
+    module from the ``sys.path`` root it was found under here, seeing the environment variables
+    ``env`` declares (``{"NAME": "VALUE"}`` or ``["NAME=VALUE", "NAME"]``) and no others.
     """
+    from scidex_replay.code_identity import code_of
     from scidex_replay.handlers.python_call import PythonCallHandler, reference
 
     return run_handler(
         registry, PythonCallHandler(), method=reference(func), parameters=parameters, inputs=inputs, output=output,
-        name=step_name, env=env,
+        name=step_name, env=env, code=code_of(func),
     )
 
 

@@ -20,6 +20,8 @@ NAMING_CONVENTION = {
 }
 
 ID = String(32)
+#: ``step_inputs.role`` of a code input (null: a data input)
+CODE_ROLE = "code"
 HASH = String(64)
 
 
@@ -114,8 +116,14 @@ class StepInputRow(Base):
     artifact_id: Mapped[str] = mapped_column(ForeignKey("artifacts.id"), index=True)
     producer_step_id: Mapped[Optional[str]] = mapped_column(ForeignKey("processing_steps.step_id"))
     path: Mapped[Optional[str]] = mapped_column(Text)  # where it is staged in the working dir; null: in{N}-{name}
+    #: null: a data input, handed to the step; ``code``: the source file of a module the step imports,
+    #: read from ``path`` (absolute) as ``module`` under the ``sys.path`` entry ``root``
+    role: Mapped[Optional[str]] = mapped_column(String(16))
+    module: Mapped[Optional[str]] = mapped_column(String(255))
+    root: Mapped[Optional[str]] = mapped_column(Text)
 
     step: Mapped[StepRow] = relationship(back_populates="inputs", foreign_keys=[step_id])
+    artifact: Mapped[ArtifactRow] = relationship()
 
 
 class StepOutputRow(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -54,6 +55,38 @@ class NewOutput:
 
 
 @dataclass(frozen=True)
+class CodeInput:
+    """The source file of the module a ``python.call`` step imports: a *code* input in the step's
+    lineage, never handed to the function. ``module`` was imported from ``path`` (absolute), found
+    under the ``sys.path`` entry ``root`` (``pkg.sub.mod`` at ``/x/pkg/sub/mod.py``: root ``/x``);
+    ``content_hash`` is the sha256 of the file when the step was recorded, stored as ``artifact_id``."""
+
+    artifact_id: str
+    content_hash: str
+    module: str
+    path: str
+    root: str
+
+
+@dataclass(frozen=True)
+class NewCode:
+    """A code input to record: the bytes of ``module``'s source file ``path`` as the step saw them,
+    and the ``sys.path`` entry ``root`` it was imported from."""
+
+    module: str
+    path: str
+    root: str
+    data: bytes
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def recorded_as(self, artifact_id: str) -> CodeInput:
+        return CodeInput(artifact_id, self.content_hash, self.module, self.path, self.root)
+
+
+@dataclass(frozen=True)
 class Step:
     step_id: str
     step_type: str
@@ -72,6 +105,8 @@ class Step:
     input_paths: tuple[str | None, ...] = ()
     #: every output in order, the first being ``target_artifact_id`` (empty: that one alone)
     outputs: tuple[StepOutput, ...] = ()
+    #: the source files of the code the step imports (``python.call``), in the lineage but not passed to it
+    code_inputs: tuple[CodeInput, ...] = ()
 
     @property
     def all_outputs(self) -> tuple[StepOutput, ...]:
@@ -112,6 +147,7 @@ def step_from_json(data: dict[str, Any]) -> Step:
     data["source_artifact_ids"] = tuple(data["source_artifact_ids"])
     data["input_paths"] = tuple(data.get("input_paths", ()))
     data["outputs"] = tuple(StepOutput(**o) for o in data.get("outputs", ()))
+    data["code_inputs"] = tuple(CodeInput(**c) for c in data.get("code_inputs", ()))
     return Step(**data)
 
 

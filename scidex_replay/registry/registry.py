@@ -34,6 +34,7 @@ from scidex_replay.errors import BadInput, NotFound, RegistryUnavailable, utf8_t
 from scidex_replay.outcomes import REUSABLE, Outcome, Status
 from scidex_replay.registry.jsonvalue import plain_json
 from scidex_replay.registry.models import (
+    CODE_ROLE,
     ArtifactRow,
     EnvironmentRow,
     ResultRow,
@@ -42,7 +43,17 @@ from scidex_replay.registry.models import (
     StepOutputRow,
     StepRow,
 )
-from scidex_replay.registry.records import Artifact, Environment, NewOutput, Run, Step, StepOutput, StepResult
+from scidex_replay.registry.records import (
+    Artifact,
+    CodeInput,
+    Environment,
+    NewCode,
+    NewOutput,
+    Run,
+    Step,
+    StepOutput,
+    StepResult,
+)
 from scidex_replay.store import BlobStore
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
@@ -84,7 +95,7 @@ _STEP_COLUMNS = (
 
 
 #: What ``_step`` reads beyond the step's own row.
-_STEP_LOADS = [selectinload(StepRow.inputs), selectinload(StepRow.outputs).selectinload(StepOutputRow.artifact)]
+_STEP_LOADS = [selectinload(StepRow.inputs).selectinload(StepInputRow.artifact), selectinload(StepRow.outputs).selectinload(StepOutputRow.artifact)]
 
 
 def _layout(input_paths: Sequence[str | None], outputs: Sequence[StepOutput]) -> dict[str, tuple[Any, ...]]:
@@ -97,11 +108,15 @@ def _layout(input_paths: Sequence[str | None], outputs: Sequence[StepOutput]) ->
 
 
 def _step(row: StepRow) -> Step:
-    sources = tuple(i.artifact_id for i in row.inputs)
+    data = [i for i in row.inputs if i.role != CODE_ROLE]
+    code = tuple(
+        CodeInput(i.artifact_id, i.artifact.content_hash, i.module or "", i.path or "", i.root or "")
+        for i in row.inputs if i.role == CODE_ROLE
+    )
     outputs = [StepOutput(o.artifact_id, o.artifact.content_hash, o.path) for o in row.outputs]
     return Step(
-        **{name: getattr(row, name) for name in _STEP_COLUMNS}, source_artifact_ids=sources, name=row.name,
-        **_layout([i.path for i in row.inputs], outputs),
+        **{name: getattr(row, name) for name in _STEP_COLUMNS}, source_artifact_ids=tuple(i.artifact_id for i in data),
+        name=row.name, code_inputs=code, **_layout([i.path for i in data], outputs),
     )
 
 
@@ -371,6 +386,7 @@ class Registry:
         outputs: Sequence[NewOutput] = (),
         step_name: str | None = None,
         input_paths: Sequence[str | None] = (),
+        code: Sequence[NewCode] = (),
     ) -> tuple[Step, Artifact]:
         """Store the step's output(s) and record the step that produced them from ``sources``
         (artifact ids, in order); returns the step and its first output's artifact.
@@ -378,7 +394,8 @@ class Registry:
         One output: ``output`` (a file or bytes) or ``output_hash`` (bytes already in the store),
         named ``name``. Several: ``outputs``, each its own artifact (``kind`` and ``metadata``
         apply to all). ``input_paths`` says where each input was staged in the working directory,
-        ``step_name`` names the step. ``input_hash`` is the hash of the sources' content as the
+        ``step_name`` names the step; ``code`` are the source files of the modules it imports, each
+        stored as an artifact and linked as a code input (in its lineage, not among ``sources``). ``input_hash`` is the hash of the sources' content as the
         caller hashed it *before* running the step (see ``input_hash_of``).
         Raises ``NotFound`` for an unknown source, ``BadInput`` for naive timestamps.
         """
@@ -394,6 +411,7 @@ class Registry:
         if env is not None:
             self.ensure_environment(env)
         paths = list(input_paths) + [None] * (len(sources) - len(input_paths))
+        code_ids = [self.add_artifact(c.data, kind="py", name=Path(c.path).name).id for c in code]
         with self.session() as s:
             targets = [
                 ArtifactRow(
@@ -418,6 +436,11 @@ class Registry:
                 inputs=[
                     StepInputRow(position=i, artifact_id=a, producer_step_id=producers[a], path=p)
                     for i, (a, p) in enumerate(zip(sources, paths))
+                ] + [
+                    StepInputRow(
+                        position=len(sources) + i, artifact_id=a, path=c.path, role=CODE_ROLE, module=c.module, root=c.root
+                    )
+                    for i, (a, c) in enumerate(zip(code_ids, code))
                 ],
             )
             row.outputs = [
@@ -476,11 +499,16 @@ class Registry:
             # joined with the walk that gave each step once: no list of ids goes back to the database.
             walk = walk_cte(artifact_id, distinct=distinct)
             sources: dict[str, list[tuple[str, str | None]]] = {}
-            inputs = select(inputs_t.c.step_id, inputs_t.c.artifact_id, inputs_t.c.path).join(
-                walk, walk.c.step_id == inputs_t.c.step_id
-            )
-            for step_id, source, path in conn.execute(inputs.order_by(inputs_t.c.step_id, inputs_t.c.position)):
-                sources.setdefault(step_id, []).append((source, path))
+            code: dict[str, list[tuple[str, str, str, str]]] = {}
+            inputs = select(
+                inputs_t.c.step_id, inputs_t.c.artifact_id, inputs_t.c.path, inputs_t.c.role, inputs_t.c.module, inputs_t.c.root
+            ).join(walk, walk.c.step_id == inputs_t.c.step_id)
+            for step_id, source, path, role, module, root in conn.execute(inputs.order_by(inputs_t.c.step_id, inputs_t.c.position)):
+                if role == CODE_ROLE:
+                    code.setdefault(step_id, []).append((source, module or "", path or "", root or ""))
+                else:
+                    sources.setdefault(step_id, []).append((source, path))
+            code_hashes = _content_hashes(conn, {a for refs in code.values() for a, *_ in refs})
             outputs: dict[str, list[StepOutput]] = {}
             # Only steps recorded with several outputs or output paths need theirs read (first-wave steps have one).
             produced = (
@@ -500,7 +528,8 @@ class Registry:
                     outs.insert(0, StepOutput(target, rest[1]))
                 steps.append(Step(
                     step_id, step_type, method, parameters, target, tuple(a for a, _ in ins), *rest,
-                    name=name, **_layout([p for _, p in ins], outs),
+                    name=name, code_inputs=tuple(CodeInput(a, code_hashes[a], *ref) for a, *ref in code.get(step_id, ())),
+                    **_layout([p for _, p in ins], outs),
                 ))
         return steps
 
@@ -639,6 +668,13 @@ class Registry:
                 key: (reused_from or run_id, tuple(outputs or (digest,)))
                 for key, run_id, reused_from, digest, outputs in s.execute(query)
             }
+
+
+def _content_hashes(conn: Connection, ids: set[str]) -> dict[str, str]:
+    """artifact id -> content hash, for ``ids`` (no query when there are none)."""
+    if not ids:
+        return {}
+    return dict(conn.execute(select(ArtifactRow.id, ArtifactRow.content_hash).where(ArtifactRow.id.in_(ids))).all())
 
 
 def _check_id(value: str, what: str) -> str:

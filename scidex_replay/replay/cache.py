@@ -27,12 +27,23 @@ class CachedResult:
     digests: tuple[str, ...]  # sha256 of each output it produced, in the step's order
 
 
-def reuse_key(handler: Handler, step: Step, input_digests: Sequence[str], env_hash: str) -> str:
+def reuse_key(
+    handler: Handler,
+    step: Step,
+    input_digests: Sequence[str],
+    env_hash: str,
+    *,
+    staged: Sequence[str] = (),
+    code: Sequence[str | None] = (),
+) -> str:
     """The identity of a step execution: two executions with the same key produce the same bytes.
 
-    sha256 over the canonical JSON of: handler identity (step_type) and version,
-    method, parameters, the ordered input content hashes and the env_hash of the
-    environment it runs in. Display-only data (names, timestamps, ids) stays out.
+    sha256 over the canonical JSON of everything the step sees: handler identity (step_type)
+    and version, method, parameters (a ``run`` step's declared environment is among them, as
+    ``env``), the ordered input content hashes, where each input is staged (``staged``: its path
+    in the working directory, or the file name it is given; a command may write the name into
+    its output), the content hash of each code input as it is now (``code``; None: gone) and
+    the env_hash of the environment it runs in. Display-only data (timestamps, ids) stays out.
     """
     doc = {
         "handler": step.step_type,
@@ -40,6 +51,8 @@ def reuse_key(handler: Handler, step: Step, input_digests: Sequence[str], env_ha
         "method": step.method,
         "parameters": step.parameters,
         "inputs": list(input_digests),
+        "staged": list(staged),
+        "code": list(code),
         "env": env_hash,
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

@@ -52,7 +52,7 @@ def collect(registry: Registry, artifact_id: str) -> Chain:
     steps = registry.chain(target.id)
     if not steps:
         raise ChainNotFound(f"{target.id} ({target.name}) is a source artifact: no recorded step produced it")
-    ids = {a for s in steps for a in (*s.source_artifact_ids, *s.output_ids)}
+    ids = {a for s in steps for a in (*s.source_artifact_ids, *(c.artifact_id for c in s.code_inputs), *s.output_ids)}
     return Chain(target, steps, registry.artifacts(ids))
 
 

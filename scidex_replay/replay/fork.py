@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from scidex_replay.code_identity import as_run
 from scidex_replay.env.deterministic import ENV_KEY
 from scidex_replay.errors import BadInput
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
@@ -172,6 +173,7 @@ def register_fork_outputs(
             trace_id=run_id,
             step_name=step.name,
             input_paths=step.input_paths,
+            code=as_run(registry.store, step.code_inputs),
         )
         for live_id, new_id in zip(step.output_ids, new_step.output_ids):
             new_ids[live_id] = new_id

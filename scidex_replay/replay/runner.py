@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scidex_replay.code_identity import code_differs, live_hash
 from scidex_replay.errors import BadInput, NotFound, ReplayError, one_line
 from scidex_replay.executors import Executor
 from scidex_replay.handlers import HandlerRegistry
@@ -57,6 +58,7 @@ class Job:
     env_note: str  # why it runs in the live environment although it was recorded in another
     inputs_differ: str  # why its inputs differ from the record (it runs all the same), or ""
     prep_s: float  # time spent freezing and checking its inputs
+    code_differs: str = ""  # why the module it imports differs from the record (it runs all the same), or ""
     planned: PlannedStep | None = field(default=None, compare=False)
     lock: workdir_lock | None = field(default=None, compare=False)  # on its stable working directory
 
@@ -96,6 +98,7 @@ class StepRunner:
         self.executed: list[tuple[Step, tuple[str, ...]]] = []  # a fork's (step as run, output digests), in order
         self.extras: dict[str, dict[str, Any]] = {}  # step id -> manifest fields beyond the result
         self._held: dict[Path, workdir_lock] = {}  # the stable working directories this run holds now
+        self._live_code: dict[str, str | None] = {}  # code input path -> its hash now, read once per run
 
     # -- results that need no run -------------------------------------------
     def result(self, step: Step, position: int, outcome: Outcome, detail: str = "", **kw: Any) -> StepResult:
@@ -103,8 +106,8 @@ class StepRunner:
 
     def frozen(self, step: Step, position: int, detail: str) -> StepResult:
         """A fork's unchanged step is reused when an earlier run reproduced it; otherwise it stays frozen."""
-        if self.fork and self.cache and step.step_type in self.handlers:
-            key = reuse_key(self.handlers.get(step.step_type), step, self._digests(step), self.env_hash)
+        if self.fork and self.cache and step.step_type in self.handlers and not self._code_differs(step):
+            key = self._key(self.handlers.get(step.step_type), step, self._digests(step), self.env_hash)
             try:
                 return self._reused(step, position, key)
             except CacheMiss:
@@ -128,8 +131,10 @@ class StepRunner:
         handler = self.handlers.get(step.step_type)
         expected = self._digests(step)
         executor, env_hash, env_note = self._environment_for(step)
-        key = reuse_key(handler, step, expected, env_hash)
+        key = self._key(handler, step, expected, env_hash)
         try:
+            if self._code_differs(step):  # never reused: the step is checked, and says so
+                raise CacheMiss(key)
             reused = self._reused(step, position, key)
         except CacheMiss:
             pass
@@ -181,6 +186,9 @@ class StepRunner:
                 f"sha256:{expected[i][:12]}; the step was not run on them"
             )
             return self.result(step, position, Outcome.INPUT_DIFFERS, detail + strict_note, duration_s=time.perf_counter() - t0)
+        code_note = self._code_differs(step)
+        if code_note and self.options.strict:
+            return self.result(step, position, Outcome.INPUT_DIFFERS, code_note + strict_note, duration_s=time.perf_counter() - t0)
         inputs_differ = ""
         if not self.fork and replay_input_hash != step.input_hash:
             inputs_differ = f"inputs hash to {replay_input_hash[:12]}, recorded {step.input_hash[:12]}"
@@ -188,7 +196,10 @@ class StepRunner:
                 return self.result(
                     step, position, Outcome.INPUT_DIFFERS, inputs_differ + strict_note, duration_s=time.perf_counter() - t0
                 )
-        return Job(step, position, handler, executor, inputs, outputs, key, env_note, inputs_differ, time.perf_counter() - t0)
+        return Job(
+            step, position, handler, executor, inputs, outputs, key, env_note, inputs_differ, time.perf_counter() - t0,
+            code_differs=code_note,
+        )
 
     def finish(self, job: Job, produced: ReplayedArtifact | BaseException, run_s: float) -> StepResult:
         """Store and compare what a job produced (or say how it failed).
@@ -225,6 +236,10 @@ class StepRunner:
             self.executed.append((step, digests))
         if self.fork and not self.live:
             outcome, detail = Outcome.FORKED, "differs from live (expected)" if differing else "identical to live"
+            detail = f"{detail}; {job.code_differs}" if job.code_differs else detail
+        elif job.code_differs:  # the code it ran is not the code recorded: never ``reproduced``
+            outcome = Outcome.INPUT_DIFFERS
+            detail = f"{job.code_differs}; " + (self._describe(job, differing, digests) if differing else "outputs identical")
         elif not differing:
             outcome = Outcome.REPRODUCED
             detail = "output identical although inputs differ" if job.inputs_differ else ""
@@ -257,6 +272,25 @@ class StepRunner:
         return self.result(step, position, Outcome.FAILED, one_line(message), duration_s=duration, reuse_key=key)
 
     # -- inputs and environment ---------------------------------------------
+    def _key(self, handler: Handler, step: Step, digests: Sequence[str], env_hash: str) -> str:
+        """The reuse key of ``step`` run on ``digests`` in ``env_hash``, its inputs staged where it
+        stages them and its code as it is now (``cache.reuse_key``)."""
+        paths = list(step.input_paths) + [None] * (len(digests) - len(step.input_paths))
+        names = [_file_name(self.chain.artifacts[a]) for a in step.source_artifact_ids]
+        staged = [p or f"in{i}-{name}" for i, (p, name) in enumerate(zip(paths, names))]
+        return reuse_key(handler, step, digests, env_hash, staged=staged, code=self._code_now(step))
+
+    def _code_now(self, step: Step) -> list[str | None]:
+        """The hash of each of ``step``'s code inputs as it is now (None: gone), read once per run."""
+        for code in step.code_inputs:
+            if code.path not in self._live_code:
+                self._live_code[code.path] = live_hash(code)
+        return [self._live_code[c.path] for c in step.code_inputs]
+
+    def _code_differs(self, step: Step) -> str:
+        """Why the module ``step`` imports differs from the record, or ""."""
+        return code_differs(step.code_inputs, self._code_now(step))
+
     def _digests(self, step: Step) -> list[str]:
         return [self.replayed.get(a, self.chain.artifacts[a].content_hash) for a in step.source_artifact_ids]
 

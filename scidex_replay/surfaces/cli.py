@@ -166,6 +166,7 @@ def chain(artifact_id: str, as_json: bool, db: str | None) -> None:
             _step_label(s.name, s.step_id),
             s.step_type,
             Text(f"{', '.join(ins) or '-'} → {', '.join(outs)}\n")
+            + Text("".join(f"code: {c.module} ({c.path})\n" for c in s.code_inputs))
             + Text(f"{', '.join(s.source_artifact_ids) or '-'} → {', '.join(s.output_ids)}", style="dim"),
             Text(_command(s, artifacts)),
         )

@@ -75,3 +75,59 @@ def test_model_constraints_follow_the_naming_convention(engine):
         assert insp.get_pk_constraint(table)["name"] == f"pk_{table}"
         for fk in insp.get_foreign_keys(table):
             assert fk["name"].startswith(f"fk_{table}_"), fk
+
+
+T0 = "2024-01-01 00:00:00"
+
+
+def _populate_0004(engine) -> None:
+    """A step as 0004 stores it: one data input staged at ``data.csv``, one output."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        for aid, digest in (("a_src", "1" * 64), ("a_out", "2" * 64)):
+            conn.execute(text(
+                "INSERT INTO artifacts (id, content_hash, size, kind, name, created_at, metadata) "
+                "VALUES (:a, :h, 1, 'csv', :a, :t, '{}')"
+            ), {"a": aid, "h": digest, "t": T0})
+        conn.execute(text(
+            "INSERT INTO processing_steps (step_id, step_type, method, parameters, target_artifact_id, "
+            "input_hash, output_hash, started_at, completed_at, name) "
+            "VALUES ('s_1', 'python.call', 'mylib:clean', '{}', 'a_out', :h, :h, :t, :t, 'clean')"
+        ), {"h": "2" * 64, "t": T0})
+        conn.execute(text("INSERT INTO step_inputs (step_id, position, artifact_id, path) VALUES ('s_1', 0, 'a_src', 'data.csv')"))
+        conn.execute(text("INSERT INTO step_outputs (step_id, position, artifact_id) VALUES ('s_1', 0, 'a_out')"))
+
+
+def test_revision_0005_adds_code_roles_and_keeps_existing_inputs_as_data(engine, tmp_path):
+    from sqlalchemy import text
+
+    from scidex_replay.registry import Registry
+
+    upgrade(engine, "0004")
+    _populate_0004(engine)
+    upgrade(engine)
+
+    columns = {c["name"]: c for c in inspect(engine).get_columns("step_inputs")}
+    assert {"role", "module", "root"} <= set(columns) and all(columns[c]["nullable"] for c in ("role", "module", "root"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT role, module, root, path FROM step_inputs")).all() == [(None, None, None, "data.csv")]
+    step = Registry(engine, tmp_path).get_step("s_1")
+    assert (step.source_artifact_ids, step.input_paths, step.code_inputs) == (("a_src",), ("data.csv",), ())
+    [in_chain] = Registry(engine, tmp_path).chain("a_out")
+    assert (in_chain.source_artifact_ids, in_chain.code_inputs) == (("a_src",), ())
+
+    with engine.begin() as conn:  # a code input recorded after the upgrade
+        conn.execute(text(
+            "INSERT INTO step_inputs (step_id, position, artifact_id, path, role, module, root) "
+            "VALUES ('s_1', 1, 'a_src', '/x/mylib.py', 'code', 'mylib', '/x')"
+        ))
+    [code] = Registry(engine, tmp_path).get_step("s_1").code_inputs
+    assert (code.module, code.path, code.root, code.content_hash) == ("mylib", "/x/mylib.py", "/x", "1" * 64)
+
+    cfg = migrate.alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+    with engine.connect() as conn:  # 0004 would hand a code input to the function as data: it goes
+        assert conn.execute(text("SELECT position, artifact_id FROM step_inputs")).all() == [(0, "a_src")]

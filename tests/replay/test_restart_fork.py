@@ -227,7 +227,11 @@ def test_prov_export_has_the_chain_and_the_run_bundle(chain, capsys):
     assert main(["export", target, "--prov", "--run", run.run_id]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert set(doc["activity"]) == {f"scidex:{s}" for s in steps}
-    assert len(doc["wasGeneratedBy"]) == 10 and len(doc["used"]) == 10
+    assert len(doc["wasGeneratedBy"]) == 10
+    used = list(doc["used"].values())
+    assert sum(u["prov:role"].startswith("in") for u in used) == 10, "every data input"
+    code = [u for u in used if u["prov:role"] == "code"]
+    assert len(code) == 10 and {u["scidex:module"] for u in code} == {"_chain_funcs"}, "each step's module source"
     bundle = doc["bundle"][f"scidex:{run.run_id}"]
     assert len(bundle["alternateOf"]) == 10, "every reproduced output is an alternate of its live entity"
     entity = doc["entity"][f"scidex:{target}"]

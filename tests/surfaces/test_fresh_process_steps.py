@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,6 @@ from _fresh_steps import CASES, CELLS
 from _notebook import ip  # noqa: F401
 
 import _fresh_steps
-from conftest import CONSOLE_SCRIPT
 from scidex_replay.recording import record_call
 from scidex_replay.replay import rerun_artifact
 
@@ -51,6 +51,7 @@ def verdicts(registry, artifact_id: str, tmp_path: Path, run_in_kernel) -> dict[
     }
 
 
+CONSOLE_SCRIPT = Path(sys.executable).parent / "scidex-replay"
 ALL_REPRODUCED = {"kernel": "reproduced", "subprocess": "reproduced", "cli": "reproduced"}
 
 
