@@ -259,6 +259,8 @@ def test_a_step_sees_only_the_variables_it_declared_and_they_are_recorded(cli, p
     assert cli("cat", out[0]).stdout == "z-score None here True\n"
     (step,) = json.loads(cli("chain", out[0], "--json").stdout)
     assert step["parameters"]["env"] == {"NORMALIZE": "z-score", "FROM_HERE": "here"}
+    monkeypatch.setenv("COLUMNS", "300")  # one line per row
+    assert f"NORMALIZE=z-score FROM_HERE=here {PY} env.py > e.txt" in cli("chain", out[0]).stdout
     monkeypatch.setenv("FROM_HERE", "changed")  # replay uses the recorded value, not this shell's
     assert cli("rerun-artifact", out[0], "--out", tmp_path / "m").returncode == 0
     proc = cli("rerun-artifact", out[0], "--fork", "--set", 'env.env={"NORMALIZE": "minmax"}', "--out", tmp_path / "f")
@@ -285,3 +287,25 @@ def test_a_step_that_writes_its_working_directory_reproduces_even_when_replays_o
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
     assert all(manifest(tmp_path / f"m{i}")["status"] == "reproduced" for i in range(3))
+
+
+def test_a_step_naming_its_sample_after_the_input_file_reproduces_and_sees_the_original_name(cli, paper, tmp_path):
+    (paper / "data" / "sample_A.csv").write_text("x\n1\n2\n")
+    (paper / "label.py").write_text(
+        "import os, sys\n"
+        "path = sys.argv[1]\n"
+        "rows = open(path).read().split()[1:]\n"
+        "print(os.path.splitext(os.path.basename(path))[0], os.path.abspath(path), len(rows))\n"
+    )
+    (out,) = ids_of(cli("run", "-i", "data/sample_A.csv", "--stdout", "label.txt", "--step", "label",
+                        "--", PY, "label.py", "data/sample_A.csv", cwd=paper))
+    recorded = cli("cat", out).stdout
+    assert recorded.startswith("sample_A /tmp/scidex-replay-steps/") and recorded.endswith("/data/sample_A.csv 2\n")
+    assert cli("rerun-artifact", out, "--out", tmp_path / "m").returncode == 0
+    assert manifest(tmp_path / "m")["status"] == "reproduced"
+    # other data under another name is staged where the command looks: it still reads data/sample_A.csv
+    (tmp_path / "sample_B.csv").write_text("x\n1\n2\n3\n")
+    proc = cli("rerun-artifact", out, "--fork", "--input", f"label:0={tmp_path / 'sample_B.csv'}", "--out", tmp_path / "f")
+    assert proc.returncode == 0, proc.stderr
+    forked = (tmp_path / "f" / "label" / "label.txt").read_text()
+    assert forked == recorded.replace(" 2\n", " 3\n")

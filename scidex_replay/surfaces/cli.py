@@ -197,7 +197,16 @@ def _step_files(step: Any, artifacts: dict[str, Any]) -> tuple[list[str], list[s
 def _command(step: Any, artifacts: dict[str, Any]) -> str:
     """The command as it runs in the step's working directory: a shell step's argv with its
     placeholders replaced by the files they stand for, joined as a shell would read it (``> NAME``
-    for a recorded standard output); other steps' ``method``."""
+    for a recorded standard output); other steps' ``method``. The variables the step declared
+    come first, as a shell writes them: ``NORMALIZE=z-score python fit.py``."""
+    from scidex_replay.env.deterministic import declared_of
+
+    declared = declared_of(step.parameters) or {}
+    assignments = "".join(f"{name}={shlex.quote(value)} " for name, value in declared.items())
+    return assignments + _bare_command(step, artifacts)
+
+
+def _bare_command(step: Any, artifacts: dict[str, Any]) -> str:
     argv = step.parameters.get("argv")
     if step.step_type != "shell" or not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
         return step.method

@@ -91,6 +91,24 @@ def test_a_child_seeds_numpy_random_when_it_imports_numpy():
     assert first == f"{rs.random_sample()!r} {rs.randint(0, 2**31)}"
 
 
+def test_default_rng_without_a_seed_is_seeded_with_independent_streams():
+    import numpy as np
+
+    code = (
+        "from numpy.random import default_rng\nimport numpy as np\n"
+        "print(default_rng().integers(10**9), np.random.default_rng().integers(10**9), default_rng(5).integers(10**9))"
+    )
+    env = deterministic_env(EPOCH)
+    first, second = run_child(code, env), run_child(code, env)
+    assert first == second  # the same in every fresh process
+    a, b, five = map(int, first.split())
+    children = np.random.SeedSequence(0).spawn(2)  # the Nth unseeded call gets the Nth child
+    assert (a, b) == tuple(int(np.random.default_rng(c).integers(10**9)) for c in children)
+    assert five == np.random.default_rng(5).integers(10**9)  # an explicit seed is left alone
+    unseeded = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+    assert run_child(code, unseeded) != run_child(code, unseeded)  # outside deterministic mode: not seeded
+
+
 def test_a_child_can_import_numpy_submodules_first():
     code = "import numpy.linalg, numpy.random; print(repr(numpy.random.random()))"
     env = deterministic_env(EPOCH)
