@@ -188,9 +188,12 @@ def _walk(conn: Connection, artifact_id: str) -> tuple[list[str], bool]:
     if conn.dialect.name == "postgresql":
         # PostgreSQL cannot estimate the walk's size and may hash-join each recursion against the
         # whole step_inputs table (chain length x table size: 69 s for 25k steps); an index
-        # probe per edge is always right here. SET LOCAL ends with the connection's transaction.
+        # probe per edge is always right here. Nor may it scan the table for each recursion
+        # (a small table's default estimates, with wider rows since revision 0005, tipped it to a
+        # materialized seq scan). SET LOCAL ends with the connection's transaction.
         conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
         conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
     seen: set[str] = set()
     fast = select(walk_cte(artifact_id, distinct=False).c.step_id).execution_options(yield_per=5000)
     rows = conn.scalars(fast)

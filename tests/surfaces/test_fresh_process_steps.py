@@ -23,6 +23,8 @@ import _fresh_steps
 from scidex_replay.recording import record_call
 from scidex_replay.replay import rerun_artifact
 
+CONSOLE_SCRIPT = Path(sys.executable).parent / "scidex-replay"
+
 
 @pytest.fixture
 def used_kernel(monkeypatch: pytest.MonkeyPatch):
@@ -51,7 +53,6 @@ def verdicts(registry, artifact_id: str, tmp_path: Path, run_in_kernel) -> dict[
     }
 
 
-CONSOLE_SCRIPT = Path(sys.executable).parent / "scidex-replay"
 ALL_REPRODUCED = {"kernel": "reproduced", "subprocess": "reproduced", "cli": "reproduced"}
 
 
