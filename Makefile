@@ -14,7 +14,7 @@ DEMO_HOME := $(CURDIR)/.scidex-replay-home
 # pip with its progress (what it collects, the extension's build steps) but not its chatter.
 # The extension is compiled by `pip install -e .` with a Node.js from PyPI (hatch_build.py).
 PIP_INSTALL = set -o pipefail; $(BIN)/python -m pip install -v --progress-bar off $(1) 2>&1 \
-	| grep --line-buffered -E '^(Collecting|Successfully|ERROR|error)|Building editable|Installing build dependencies|scidex-replay: building|\[[0-9]/[0-9]\]|webpack .*compiled|[Ee]rror' \
+	| grep --line-buffered -v YN0013 | grep --line-buffered -E '^(Collecting|Successfully|ERROR|error|Error)|Building editable|Installing build dependencies|scidex-replay: building|webpack .*compiled|ERR!' \
 	| sed -u 's/^/  /'
 
 .PHONY: venv demo-venv demo test pytest notebooks smoke postgres labext labext-test chromium browser-test bench clean
