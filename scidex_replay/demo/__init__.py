@@ -99,8 +99,8 @@ def run_demo(reg: Registry, home: str, say: Callable[[str], None] = print) -> in
     from scidex_replay.replay import rerun_artifact
 
     t0 = time.perf_counter()
+    sample_data()  # BadInput before anything is said or recorded
     say(f"data home: {home}  (set SCIDEX_REPLAY_HOME to use another)")
-    sample_data()
     say("data: Stocks.csv from matplotlib's sample data: real monthly closes of 9 stocks and 2 indices, 1990-2017")
     say("recorded 5 steps, each a script run in deterministic mode (scidex-replay run ... --step NAME):")
     demo = build_demo(reg, log=say)
