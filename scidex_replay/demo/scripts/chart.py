@@ -1,4 +1,4 @@
-"""Bar chart of the blank-corrected absorbance per sample, relative to control."""
+"""What one dollar invested at the start became, per ticker (log scale)."""
 
 import sys
 
@@ -8,10 +8,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-summary = pd.read_csv(sys.argv[1], index_col="sample")
-fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
-ax.bar(summary.index, summary["mean"], yerr=summary["std"], capsize=4, color="#4c72b0")
-ax.set_ylabel("corrected absorbance")
-ax.set_title("Plate reader: mean ± sd")
+prices = pd.read_csv(sys.argv[1], parse_dates=["Date"], index_col="Date")
+fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+(prices / prices.iloc[0]).plot(ax=ax, logy=True, linewidth=1)
+ax.set_ylabel("growth of $1")
+ax.set_xlabel("")
+ax.legend(ncol=3, fontsize=7)
 fig.tight_layout()
 fig.savefig(sys.argv[2])
