@@ -46,6 +46,27 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
+def _print_table(table: Any) -> None:
+    """Print a rich ``Table``: on a terminal as rich draws it, its cells folded to fit the width
+    (never cropped); elsewhere (a pipe, a file) plain and parseable: the title on a ``# `` line,
+    then the header and one line per row, cells separated by tabs, a cell's lines by `` ; ``."""
+    console = _console()
+    if console.is_terminal:
+        console.print(table)
+        return
+    from rich.text import Text
+
+    def plain(cell: Any) -> str:
+        text = cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain
+        return " ; ".join(line for line in text.splitlines() if line.strip())
+
+    if table.title:
+        click.echo(f"# {plain(table.title)}")
+    columns = [[plain(c.header), *map(plain, c.cells)] for c in table.columns]
+    for row in zip(*columns):
+        click.echo("\t".join(row))
+
+
 def _note(message: str) -> None:
     click.echo(message, err=True)
 
@@ -170,7 +191,7 @@ def chain(artifact_id: str, as_json: bool, db: str | None) -> None:
             + Text(f"{', '.join(s.source_artifact_ids) or '-'} → {', '.join(s.output_ids)}", style="dim"),
             Text(_command(s, artifacts)),
         )
-    _console().print(table)
+    _print_table(table)
 
 
 def _step_label(name: str | None, step_id: str) -> str:
@@ -220,10 +241,6 @@ def _bare_command(step: Any, artifacts: dict[str, Any]) -> str:
     text = shlex.join(argv)
     stdout = step.parameters.get("stdout")
     return f"{text} > {shlex.quote(stdout)}" if isinstance(stdout, str) else text
-
-
-def _short(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 @cli.command("cat")
@@ -305,10 +322,10 @@ def step_types(as_json: bool, db: str | None) -> None:
 
     table = Table()
     for col in ("step_type", "steps", "handler"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for t, n, h in rows:
         table.add_row(t, str(n), "yes" if h else "[red]none[/red]")
-    _console().print(table)
+    _print_table(table)
 
 
 @cli.command("rerun-artifact")
@@ -424,9 +441,9 @@ def _print_plan(the_plan: Any, as_json: bool, changes: list[dict[str, Any]], art
     for col in ("#", "step", "type", "action", "command"):
         table.add_column(col, overflow="fold")
     for n, p in enumerate(the_plan.steps, 1):
-        command = Text(_short(_command(p.step, artifacts or {}), 60))
+        command = Text(_command(p.step, artifacts or {}))
         table.add_row(str(n), _step_label(p.step.name, p.step.step_id), p.step.step_type, p.reason or p.action, command)
-    _console().print(table)
+    _print_table(table)
 
 
 def _changes(reg: Any, steps: list[Any], set_params: Any, input_overrides: Any) -> list[dict[str, Any]]:
@@ -500,7 +517,7 @@ def _print_manifest(m: dict[str, Any], status: str | None = None) -> None:
             s["reason"].removeprefix(outcome).removeprefix(": ") if outcome else s["reason"],  # the words
             f"{s['duration_s']:.2f}",
         )
-    _console().print(table)
+    _print_table(table)
     _console().print(", ".join(f"{v} {k}" for k, v in m["summary"].items()))
     for s in m["steps"]:
         if s.get("forked_artifact_id"):

@@ -73,7 +73,8 @@ def test_the_hand_built_manifests_follow_the_v2_schema():
 
 # -- the CLI ------------------------------------------------------------------------
 def _title(stdout: str) -> str:
-    return next(line for line in stdout.splitlines() if line.startswith("run r_00000001")).rstrip()
+    """The results table's title (not a terminal here: its ``# `` line)."""
+    return next(line for line in stdout.splitlines() if line.startswith("# run r_00000001")).removeprefix("# ").rstrip()
 
 
 @pytest.fixture
@@ -143,7 +144,7 @@ def test_cli_runs_show_labels_a_first_wave_run_by_its_migrated_status(monkeypatc
     registry = SimpleNamespace(get_run=lambda run_id: run, ancestry=lambda run_id: [run_id])
     monkeypatch.setattr(cli, "_registry", lambda db: registry)
     assert cli.main(["runs", "show", run.run_id]) == 0
-    title = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("run r_"))
+    title = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("# run r_"))
     assert title.rstrip().endswith(f": {label}"), title
 
 
