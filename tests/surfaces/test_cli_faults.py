@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,50 @@ def test_add_repairs_a_damaged_blob_from_the_original_file_and_keeps_the_damaged
     [kept] = (home / "blobs" / "quarantine").iterdir()
     assert kept.read_bytes() == data[:-1] + b"!" and str(kept) in notice
     assert cli("verify").returncode == 0
+
+
+# -- --out ------------------------------------------------------------------------------
+
+@pytest.fixture
+def recorded(cli, tmp_path) -> str:
+    """A one-step chain recorded with `run`; the artifact id of its output."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "x.txt").write_text("abc\n")
+    proc = cli("run", "-i", "x.txt", "-o", "y.txt", "--", sys.executable, "-c",
+               "open('y.txt', 'w').write(open('x.txt').read().upper())", cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()[0]
+
+
+def run_count(registry) -> int:
+    from sqlalchemy import text
+
+    with registry.engine.connect() as conn:
+        return conn.execute(text("select count(*) from replay_runs")).scalar_one()
+
+
+def test_rerun_refuses_an_out_dir_that_already_holds_a_manifest_before_running(cli, recorded, registry, tmp_path):
+    out = tmp_path / "m"
+    assert cli("rerun-artifact", recorded, "--out", out).returncode == 0
+    first = (out / "manifest.json").read_bytes()
+    runs = run_count(registry)
+
+    line = one_line_error(cli("rerun-artifact", recorded, "--out", out))
+    assert str(out) in line and "manifest.json" in line
+    assert (out / "manifest.json").read_bytes() == first, "the first replay's manifest is kept"
+    assert run_count(registry) == runs, "nothing ran"
+    assert cli("rerun-artifact", recorded, "--out", tmp_path / "m2").returncode == 0
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "a-file"])
+def test_rerun_refuses_an_out_that_cannot_be_written_before_running(cli, recorded, registry, tmp_path, where):
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("not a directory")
+    out = blocker / "m" if where == "under-a-file" else blocker
+    runs = run_count(registry)
+    line = one_line_error(cli("rerun-artifact", recorded, "--out", out))
+    assert str(out) in line
+    assert run_count(registry) == runs, "nothing ran"
+    assert blocker.read_text() == "not a directory"
+
