@@ -87,3 +87,51 @@ def test_rerun_refuses_an_out_that_cannot_be_written_before_running(cli, recorde
     assert run_count(registry) == runs, "nothing ran"
     assert blocker.read_text() == "not a directory"
 
+
+
+# -- registry files ---------------------------------------------------------------------
+
+def test_a_zero_byte_registry_file_is_refused_not_recreated(cli, bare_home, tmp_path):
+    db = tmp_path / "registry.db"
+    db.write_bytes(b"")
+    line = one_line_error(cli("verify", "--db", f"sqlite:///{db}"))
+    assert "empty (0-byte) file" in line
+    assert db.read_bytes() == b""
+
+
+@pytest.mark.sqlite_only(reason="edits the SQLite file's stamp and checks its backup")
+def test_cli_refuses_a_newer_registry_and_upgrades_an_older_one_with_a_notice_and_a_backup(cli, home, db_url, tmp_path):
+    from sqlalchemy import create_engine, text
+
+    from scidex_replay.registry import migrate
+
+    src = tmp_path / "x.txt"
+    src.write_text("x")
+    assert cli("add", src).returncode == 0
+    engine = create_engine(db_url)
+
+    def stamp(revision: str) -> None:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+
+    stamp("0099")
+    line = one_line_error(cli("runs"))
+    assert "0099" in line and migrate.HEAD in line
+
+    stamp(migrate.HEAD)
+    from alembic import command
+
+    cfg = migrate.alembic_config(engine)
+    with engine.begin() as conn:  # a registry as the version before this one left it
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "-1")
+    older = migrate.current_revision(engine)
+    assert older != migrate.HEAD
+    engine.dispose()
+    proc = cli("runs")
+    assert proc.returncode == 0, proc.stderr
+    [notice] = [line for line in proc.stderr.splitlines() if line.startswith("scidex-replay: notice: ")]
+    assert f"from schema revision {older} to {migrate.HEAD}" in notice
+    assert Path(db_url.removeprefix("sqlite:///") + f".bak-{older}").is_file()
+    again = cli("runs")
+    assert again.returncode == 0 and "notice" not in again.stderr
