@@ -210,32 +210,29 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
 def _prepare_sqlite_file(path: Path, url: str) -> None:
-    """Refuse a path that is neither absent nor a SQLite database (a 0-byte or foreign file is
-    never taken for an empty registry); create an absent one, so that it never exists empty.
+    """Refuse a 0-byte file (never taken for an empty registry: it was one, or is not one); create
+    an absent one, so that it never exists empty. A file that is not SQLite at all is refused by
+    SQLite itself when the schema is read (``ensure_schema``).
 
-    A new file is made aside as a valid empty SQLite database in WAL mode and linked into place
-    (a concurrent first use finds either no file or that one), then migrated by ``ensure_schema``.
+    The file is only stat'ed, never opened here: closing a descriptor of a database file drops
+    every POSIX lock this process holds on it, those of its open SQLite connections included,
+    which corrupts it. A new file is made aside as a valid empty SQLite database in WAL mode and
+    linked into place (a concurrent first use finds either no file or that one).
     """
     if path.is_dir():
         raise RegistryUnavailable(f"cannot open database {url!r}: it is a directory")
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(len(_SQLITE_MAGIC))
+        size = path.stat().st_size
     except FileNotFoundError:
-        head = None
+        _create_sqlite_file(path, url)
+        return
     except OSError as exc:
         raise RegistryUnavailable(f"cannot open database {url!r}: {exc.strerror or exc}") from exc
-    if head is None:
-        _create_sqlite_file(path, url)
-    elif head != _SQLITE_MAGIC:
-        what = "an empty (0-byte) file" if not head else "not a SQLite database"
+    if size == 0:
         raise RegistryUnavailable(
-            f"cannot open database {url!r}: it is {what}, not a scidex-replay registry; "
-            "restore it from a backup or move it away to start an empty one"
+            f"cannot open database {url!r}: it is an empty (0-byte) file, not a scidex-replay registry; "
+            "restore it from a backup, or remove it to start an empty registry"
         )
 
 

@@ -18,14 +18,14 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-@pytest.mark.parametrize("content", [b"", b"not a database, just some text\n" * 10], ids=["zero-bytes", "text"])
-def test_a_file_that_is_not_a_registry_is_refused_and_left_as_it_is(tmp_path, content):
+def test_a_zero_byte_file_is_refused_and_left_as_it_is(tmp_path):
     db = tmp_path / "registry.db"
-    db.write_bytes(content)
-    with pytest.raises(RegistryUnavailable, match="not a scidex-replay registry") as err:
+    db.write_bytes(b"")
+    with pytest.raises(RegistryUnavailable, match="empty .0-byte. file, not a scidex-replay registry") as err:
         Registry.open(sqlite_url(db), home=tmp_path / "home")
     assert "\n" not in str(err.value)
-    assert db.read_bytes() == content
+    assert db.read_bytes() == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "registry.db"]
 
 
 def test_an_absent_file_becomes_a_registry_and_never_exists_empty(tmp_path):

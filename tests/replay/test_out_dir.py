@@ -10,7 +10,6 @@ import pytest
 
 from scidex_replay.errors import BadInput
 from scidex_replay.replay import ReplayOptions, rerun_artifact
-from scidex_replay.replay import manifest as manifests
 
 
 def test_a_replay_never_replaces_the_manifest_in_its_out_dir(rec, reg, tmp_path):
@@ -46,10 +45,3 @@ def test_check_out_accepts_an_absent_or_empty_directory_and_no_out(tmp_path):
     assert not (tmp_path / "a").exists(), "checking creates nothing"
     assert list((tmp_path / "empty").iterdir()) == []
 
-
-def test_a_manifest_that_appears_meanwhile_is_left_as_it_is(tmp_path):
-    (tmp_path / "manifest.json").write_text("theirs")
-    with pytest.raises(BadInput, match="appeared during the replay"):
-        manifests.write({"run_id": "r_1"}, tmp_path)
-    assert (tmp_path / "manifest.json").read_text() == "theirs"
-    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"], "no temp file left"
