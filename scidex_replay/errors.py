@@ -71,3 +71,12 @@ class OutputMissing(StepFailed):
     """A step ran without error but never wrote its declared output (exit 2 when recording)."""
 
     exit_code = 2
+
+
+class Notice(UserWarning):
+    """Something the user should know that is not an error (a repair, an upgrade); the CLI shows
+    it as one ``scidex-replay: notice: ...`` line on stderr, Python as a warning."""
+
+
+class StoreNotice(Notice):
+    """The blob store repaired something (a damaged blob replaced, its bytes quarantined)."""

@@ -213,6 +213,60 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _prepare_sqlite_file(path: Path, url: str) -> None:
+    """Refuse a 0-byte file (never taken for an empty registry: it was one, or is not one); create
+    an absent one, so that it never exists empty. A file that is not SQLite at all is refused by
+    SQLite itself when the schema is read (``ensure_schema``).
+
+    The file is only stat'ed, never opened here: closing a descriptor of a database file drops
+    every POSIX lock this process holds on it, those of its open SQLite connections included,
+    which corrupts it. A new file is made aside as a valid empty SQLite database in WAL mode and
+    linked into place (a concurrent first use finds either no file or that one).
+    """
+    if path.is_dir():
+        raise RegistryUnavailable(f"cannot open database {url!r}: it is a directory")
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        _create_sqlite_file(path, url)
+        return
+    except OSError as exc:
+        raise RegistryUnavailable(f"cannot open database {url!r}: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise RegistryUnavailable(
+            f"cannot open database {url!r}: it is an empty (0-byte) file, not a scidex-replay registry; "
+            "restore it from a backup, or remove it to start an empty registry"
+        )
+
+
+def _create_sqlite_file(path: Path, url: str) -> None:
+    import sqlite3
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.new-")
+        os.close(fd)
+        try:
+            conn = sqlite3.connect(tmp)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")  # writes the database header
+            finally:
+                conn.close()
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process created it meanwhile: use theirs
+            except OSError:  # a filesystem without hard links
+                if not path.exists():
+                    os.replace(tmp, path)
+        finally:
+            for leftover in (tmp, tmp + "-wal", tmp + "-shm"):
+                Path(leftover).unlink(missing_ok=True)
+    except (OSError, sqlite3.Error) as exc:
+        raise RegistryUnavailable(f"cannot create database {url!r}: {getattr(exc, 'strerror', None) or exc}") from exc
+
+
 class Registry:
     """Artifacts, processing steps, environments and replay runs, plus the blob store."""
 
@@ -234,10 +288,8 @@ class Registry:
             raise RegistryUnavailable(f"cannot open database {url!r}: {exc}") from exc
         if engine.dialect.name == "sqlite":
             db_path = engine.url.database
-            if db_path and db_path != ":memory:":
-                if Path(db_path).is_dir():
-                    raise RegistryUnavailable(f"cannot open database {url!r}: it is a directory")
-                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            if db_path and db_path != ":memory:" and not db_path.startswith("file:"):
+                _prepare_sqlite_file(Path(db_path), url)
             event.listen(engine, "connect", _sqlite_pragmas)
         from scidex_replay.registry.migrate import ensure_schema
 

@@ -118,13 +118,15 @@ def rerun_artifact(
     opened here is closed here. ``on_event(kind, payload)`` sees the run's progress.
 
     Writes ``manifest.json`` (schema ``scidex-replay/manifest/v2``) to ``options.out``
-    (default ``<home>/runs/<run_id>``) and returns a ``Report`` whose ``status`` is a
+    (default ``<home>/runs/<run_id>``; an ``out`` that already holds one, or that cannot be
+    written, is refused with ``BadInput`` before anything runs) and returns a ``Report`` whose ``status`` is a
     ``Status``. Raises ``BadInput``/``NotFound`` for bad arguments (unknown id, step,
     parameter); a step that fails does not raise, it is reported.
     """
     from scidex_replay.executors import get_executor
 
     options = ReplayOptions.of(options, **changes)
+    options.check_out()
     own_registry = registry is None
     registry = registry or Registry.open(db)
     try:

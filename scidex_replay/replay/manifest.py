@@ -142,19 +142,30 @@ def _outputs(step: Step, result: StepResult, artifacts: Mapping[str, Artifact]) 
 
 
 def write(manifest: dict[str, Any], out_dir: Path) -> Path:
-    """Write ``out_dir/manifest.json`` atomically (temp file + rename)."""
+    """Write ``out_dir/manifest.json`` atomically (temp file + link), never replacing one that is
+    there: ``BadInput`` then (``ReplayOptions.check_out`` refuses such a directory before a replay;
+    this catches one that appeared meanwhile)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".manifest.")
+    path = out_dir / "manifest.json"
     try:
         with os.fdopen(fd, "w") as fh:
             json.dump(manifest, fh, indent=2)
             fh.write("\n")
-        path = out_dir / "manifest.json"
-        os.replace(tmp, path)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise BadInput(
+                f"{path} appeared during the replay and was left as it is; this run's manifest is in "
+                f"the registry (runs show {manifest.get('run_id')})"
+            ) from None
+        except OSError:  # a filesystem without hard links
+            if os.path.lexists(path):
+                raise BadInput(f"{path} appeared during the replay and was left as it is") from None
+            os.replace(tmp, path)
         return path
-    except BaseException:
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def counts(manifest: Mapping[str, Any]) -> dict[str, int]:

@@ -7,6 +7,8 @@ CLI and the magic); the choices the flags offer are the constants here.
 from __future__ import annotations
 
 import dataclasses
+import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +32,8 @@ class ReplayOptions:
     - ``diff`` (``--diff``): for a differing output, say where it differs.
     - ``executor`` (``--executor``): one of ``EXECUTOR_NAMES``; ``dask_address`` an existing scheduler.
     - ``pin`` (not ``--no-pin``): run a step recorded in another environment in a venv pinned to its lock.
-    - ``out`` (``--out``): the directory ``manifest.json`` is written to.
+    - ``out`` (``--out``): the directory ``manifest.json`` is written to; never one that already
+      holds a ``manifest.json``, and it must be writable (``check_out``, before the replay runs).
     - ``restart`` (``--restart RUN``), ``reuse`` (``--reuse``, one of ``REUSE_MODES``).
     - ``fork`` (``--fork``) with ``set_params`` ``{step: {key: value}}`` (``--set``) and
       ``input_overrides`` ``{"STEP" or "STEP:N": file or artifact id}`` (``--input``).
@@ -63,6 +66,29 @@ class ReplayOptions:
             object.__setattr__(self, "out", Path(self.out))
         object.__setattr__(self, "set_params", MappingProxyType({k: dict(v) for k, v in (self.set_params or {}).items()}))
         object.__setattr__(self, "input_overrides", MappingProxyType(dict(self.input_overrides or {})))
+
+    def check_out(self) -> None:
+        """Raise ``BadInput`` (one line) unless ``out`` is unset or a directory this replay can write its
+        manifest to: it exists and is writable, or its nearest existing parent is a writable directory;
+        and it holds no ``manifest.json`` yet (a replay never replaces another one's manifest).
+        Called by ``rerun_artifact`` before the run is created, so nothing runs for nothing."""
+        out = self.out
+        if out is None:
+            return
+        if os.path.lexists(out / "manifest.json"):
+            raise BadInput(f"--out {out}: it already holds a manifest.json, which a replay never replaces; choose another directory or move it away")
+        if out.exists() and not out.is_dir():
+            raise BadInput(f"--out {out}: not a directory")
+        where = out
+        while not where.exists() and where != where.parent:
+            where = where.parent
+        if not where.is_dir():
+            raise BadInput(f"--out {out}: {where} is not a directory")
+        try:
+            with tempfile.TemporaryFile(dir=where):
+                pass
+        except OSError as exc:
+            raise BadInput(f"--out {out}: cannot write in {where}: {exc.strerror or exc}") from exc
 
     @classmethod
     def of(cls, options: "ReplayOptions | None" = None, **changes: Any) -> "ReplayOptions":

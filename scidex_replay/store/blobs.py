@@ -2,10 +2,14 @@
 
 Every write goes to a temp file in ``<root>/tmp`` (same filesystem) and is hashed
 on the way, in one pass over the source; on Linux its writeback starts as it is
-written. If a blob of that hash is already stored the temp file is dropped without
-an fsync and the stored blob is left as it is; otherwise the temp file is fsynced
-and linked into place, which fails rather than replace a blob that another writer
-stored meanwhile. A reader never sees a partial blob and a crash leaves at most a
+written. If a blob of that hash is already stored and is sound (its size is that of the
+bytes just written and, sizes being equal, its bytes hash to its name), the temp file
+is dropped without an fsync and the stored blob is left as it is. Otherwise the temp
+file is fsynced and linked into place, which fails rather than replace a blob that
+another writer stored meanwhile; a stored blob that is not sound (damaged, truncated)
+is first linked into ``<root>/quarantine/<hash>-<time>`` and then atomically replaced
+(``os.replace``), with a ``StoreNotice`` warning saying so: re-adding the original
+file repairs a damaged blob, as git rewrites an object that fails its hash. A reader never sees a partial blob and a crash leaves at most a
 stray temp file. Data is streamed in 1 MiB chunks; nothing is loaded into memory
 whole. Paths are derived from validated hashes only.
 
@@ -40,11 +44,12 @@ import re
 import stat
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from scidex_replay.errors import BadInput, IntegrityError, NotFound
+from scidex_replay.errors import BadInput, IntegrityError, NotFound, StoreNotice
 
 CHUNK = 1 << 20
 # Writes go out in 64 KiB pieces. A 1 MiB write asks the page cache for large folios,
@@ -196,6 +201,17 @@ def _link_into_place(tmp: Path, final: Path) -> None:
     tmp.unlink()
 
 
+def _blob_is_sound(blob: Path, digest: str, size: int) -> bool:
+    """True when ``blob`` holds ``size`` bytes that hash to ``digest`` (sizes are compared first: cheap)."""
+    try:
+        if blob.stat().st_size != size:
+            return False
+        with open(blob, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest() == digest
+    except OSError:
+        return False
+
+
 class BlobStore:
     """A directory of immutable blobs keyed by sha256."""
 
@@ -213,11 +229,13 @@ class BlobStore:
         """Store the bytes of ``src``; return ``(sha256, size)``. Idempotent.
 
         ``src`` is read once, hashed while it is copied to a temp file. Bytes
-        already in the store cost that read and a temp copy that is dropped
-        without an fsync; the stored blob is not touched. ``expected`` is the digest
+        already in the store cost that read, a read of the stored blob to check it
+        (see the module's docstring: a damaged one is quarantined and replaced) and
+        a temp copy that is dropped without an fsync. ``expected`` is the digest
         the caller expects (a replayed step's recorded output): when that blob
-        is stored, a regular file is hashed first and, if it matches, nothing
-        is written at all; if not, it is read a second time to be stored. If
+        is stored, a regular file is hashed first and, if it matches and the stored
+        blob is sound, nothing is written at all; if not, it is read a second time
+        to be stored. If
         ``src`` is a regular file whose size or mtime changes while it is read,
         nothing is stored and ``BadInput`` is raised: the bytes read may be a
         mix that the file never held.
@@ -227,7 +245,8 @@ class BlobStore:
             if expected is not None and stat.S_ISREG(before.st_mode) and self.has(expected):
                 if hashlib.file_digest(fh, "sha256").hexdigest() == expected:
                     _check_unchanged(src, fh, before, fh.tell())
-                    return expected, fh.tell()
+                    if _blob_is_sound(self.path(expected), expected, fh.tell()):
+                        return expected, fh.tell()
                 fh.seek(0)
             return self._put(fh, lambda size: _check_unchanged(src, fh, before, size))
 
@@ -252,6 +271,8 @@ class BlobStore:
                     check(size)
                 final = self.path(digest)
                 stored = final.is_file()
+                damaged = stored and not _blob_is_sound(final, digest, size)
+                stored = stored and not damaged
                 if not stored:
                     out.flush()
                     os.fsync(out.fileno())
@@ -260,12 +281,38 @@ class BlobStore:
                 return digest, size
             final.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(tmp, 0o444)
-            _link_into_place(tmp, final)
+            if damaged:
+                self._replace_damaged(tmp, final, digest)
+            else:
+                _link_into_place(tmp, final)
             _fsync_dir(final.parent)
             return digest, size
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def _replace_damaged(self, tmp: Path, final: Path, digest: str) -> None:
+        """Keep the damaged blob at ``final`` in the quarantine, then put the sound ``tmp`` in its place atomically."""
+        from datetime import datetime, timezone
+
+        quarantine = self.root / "quarantine"
+        quarantine.mkdir(parents=True, exist_ok=True)
+        kept = quarantine / f"{digest}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}"
+        try:
+            os.link(final, kept)
+        except FileNotFoundError:
+            pass  # another writer repaired it meanwhile: nothing left to keep
+        except OSError:  # a filesystem without hard links
+            import shutil
+
+            shutil.copyfile(final, kept)
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+        warnings.warn(
+            f"blob {digest[:12]} in the store was damaged (its bytes did not hash to its name): "
+            f"replaced by the bytes just added; the damaged copy is kept at {kept}",
+            StoreNotice, stacklevel=4,
+        )
 
     def open(self, digest: str) -> BinaryIO:
         try:

@@ -91,7 +91,7 @@ REPLAY_FLAGS: tuple[Flag, ...] = (
     ),
     Flag("--diff", "diff", "For a differing output, say where it differs.", kind="switch"),
     Flag(
-        "--out", "out", "Where manifest.json is written [default: <home>/runs/<run_id>].",
+        "--out", "out", "Where manifest.json is written; one that already holds a manifest.json is refused [default: <home>/runs/<run_id>].",
         metavar="DIR", directory=True,
     ),
     Flag(

@@ -18,16 +18,18 @@ import json
 import os
 import shlex
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import click
 
-from scidex_replay.errors import BadInput, ReplayError, one_line, utf8_text
+from scidex_replay.errors import BadInput, Notice, ReplayError, one_line, utf8_text
 from scidex_replay.registry.records import find_step
 from scidex_replay.surfaces.args import click_options, replay_options
 
 PROG = "scidex-replay"
+_python_showwarning = warnings.showwarning
 
 db_option = click.option(
     "--db", "db", envvar="SCIDEX_REPLAY_DB", metavar="URL", help="Registry database URL [env SCIDEX_REPLAY_DB]."
@@ -682,8 +684,23 @@ def demo(db: str | None) -> None:
     return run_demo(reg, where, say=click.echo)
 
 
+def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """A ``Notice`` (a repair, an upgrade) as one line on stderr; any other warning as Python shows it."""
+    if issubclass(category, Notice):
+        _note(f"{PROG}: notice: {one_line(message)}")
+    else:
+        _python_showwarning(message, category, *args, **kwargs)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of both console scripts; returns the process exit code."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", Notice)
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         rv = cli.main(args=argv, prog_name=PROG, standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -119,12 +119,13 @@ def test_extras_are_merged_into_their_step():
     assert m["steps"][0]["diff"] == diff
 
 
-def test_write_puts_manifest_json_atomically_and_replaces_an_old_one(tmp_path):
+def test_write_puts_manifest_json_atomically_and_never_replaces_an_old_one(tmp_path):
     out = tmp_path / "deep" / "dir"
-    manifests.write({"schema": "x", "n": 1}, out)
-    path = manifests.write({"schema": "x", "n": 2}, out)
+    path = manifests.write({"schema": "x", "n": 1}, out)
     assert path == out / "manifest.json"
-    assert json.loads(path.read_text()) == {"schema": "x", "n": 2}
+    with pytest.raises(BadInput, match="appeared during the replay and was left as it is"):
+        manifests.write({"schema": "x", "n": 2, "run_id": "r_2"}, out)
+    assert json.loads(path.read_text()) == {"schema": "x", "n": 1}
     assert [p.name for p in out.iterdir()] == ["manifest.json"]  # no temp file left behind
 
 

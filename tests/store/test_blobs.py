@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scidex_replay.errors import BadInput, IntegrityError, NotFound
+from scidex_replay.errors import BadInput, IntegrityError, NotFound, StoreNotice
 from scidex_replay.store import BlobStore, blobs, hash_bytes, hash_file, validate_hash
 from scidex_replay.store.blobs import CHUNK, WRITEBACK
 
@@ -605,3 +605,37 @@ def test_missing_blob_is_not_found(store: BlobStore):
     assert store.verify(digest) is False
     with pytest.raises(NotFound):
         store.open(digest)
+
+
+@pytest.mark.parametrize("how", ["bitflip", "truncate"])
+@pytest.mark.parametrize("put", ["put_file", "put_bytes", "put_file-expected"])
+def test_re_adding_the_original_bytes_repairs_a_damaged_blob_and_quarantines_it(
+    store: BlobStore, tmp_path: Path, how: str, put: str
+):
+    data = os.urandom(BIG)
+    src = tmp_path / "original.bin"
+    src.write_bytes(data)
+    digest, _ = store.put_bytes(data)
+    _corrupt(store.path(digest), how)
+    damaged = store.path(digest).read_bytes()
+    with pytest.warns(StoreNotice, match=f"blob {digest[:12]} .* damaged"):
+        if put == "put_bytes":
+            got = store.put_bytes(data)
+        else:
+            got = store.put_file(src, expected=digest if put.endswith("expected") else None)
+    assert got == (digest, len(data))
+    assert store.verify(digest) and read_all(store, digest) == data
+    assert stat.S_IMODE(store.path(digest).stat().st_mode) == 0o444
+    [kept] = (store.root / "quarantine").iterdir()
+    assert kept.name.startswith(f"{digest}-") and kept.read_bytes() == damaged
+    assert tmp_files(store) == []
+    assert list(store.iter_digests()) == [digest], "the quarantine is not a blob"
+
+
+def test_a_sound_blob_is_kept_when_its_bytes_are_added_again(store: BlobStore, tmp_path: Path, recwarn):
+    digest, _ = store.put_bytes(b"sound bytes")
+    before = store.path(digest).stat().st_ino
+    assert store.put_bytes(b"sound bytes") == (digest, 11)
+    assert store.path(digest).stat().st_ino == before
+    assert not (store.root / "quarantine").exists()
+    assert not [w for w in recwarn if issubclass(w.category, StoreNotice)]
