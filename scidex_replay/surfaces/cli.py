@@ -73,6 +73,25 @@ def _note(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _data(value: object, style: str = "") -> Any:
+    """``value`` (data from the registry or a step: a name, a command, a reason) as a rich ``Text``:
+    never read as markup, its control characters shown as escapes (``labels.shown``)."""
+    from rich.text import Text
+
+    from scidex_replay.surfaces.labels import shown
+
+    return Text(shown(value), style=style)
+
+
+def _markup(value: object) -> str:
+    """``value`` (data) for a string rich reads as markup: escaped, control characters shown."""
+    from rich.markup import escape
+
+    from scidex_replay.surfaces.labels import shown
+
+    return escape(shown(value))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="scidex-replay", prog_name=PROG)
 def cli() -> None:
@@ -173,25 +192,26 @@ def chain(artifact_id: str, as_json: bool, db: str | None) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     if not steps:
-        _note(f"{art.id} ({art.name}) is a source artifact: no step produced it")
+        from scidex_replay.surfaces.labels import shown
+
+        _note(shown(f"{art.id} ({art.name}) is a source artifact: no step produced it"))
         return
     from rich.table import Table
-    from rich.text import Text
 
     artifacts = reg.artifacts(_artifact_ids(steps))
-    table = Table(title=f"chain of {art.id} ({art.name})", title_justify="left")
+    table = Table(title=_data(f"chain of {art.id} ({art.name})"), title_justify="left")
     for col in ("#", "step", "type", "inputs → outputs", "command"):
         table.add_column(col, overflow="fold", no_wrap=col in ("#", "type"), min_width=20 if col == "command" else None)
     for n, s in enumerate(steps, 1):
         ins, outs = _step_files(s, artifacts)
         table.add_row(
             str(n),
-            _step_label(s.name, s.step_id),
-            s.step_type,
-            Text(f"{', '.join(ins) or '-'} → {', '.join(outs)}\n")
-            + Text("".join(f"code: {c.module} ({c.path})\n" for c in s.code_inputs))
-            + Text(f"{', '.join(s.source_artifact_ids) or '-'} → {', '.join(s.output_ids)}", style="dim"),
-            Text(_command(s, artifacts)),
+            _data(_step_label(s.name, s.step_id)),
+            _data(s.step_type),
+            _data(f"{', '.join(ins) or '-'} → {', '.join(outs)}\n")
+            + _data("".join(f"code: {c.module} ({c.path})\n" for c in s.code_inputs))
+            + _data(f"{', '.join(s.source_artifact_ids) or '-'} → {', '.join(s.output_ids)}", style="dim"),
+            _data(_command(s, artifacts)),
         )
     _print_table(table)
 
@@ -326,7 +346,7 @@ def step_types(as_json: bool, db: str | None) -> None:
     for col in ("step_type", "steps", "handler"):
         table.add_column(col, overflow="fold")
     for t, n, h in rows:
-        table.add_row(t, str(n), "yes" if h else "[red]none[/red]")
+        table.add_row(_data(t), str(n), "yes" if h else "[red]none[/red]")
     _print_table(table)
 
 
@@ -376,6 +396,8 @@ def _progress_printer():
     def start(payload: dict[str, Any]) -> None:
         labels.update((p.step.step_id, _step_label(p.step.name, p.step.step_id)) for p in payload["plan"].steps)
 
+    from scidex_replay.surfaces.labels import shown
+
     if not sys.stderr.isatty():
 
         def lines(kind: str, payload: dict[str, Any]) -> None:
@@ -384,9 +406,9 @@ def _progress_printer():
                 _note(f"run {payload['run_id']}: {len(payload['plan'])} step(s)")
             elif kind == "step":
                 r = payload["result"]
-                _note(f"[{payload['position'] + 1}/{payload['total']}] {label(r.step_id)}  {r.reason}  ({r.duration_s:.2f} s)")
+                _note(shown(f"[{payload['position'] + 1}/{payload['total']}] {label(r.step_id)}  {r.reason}  ({r.duration_s:.2f} s)"))
             elif kind == "warning":
-                _note(f"warning: {payload['message']}")
+                _note(shown(f"warning: {payload['message']}"))
 
         return lines
 
@@ -406,10 +428,10 @@ def _progress_printer():
             task = progress.add_task(f"run {payload['run_id']}", total=len(payload["plan"]))
         elif kind == "step" and task is not None:
             r = payload["result"]
-            progress.console.print(f"{label(r.step_id)}  {r.reason}  ({r.duration_s:.2f} s)", markup=False)
+            progress.console.print(shown(f"{label(r.step_id)}  {r.reason}  ({r.duration_s:.2f} s)"), markup=False)
             progress.update(task, advance=1)
         elif kind == "warning":
-            progress.console.print(f"[yellow]warning:[/yellow] {payload['message']}")
+            progress.console.print(f"[yellow]warning:[/yellow] {_markup(payload['message'])}")
         elif kind == "end":
             progress.stop()
 
@@ -433,18 +455,21 @@ def _print_plan(the_plan: Any, as_json: bool, changes: list[dict[str, Any]], art
         ))
         return
     from rich.table import Table
-    from rich.text import Text
+
+    from scidex_replay.surfaces.labels import shown
 
     if changes:
         click.echo("the fork changes:")
         for change in changes:
-            click.echo(f"  {change['text']}")
-    table = Table(title=f"plan for {the_plan.target_artifact_id}", title_justify="left")
+            click.echo(f"  {shown(change['text'])}")
+    table = Table(title=_data(f"plan for {the_plan.target_artifact_id}"), title_justify="left")
     for col in ("#", "step", "type", "action", "command"):
         table.add_column(col, overflow="fold")
     for n, p in enumerate(the_plan.steps, 1):
-        command = Text(_command(p.step, artifacts or {}))
-        table.add_row(str(n), _step_label(p.step.name, p.step.step_id), p.step.step_type, p.reason or p.action, command)
+        command = _data(_command(p.step, artifacts or {}))
+        table.add_row(
+            str(n), _data(_step_label(p.step.name, p.step.step_id)), _data(p.step.step_type), _data(p.reason or p.action), command,
+        )
     _print_table(table)
 
 
@@ -502,9 +527,9 @@ def _print_manifest(m: dict[str, Any], status: str | None = None) -> None:
     from scidex_replay.surfaces.labels import OUTCOME_STYLE, manifest_verdict, run_verdict
 
     v = manifest_verdict(m) if status is None else run_verdict(status, kind=m.get("kind"))
-    verdict = f"[{v.rich_style}]{v.label}[/{v.rich_style}]"
     lineage = f" ({m['kind']} of {m['parent_run_id']})" if m.get("parent_run_id") else f" ({m['kind']})"
-    table = Table(title=f"run {m['run_id']}{lineage} of {m['target_artifact_id']}: {verdict}", title_justify="left")
+    title = _data(f"run {m['run_id']}{lineage} of {m['target_artifact_id']}: ") + _data(v.label, style=v.rich_style)
+    table = Table(title=title, title_justify="left")
     for col in ("#", "step", "type", "outcome", "replayed sha256", "reason", "s"):
         table.add_column(col, overflow="fold", no_wrap=col in ("step", "outcome"))
     for n, s in enumerate(m["steps"], 1):
@@ -512,18 +537,18 @@ def _print_manifest(m: dict[str, Any], status: str | None = None) -> None:
         style = OUTCOME_STYLE.get(outcome, "")
         table.add_row(
             str(n),
-            _step_label(s.get("step_name"), s["step_id"]),
-            s["step_type"],
-            f"[{style}]{outcome}[/{style}]" if style else outcome,
-            (s["output_hash_replayed"] or "-")[:12],
-            s["reason"].removeprefix(outcome).removeprefix(": ") if outcome else s["reason"],  # the words
+            _data(_step_label(s.get("step_name"), s["step_id"])),
+            _data(s["step_type"]),
+            _data(outcome, style=style),
+            _data((s["output_hash_replayed"] or "-")[:12]),
+            _data(s["reason"].removeprefix(outcome).removeprefix(": ") if outcome else s["reason"]),  # the words
             f"{s['duration_s']:.2f}",
         )
     _print_table(table)
-    _console().print(", ".join(f"{v} {k}" for k, v in m["summary"].items()))
+    _console().print(_data(", ".join(f"{v} {k}" for k, v in m["summary"].items())))
     for s in m["steps"]:
         if s.get("forked_artifact_id"):
-            _console().print(f"new artifact {s['forked_artifact_id']} (forked from {s['target_artifact_id']}) by {_step_label(s.get('step_name'), s['step_id'])}")
+            _console().print(_data(f"new artifact {s['forked_artifact_id']} (forked from {s['target_artifact_id']}) by {_step_label(s.get('step_name'), s['step_id'])}"))
 
 
 @cli.command(context_settings={"ignore_unknown_options": False})
@@ -537,7 +562,7 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
     one run with its lineage and per-step outcomes.
     """
     from scidex_replay.replay.manifest import counts
-    from scidex_replay.surfaces.labels import run_verdict
+    from scidex_replay.surfaces.labels import run_verdict, shown
 
     reg = _registry(db)
     if args[:1] == ("show",):
@@ -549,11 +574,11 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
         if as_json:
             click.echo(json.dumps({"lineage": lineage, "changes": changes, "manifest": run.manifest}, indent=2))
             return
-        _console().print("lineage: " + " ← ".join(f"{r} ({reg.get_run(r).kind})" for r in lineage))
+        _console().print(_data("lineage: " + " ← ".join(f"{r} ({reg.get_run(r).kind})" for r in lineage)))
         if changes:
             click.echo("the fork changed:")
             for change in changes:
-                click.echo(f"  {change['text']}")
+                click.echo(f"  {shown(change['text'])}")
         if run.manifest:
             _print_manifest(run.manifest, status=run.status)
         return
@@ -593,13 +618,11 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
     verdicts = {r.run_id: run_verdict(r.status, kind=r.kind) for r in all_runs}
 
     def label(r: dict[str, Any]) -> str:
-        from rich.markup import escape
-
         v = verdicts[r["run_id"]]
-        start = f" from {escape(r['from_step'])}" if r["from_step"] else ""
-        changed = "".join(f"\n  changed {escape(c['text'])}" for c in r["changes"])
+        start = f" from {_markup(r['from_step'])}" if r["from_step"] else ""
+        changed = "".join(f"\n  changed {_markup(c['text'])}" for c in r["changes"])
         return (
-            f"{r['run_id']} {r['kind']} of {r['target_artifact_id']}{start} [{v.rich_style}]{v.label}[/{v.rich_style}]  "
+            f"{_markup(r['run_id'])} {_markup(r['kind'])} of {_markup(r['target_artifact_id'])}{start} [{v.rich_style}]{v.label}[/{v.rich_style}]  "
             f"{r['reproduced']} reproduced, {r.get('differs', 0)} differ, {r['reused']} reused, "
             f"{r['executed']} executed, {r['failed']} failed"
             f"  {r['started_at'][:19]}{changed}"

@@ -10,6 +10,7 @@ comes from its ``Outcome``: ``OUTCOME_STYLE`` (Rich, the CLI) and ``OUTCOME_COLO
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,14 @@ from typing import Any
 from scidex_replay.outcomes import Outcome, Status
 
 V1_SCHEMA = "scidex-replay/manifest/v1"
+#: Control characters but the newline: a terminal obeys them (``ESC [`` recolours, ``ESC ]`` retitles).
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def shown(text: object) -> str:
+    """``text`` (data: a name, a command, a step's stderr) as it may reach a terminal: each control
+    character but the newline written as its escape (``\\x1b``), so it is seen, not obeyed."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))
 
 
 @dataclass(frozen=True)

@@ -202,3 +202,7 @@ def test_a_v1_manifest_still_renders_labelled_from_ok(manifest, label):
     view = ManifestView(manifest)
     assert f": {label} —" in repr(view) and f": {label} —" in view._repr_html_()
     assert list(view.to_dataframe()["outcome"]) == [r.split(":")[0] for r in (s["reason"] for s in manifest["steps"])]
+
+
+def test_shown_writes_control_characters_as_escapes_and_keeps_newlines():
+    assert labels.shown("a\x1b[31mb\tc\x07\nd\x9b") == "a\\x1b[31mb\\tc\\x07\nd\\x9b"
