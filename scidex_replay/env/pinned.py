@@ -22,7 +22,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from scidex_replay.registry.records import Environment
+from scidex_replay.errors import BadInput
+from scidex_replay.registry.records import Environment, validate_env_hash
 
 logger = logging.getLogger(__name__)
 READY = ".scidex-ready"
@@ -75,7 +76,10 @@ def _python_request(env: Environment) -> str:
 
 def ensure_pinned(env: Environment, home: Path) -> Pin:
     """The interpreter of the venv for ``env``, building it on first use; never raises."""
-    target = home / "envs" / env.env_hash[:16]
+    try:
+        target = home / "envs" / validate_env_hash(env.env_hash)[:16]
+    except BadInput as exc:
+        return Pin(None, f"env-differs: ran in live env (no pinned env: {exc})")
     python = target / "bin" / "python"
     installable, local = split_lock(env.requirements_lock)
     local_note = f"; local packages not pinned: {', '.join(local)}" if local else ""

@@ -4,12 +4,34 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from scidex_replay.errors import BadInput
 from scidex_replay.outcomes import Outcome, Status
+
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_HEX_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def validate_id(value: str, what: str) -> str:
+    """``value`` if it is an id that can name a directory (a letter or digit, then letters, digits,
+    ``_`` or ``-``, 64 at most), else ``BadInput`` naming ``what``. Ids read from a registry become
+    paths (a step's scratch directory, ``--out DIR/STEP``, a run's manifest): one edited into the
+    registry (``../../x``) must be refused before it is joined to one, as blob hashes are."""
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+        raise BadInput(f"{what} {value!r:.80} is not a valid id: the registry was edited or is corrupt")
+    return value
+
+
+def validate_env_hash(value: str, what: str = "env_hash") -> str:
+    """``value`` if it is a sha256 hex digest (an ``env_hash`` names a pinned venv's directory), else ``BadInput``."""
+    if not isinstance(value, str) or not _HEX_RE.fullmatch(value):
+        raise BadInput(f"{what} {value!r:.80} is not a sha256 hex digest: the registry was edited or is corrupt")
+    return value
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from scidex_replay.handlers import HandlerRegistry, load_handlers
 from scidex_replay.handlers.spec import relative_path, safe_name
 from scidex_replay.outcomes import Outcome, Status, status_of
 from scidex_replay.registry import Registry, Step
-from scidex_replay.registry.records import StepResult
+from scidex_replay.registry.records import StepResult, validate_env_hash, validate_id
 from scidex_replay.replay import manifest as manifests
 from scidex_replay.replay.cache import ReuseCache
 from scidex_replay.replay.drift import SourceDrift, find_drift, live_overrides, step_drift
@@ -52,6 +52,10 @@ def collect(registry: Registry, artifact_id: str) -> Chain:
     steps = registry.chain(target.id)
     if not steps:
         raise ChainNotFound(f"{target.id} ({target.name}) is a source artifact: no recorded step produced it")
+    for s in steps:  # ids become paths (scratch dirs, venvs, --out DIR/STEP): refuse a crafted one before anything runs
+        validate_id(s.step_id, "step id")
+        if s.env_hash is not None:
+            validate_env_hash(s.env_hash, f"env_hash of step {s.step_id}")
     ids = {a for s in steps for a in (*s.source_artifact_ids, *(c.artifact_id for c in s.code_inputs), *s.output_ids)}
     return Chain(target, steps, registry.artifacts(ids))
 
@@ -195,7 +199,7 @@ def _execute(
         )
         finished = registry.finish_run(run.run_id, status=status, results=execution.results, manifest=manifest)
         shutil.rmtree(workdir, ignore_errors=True)
-        path = manifests.write(manifest, options.out if options.out is not None else registry.home / "runs" / run.run_id)
+        path = manifests.write(manifest, options.out if options.out is not None else registry.home / "runs" / validate_id(run.run_id, "run id"))
         if options.out is not None:
             _export_outputs(registry, chain, execution.results, options.out)
     report = Report(run=finished, manifest=manifest, manifest_path=path)

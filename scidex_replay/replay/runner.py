@@ -31,7 +31,7 @@ from scidex_replay.handlers.spec import (
 )
 from scidex_replay.outcomes import Outcome, is_ok
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
-from scidex_replay.registry.records import StepResult
+from scidex_replay.registry.records import StepResult, validate_id
 from scidex_replay.replay import diff as diffs
 from scidex_replay.replay.cache import CacheMiss, ReuseCache, reuse_key
 from scidex_replay.replay.fork import Chain
@@ -144,7 +144,7 @@ class StepRunner:
             return reused
         stable = stable_workdir(step)
         if stable is None or stable in self._held:  # the same step twice in one wave: a scratch dir
-            return self._stage(step, position, handler, executor, expected, key, env_note, self.workdir / step.step_id)
+            return self._stage(step, position, handler, executor, expected, key, env_note, self.workdir / validate_id(step.step_id, "step id"))
         lock = self._held[stable] = workdir_lock(stable)
         prepared = self._stage(step, position, handler, executor, expected, key, env_note, lock.acquire())
         if isinstance(prepared, Job):
