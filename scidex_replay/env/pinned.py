@@ -5,7 +5,11 @@ replay of a step recorded in that environment. A venv is built in a temp
 directory and renamed into place when complete, so a half-built venv is never
 used. Local or editable installs in the lock (lines carrying a ``file://``
 ``direct_url``) cannot come from an index: they are left out of the sync and
-reported. scidex_replay itself runs in the venv from its own source directory
+reported. A lock is code the installer runs, and a registry can be edited: only
+``name==version`` lines (with ``--hash=ALGO:HEX`` options, comments and blank
+lines) are accepted; a lock with any other line (a URL or ``name @ file://``
+requirement, ``--index-url``, ``-r FILE``, ``-e``, a marker) is refused whole,
+naming the line, and the step runs in the live env like any other pin failure. scidex_replay itself runs in the venv from its own source directory
 (on ``PYTHONPATH``), importing only the handler modules, which need nothing but
 the standard library.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +35,13 @@ READY = ".scidex-ready"
 BUILD_TIMEOUT_S = 900
 
 
+#: ``name==version``, then ``--hash=ALGO:HEX`` options: the only requirement a lock may hold.
+_PINNED = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?==[A-Za-z0-9][A-Za-z0-9.+!_-]*"
+    r"(?:[ \t]+--hash[= ](?:sha256|sha384|sha512):[0-9a-f]+)*"
+)
+
+
 @dataclass(frozen=True)
 class Pin:
     """The outcome of pinning: a venv's interpreter, or None and why not."""
@@ -39,13 +51,16 @@ class Pin:
 
 
 def split_lock(lock: str) -> tuple[list[str], list[str]]:
-    """(requirements uv can install, names of local/editable packages it cannot)."""
+    """(requirements uv can install, names of local/editable packages it cannot). ``BadInput``
+    naming the first line that is not ``name==version`` (with hashes), a comment or blank."""
     installable, local = [], []
-    for line in lock.splitlines():
+    for line in re.sub(r"\s*\\\n\s*", " ", lock).splitlines():  # a backslash at the end continues a line
         req, _, comment = line.partition("  # direct_url: ")
-        req = req.strip()
+        req = re.split(r"\s#", req, maxsplit=1)[0].strip()
         if not req or req.startswith("#"):
             continue
+        if not _PINNED.fullmatch(req):
+            raise BadInput(f"requirements.lock line refused, only name==version lines are installed: {line.strip()!r:.100}")
         if comment.startswith("file:"):
             local.append(req.split("==")[0])
         else:
@@ -81,7 +96,11 @@ def ensure_pinned(env: Environment, home: Path) -> Pin:
     except BadInput as exc:
         return Pin(None, f"env-differs: ran in live env (no pinned env: {exc})")
     python = target / "bin" / "python"
-    installable, local = split_lock(env.requirements_lock)
+    try:
+        installable, local = split_lock(env.requirements_lock)
+    except BadInput as exc:
+        logger.warning("no pinned env %s: %s", env.env_hash[:12], exc)
+        return Pin(None, f"env-differs: ran in live env (no pinned env: {exc})")
     local_note = f"; local packages not pinned: {', '.join(local)}" if local else ""
     if (target / READY).is_file():
         return Pin(str(python), f"pinned env {env.env_hash[:12]} (reused){local_note}")
