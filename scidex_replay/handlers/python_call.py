@@ -7,8 +7,8 @@ as ``os.environ``). The function is the step's own code: it runs in a fresh dete
 interpreter at record time and at replay (``fresh_process``), which imports the module from
 the ``sys.path`` root it was recorded from (put on ``sys.path`` when missing), so a replay
 from another process (the CLI) finds it. Only ``module:function`` references are
-imported (no eval); set ``SCIDEX_REPLAY_ALLOW`` to a comma-separated list of module
-prefixes to restrict which modules may be imported at all.
+imported (no eval); ``SCIDEX_REPLAY_ALLOW`` restricts which modules may be imported at
+all (``handlers/allow.py``).
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from typing import Any
 
 from scidex_replay.env.deterministic import call_parameters
 from scidex_replay.errors import BadInput, OutputMissing, StepFailed
+from scidex_replay.handlers.allow import ALLOW_ENV, module_refusal
 from scidex_replay.handlers.spec import ReplayedArtifact
 from scidex_replay.registry.records import CodeInput, Step
 
 _REF = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*")
-ALLOW_ENV = "SCIDEX_REPLAY_ALLOW"
+__all__ = ["ALLOW_ENV", "PythonCallHandler", "check_origin", "ensure_importable", "reference", "resolve"]
 
 
 def reference(func: Callable[..., Any]) -> str:
@@ -42,9 +43,9 @@ def resolve(ref: str) -> Callable[..., Any]:
     if not isinstance(ref, str) or not _REF.fullmatch(ref):
         raise BadInput(f"not a module:function reference: {ref!r:.80}")
     module_name, func_name = ref.split(":")
-    allow = [p.strip() for p in os.environ.get(ALLOW_ENV, "").split(",") if p.strip()]
-    if allow and not any(module_name == p or module_name.startswith(p + ".") for p in allow):
-        raise BadInput(f"module {module_name} is not in {ALLOW_ENV}")
+    refused = module_refusal(module_name)
+    if refused:
+        raise BadInput(refused)
     try:
         func = getattr(importlib.import_module(module_name), func_name)
     except (ImportError, AttributeError) as exc:

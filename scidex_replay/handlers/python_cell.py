@@ -15,7 +15,8 @@ the kernel or in a subprocess, with these names bound:
 
 The cell runs in a fresh deterministic interpreter at record time and at replay
 (``fresh_process``): neither notebook variables nor what earlier cells did to the
-kernel (its RNG state, rcParams, thread settings, hash seed) reach it. It imports what it uses. IPython syntax
+kernel (its RNG state, rcParams, thread settings, hash seed) reach it. It imports what it uses
+(``SCIDEX_REPLAY_ALLOW`` refuses every cell unless it lists ``python.cell``: ``handlers/allow.py``). IPython syntax
 (``%magic``, ``!cmd``) is not accepted, since replay has no IPython.
 """
 
@@ -29,6 +30,7 @@ from typing import Any
 
 from scidex_replay.env.deterministic import call_parameters
 from scidex_replay.errors import BadInput, OutputMissing, StepFailed
+from scidex_replay.handlers.allow import refusal
 from scidex_replay.handlers.spec import ReplayedArtifact
 from scidex_replay.registry.records import Step
 
@@ -73,6 +75,9 @@ class PythonCellHandler:
     fresh_process = True
 
     def __call__(self, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact:
+        refused = refusal(self.step_type, step.method)
+        if refused:
+            raise BadInput(refused)
         run_cell(step.method, inputs, output, call_parameters(step.parameters))
         if not output.is_file():
             raise OutputMissing(f"the cell finished without writing its output {output.name}")

@@ -20,6 +20,7 @@ from scidex_replay.code_identity import code_differs, live_hash
 from scidex_replay.errors import BadInput, NotFound, ReplayError, one_line
 from scidex_replay.executors import Executor
 from scidex_replay.handlers import HandlerRegistry
+from scidex_replay.handlers.allow import refusal
 from scidex_replay.handlers.spec import (
     Handler,
     ReplayedArtifact,
@@ -142,6 +143,9 @@ class StepRunner:
             if self.fork:
                 self.executed.append((step, reused.digests))
             return reused
+        refused = refusal(step.step_type, step.method)  # here, not only in a subprocess that may not see the variable
+        if refused:
+            return self._failed(step, position, refused, 0.0, key)
         stable = stable_workdir(step)
         if stable is None or stable in self._held:  # the same step twice in one wave: a scratch dir
             return self._stage(step, position, handler, executor, expected, key, env_note, self.workdir / validate_id(step.step_id, "step id"))
