@@ -240,7 +240,9 @@ def _step_files(step: Any, artifacts: dict[str, Any]) -> tuple[list[str], list[s
 def _command(step: Any, artifacts: dict[str, Any]) -> str:
     """The command as it runs in the step's working directory: a shell step's argv with its
     placeholders replaced by the files they stand for, joined as a shell would read it (``> NAME``
-    for a recorded standard output); other steps' ``method``. The variables the step declared
+    for a recorded standard output), never its free-text ``method``, which replay does not run;
+    other steps' ``method``, which is what they run (a ``python.call``'s ``module:function``, a
+    ``python.cell``'s source). The variables the step declared
     come first, as a shell writes them: ``NORMALIZE=z-score python fit.py``."""
     from scidex_replay.env.deterministic import declared_of
 
@@ -251,8 +253,10 @@ def _command(step: Any, artifacts: dict[str, Any]) -> str:
 
 def _bare_command(step: Any, artifacts: dict[str, Any]) -> str:
     argv = step.parameters.get("argv")
-    if step.step_type != "shell" or not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+    if step.step_type != "shell":
         return step.method
+    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        return "(no argv list in its parameters: the step fails, nothing runs)"
     from scidex_replay.handlers.shell import substitute
 
     ins, outs = _step_files(step, artifacts)
@@ -375,7 +379,7 @@ def rerun_artifact(artifact_id: str, dry_run: bool, as_json: bool, db: str | Non
             set_params, input_overrides = inherited.get("set") or {}, inherited.get("inputs") or {}
         steps = [p.step for p in the_plan.steps]
         changes = _changes(reg, steps, set_params, input_overrides)
-        _print_plan(the_plan, as_json, changes, None if as_json else reg.artifacts(_artifact_ids(steps)))
+        _print_plan(the_plan, as_json, changes, reg.artifacts(_artifact_ids(steps)))
         return 0
     report = replay(artifact_id, options, registry=reg, on_event=_progress_printer())
     if as_json:
@@ -446,7 +450,7 @@ def _print_plan(the_plan: Any, as_json: bool, changes: list[dict[str, Any]], art
     if as_json:
         rows = [
             {"step_id": p.step.step_id, "step_name": p.step.name, "step_type": p.step.step_type, "action": p.action,
-             "reason": p.reason, "method": p.step.method}
+             "reason": p.reason, "method": p.step.method, "command": _command(p.step, artifacts or {})}
             for p in the_plan.steps
         ]
         click.echo(json.dumps(
