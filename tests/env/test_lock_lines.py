@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scidex_replay.env import current_environment
-from scidex_replay.env import pinned
+from scidex_replay.env import current_environment, pinned
 from scidex_replay.errors import BadInput
 from scidex_replay.registry import Environment, Registry, input_hash_of
 from scidex_replay.replay import rerun_artifact

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from scidex_replay.handlers.allow import ALLOW_ENV, refusal
 from scidex_replay.handlers.python_cell import PythonCellHandler
 from scidex_replay.recording import record_call, record_step
