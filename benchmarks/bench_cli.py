@@ -74,7 +74,7 @@ def main() -> None:
             "chain ID": ([SCIDEX, "chain", target], 0),
             "chain ID --json": ([SCIDEX, "chain", target, "--json"], 0),
             "rerun-artifact ID --dry-run": ([SCIDEX, "rerun-artifact", target, "--dry-run"], 0),
-            "rerun-artifact ID (1 step)": ([SCIDEX, "rerun-artifact", target, "--out", str(work / "run")], 0),
+            "rerun-artifact ID (1 step)": ([SCIDEX, "rerun-artifact", target], 0),
         }
         wall: dict[str, list[float]] = {label: [] for label in cases}
         cpu: dict[str, list[float]] = {label: [] for label in cases}

@@ -66,9 +66,9 @@ def build(reg: Registry, width: int, rounds: int) -> str:
     return record_call(reg, _work.spin, inputs=middle, output="join.txt", rounds=0, k=width + 1).id
 
 
-def replay_time(reg: Registry, target: str, out: Path, **options) -> float:
+def replay_time(reg: Registry, target: str, **options) -> float:
     t0 = time.perf_counter()
-    report = rerun_artifact(target, registry=reg, out=out, **options)
+    report = rerun_artifact(target, registry=reg, **options)
     took = time.perf_counter() - t0
     assert report.ok, report.manifest["summary"]
     return took
@@ -140,7 +140,7 @@ def main() -> None:
         try:
             for _ in range(args.repeat):  # one of each per round, so a change in machine load hits all alike
                 for name, options in runs.items():
-                    rows.setdefault(name, []).append(replay_time(reg, target, tmp / "m", **options))
+                    rows.setdefault(name, []).append(replay_time(reg, target, **options))
                 bare.append(bare_times(args.width, rounds, cores, tmp))
         finally:
             threads.close()

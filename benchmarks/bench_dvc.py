@@ -46,10 +46,12 @@ HERE = Path(__file__).resolve().parent
 DVC_VENV = HERE / ".dvc-venv"
 PY = sys.executable
 SCIDEX = str(Path(sys.executable).parent / "scidex-replay")
-FAULT_ENV = "BENCH_FAULT_AT"
-#: step k: ``python -c PROG d{k-1}.txt d{k}.txt k``; exits 1 when $BENCH_FAULT_AT == k
+#: Holds k while step k is to fail. A file, not a variable: a scidex-replay step sees only the
+#: variables it declares, and the fault must not change the command (the reuse key).
+FAULT_FILE = Path(tempfile.gettempdir()) / "scidex-bench-dvc-fault"
+#: step k: ``python -c PROG d{k-1}.txt d{k}.txt k``; exits 1 when FAULT_FILE holds k
 PROG = (
-    "import os, sys; os.environ.get('BENCH_FAULT_AT') == sys.argv[3] and sys.exit(1); "
+    f"import os, sys; os.path.exists('{FAULT_FILE}') and open('{FAULT_FILE}').read() == sys.argv[3] and sys.exit(1); "
     "open(sys.argv[2], 'w').write(open(sys.argv[1]).read() + sys.argv[3] + chr(10))"
 )
 
@@ -81,9 +83,16 @@ def median(fn, repeat: int) -> float:
 
 
 def env_without_fault(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
-    env.update(DVC_NO_ANALYTICS="1", **extra)
-    return env
+    return {**os.environ, "DVC_NO_ANALYTICS": "1", **extra}
+
+
+def failing_at(k: int, fn):
+    """``fn()`` while step ``k`` fails."""
+    FAULT_FILE.write_text(str(k))
+    try:
+        return fn()
+    finally:
+        FAULT_FILE.unlink()
 
 
 # -- bare -------------------------------------------------------------------
@@ -234,13 +243,13 @@ def main() -> None:
         dvc_times, scidex_times = [], []
         for i in range(repeat):
             repo = dvc_repo(dvc, tmp, fail_n, f"dvc-fail-{i}")
-            failed = run([str(dvc), "repro", "-q"], repo, env_without_fault(**{FAULT_ENV: str(fail_at)}), ok=False)
+            failed = failing_at(fail_at, lambda: run([str(dvc), "repro", "-q"], repo, env_without_fault(), ok=False))
             assert failed.returncode != 0 and (repo / f"d{fail_at - 1}.txt").exists() and not (repo / f"d{fail_at}.txt").exists()
             dvc_times.append(timed(lambda: run([str(dvc), "repro", "-q"], repo, env_without_fault())))
             assert (repo / f"d{fail_n}.txt").exists()
 
             env, target = scidex_chain(tmp, fail_n, f"scidex-fail-{i}")
-            failed = run([SCIDEX, "rerun-artifact", target, "--json"], tmp, {**env, FAULT_ENV: str(fail_at)}, ok=False)
+            failed = failing_at(fail_at, lambda: run([SCIDEX, "rerun-artifact", target, "--json"], tmp, env, ok=False))
             assert failed.returncode == 1, failed.stderr
             run_id = json.loads(failed.stdout)["run_id"]
             restart = lambda: run([SCIDEX, "rerun-artifact", target, "--restart", run_id, "--json"], tmp, env)  # noqa: E731

@@ -11,7 +11,6 @@ a 1000-step chain that failed at step 990 against a full replay of it.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -25,12 +24,12 @@ from scidex_replay.registry import Registry  # noqa: E402
 from scidex_replay.replay import rerun_artifact  # noqa: E402
 
 
-def build_chain(reg: Registry, n: int) -> str:
+def build_chain(reg: Registry, n: int, fault: str = "") -> str:
     import _noop
 
     current = reg.add_artifact(b"seed\n", name="seed.txt").id
     for k in range(1, n + 1):
-        current = record_call(reg, _noop.noop, inputs=[current], output="out.txt", k=k).id
+        current = record_call(reg, _noop.noop, inputs=[current], output="out.txt", k=k, fault=fault).id
     return current
 
 
@@ -87,7 +86,7 @@ def main() -> None:
         base = None
         for n in sizes:
             rec, target = timed(build_chain, reg, n)
-            dur, report = timed(rerun_artifact, target, registry=reg, out=Path(tmp) / "m")
+            dur, report = timed(rerun_artifact, target, registry=reg)
             assert report.ok, report.manifest["summary"]
             per = dur / n * 1000
             base = base or per
@@ -103,14 +102,15 @@ def main() -> None:
             f"({walk / lookup:.0f}x and {full / lookup:.0f}x one artifact lookup of {lookup * 1000:.2f} ms)"
         )
 
-        target = build_chain(reg, restart_n)
+        fault = Path(tmp) / "fault"
+        target = build_chain(reg, restart_n, fault=str(fault))
         fail_at = restart_n - 10
-        full, report = timed(rerun_artifact, target, registry=reg, out=Path(tmp) / "m")
-        os.environ["BENCH_FAULT_AT"] = str(fail_at)
-        failed = rerun_artifact(target, registry=reg, out=Path(tmp) / "m")
-        del os.environ["BENCH_FAULT_AT"]
+        full, report = timed(rerun_artifact, target, registry=reg)
+        fault.write_text(str(fail_at))
+        failed = rerun_artifact(target, registry=reg)
+        fault.unlink()
         assert failed.status == "failed"
-        restart, report = timed(rerun_artifact, target, registry=reg, restart=failed.run_id, out=Path(tmp) / "m")
+        restart, report = timed(rerun_artifact, target, registry=reg, restart=failed.run_id)
         assert report.ok and report.manifest["summary"].get("reused") == fail_at - 1
         print(
             f"restart of a {restart_n}-step chain failed at step {fail_at}: {restart:.2f} s vs full replay {full:.2f} s "
