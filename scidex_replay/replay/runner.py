@@ -26,6 +26,7 @@ from scidex_replay.handlers.spec import (
     ReplayedArtifact,
     output_paths,
     safe_name,
+    scratch_input,
     stable_workdir,
     staged_inputs,
     workdir_lock,
@@ -281,7 +282,7 @@ class StepRunner:
         stages them and its code as it is now (``cache.reuse_key``)."""
         paths = list(step.input_paths) + [None] * (len(digests) - len(step.input_paths))
         names = [_file_name(self.chain.artifacts[a]) for a in step.source_artifact_ids]
-        staged = [p or f"in{i}-{name}" for i, (p, name) in enumerate(zip(paths, names))]
+        staged = [p or scratch_input(Path(), i, name).as_posix() for i, (p, name) in enumerate(zip(paths, names))]
         return reuse_key(handler, step, digests, env_hash, staged=staged, code=self._code_now(step))
 
     def _code_now(self, step: Step) -> list[str | None]:
