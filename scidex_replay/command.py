@@ -28,6 +28,7 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
+from scidex_replay.compare.base import TOLERANCE_KEY, Tolerance
 from scidex_replay.errors import BadInput, utf8_text
 from scidex_replay.handlers.shell import PLACEHOLDER, ShellHandler, check_argv
 from scidex_replay.handlers.spec import relative_path, safe_name
@@ -59,6 +60,7 @@ def record_command(
     kind: str | None = None,
     cwd: Path | None = None,
     env: Sequence[str] = (),
+    tolerance: Tolerance | None = None,
 ) -> RecordedCommand:
     """Run ``argv`` in deterministic mode in a working directory laid out as ``cwd`` and record it
     as a ``shell`` step; nothing is recorded unless it exits 0 and writes every output.
@@ -67,6 +69,8 @@ def record_command(
     ``outputs``: paths the command writes. ``stdout``: a file name for its standard output.
     ``env``: ``NAME=VALUE`` or ``NAME`` (its value here) for each variable the command may see;
     recorded, part of the reuse key; it sees nothing else of this environment (``declared_env``).
+    ``tolerance`` (``run --rtol/--atol``): how far numbers in its outputs may move in a replay
+    and still count as equal; recorded on the step (``compare.base.TOLERANCE_KEY``).
     Files under ``cwd`` that ``argv`` names and ``inputs`` do not declare become inputs too
     (``named_files``); ``RecordedCommand.named`` lists them.
     Raises ``BadInput`` for a missing input, a path outside the folder that no placeholder names,
@@ -88,6 +92,8 @@ def record_command(
     parameters: dict[str, object] = {"argv": argv, "env": declared_variables(env)}
     if stdout:
         parameters["stdout"] = written[-1]
+    if tolerance is not None:
+        parameters[TOLERANCE_KEY] = tolerance.to_json()
     # The environment of the program the command runs (its own venv's Python, say), not ours.
     environment = command_environment(argv, os.environ.get("PATH"), cwd=cwd)
     with record_step(

@@ -18,6 +18,9 @@ class Outcome(StrEnum):
 
     #: executed; every output byte-identical to the record
     REPRODUCED = "reproduced"
+    #: executed; an output's bytes differ and a format-aware comparator found its content
+    #: equal (only metadata, volatile ids or order differ, or numbers within the tolerance)
+    EQUIVALENT = "equivalent"
     #: executed; an output's bytes differ
     OUTPUT_DIFFERS = "output-differs"
     #: the bytes the step was about to use differ from the record (it may not have run)
@@ -59,7 +62,7 @@ class Status(StrEnum):
 
 
 #: Outcomes of steps that ran in this run (or tried to).
-EXECUTED = frozenset({Outcome.REPRODUCED, Outcome.OUTPUT_DIFFERS, Outcome.INPUT_DIFFERS, Outcome.FAILED, Outcome.FORKED})
+EXECUTED = frozenset({Outcome.REPRODUCED, Outcome.EQUIVALENT, Outcome.OUTPUT_DIFFERS, Outcome.INPUT_DIFFERS, Outcome.FAILED, Outcome.FORKED})
 #: Outcomes that are ok whatever the run accepts; a later run may reuse their outputs.
 REUSABLE = frozenset({Outcome.REPRODUCED, Outcome.REUSED, Outcome.FORKED})
 #: Outcomes of steps that could not run: a run holding one is ``failed``.
@@ -70,24 +73,26 @@ def is_ok(outcome: Outcome, accept: Collection[Outcome] = ()) -> bool | None:
     """Whether a step with ``outcome`` counts as reproduced in a run that accepts ``accept``.
 
     ``None`` for a step that was not checked (``frozen``); ``accept`` names the extra
-    outcomes the run's acceptance policy takes as ok (none today; ``--accept``).
+    outcomes the step's acceptance policy takes as ok: ``equivalent`` under ``--accept
+    equivalent`` or a declared tolerance (``--rtol/--atol``, ``run --rtol``).
     """
     if outcome is Outcome.FROZEN:
         return None
     return outcome in REUSABLE or outcome in accept
 
 
-def status_of(outcomes: Iterable[Outcome], *, aborted: bool = False, accept: Collection[Outcome] = ()) -> Status:
-    """The status of a finished run whose steps ended with ``outcomes``.
+def status_of(results: Iterable[tuple[Outcome, bool | None]], *, aborted: bool = False) -> Status:
+    """The status of a finished run whose steps ended with ``results``, (outcome, ok) pairs.
 
     ``aborted`` when ``--strict`` stopped it; ``failed`` when a step could not run;
-    ``differs`` when every step ran and some is not ok; else ``reproduced``.
+    ``differs`` when every step ran and some is not ok; else ``reproduced`` (an accepted
+    ``equivalent`` step is ok).
     """
-    outcomes = list(outcomes)
+    results = list(results)
     if aborted:
         return Status.ABORTED
-    if any(o in _NOT_RUN for o in outcomes):
+    if any(o in _NOT_RUN for o, _ in results):
         return Status.FAILED
-    if any(is_ok(o, accept) is False for o in outcomes):
+    if any(ok is False for _, ok in results):
         return Status.DIFFERS
     return Status.REPRODUCED

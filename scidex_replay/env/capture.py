@@ -47,3 +47,29 @@ def current_environment() -> Environment:
     """The live environment; cached for the life of the process."""
     python = f"{platform.python_implementation()} {platform.python_version()}"
     return environment(python, sysconfig.get_platform(), lock_text())
+
+
+def lock_changes(recorded: Environment, live: Environment, limit: int = 8) -> str:
+    """The packages (and Python) that differ between two environments' locks, as one line:
+    ``matplotlib 3.11.0 → 3.10.1, +rich 13.7.1, -h5py 3.16.0`` (``+``: only in ``live``,
+    ``-``: only in ``recorded``); at most ``limit`` named, then how many more. "" when none."""
+    def versions(env: Environment) -> dict[str, str]:
+        out = {}
+        for line in env.requirements_lock.splitlines():
+            req = line.split("#", 1)[0].split(";", 1)[0].strip()
+            name, sep, version = req.partition("==")
+            if sep:
+                out[normalize(name.strip())] = version.split()[0] if version.split() else version
+        return out
+    before, after = versions(recorded), versions(live)
+    changes = []
+    if recorded.python != live.python:
+        changes.append(f"python {recorded.python.split()[-1]} → {live.python.split()[-1]}")
+    for name in sorted(before.keys() | after.keys()):
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        changes.append(f"{name} {old} → {new}" if old and new else f"+{name} {new}" if new else f"-{name} {old}")
+    if len(changes) > limit:
+        changes = changes[:limit] + [f"{len(changes) - limit} more"]
+    return ", ".join(changes)

@@ -167,6 +167,8 @@ def _execute(
         "inputs": prepared.resolved_inputs,
         "live": options.live,
         "live_inputs": prepared.live,
+        "accept": list(options.accept),
+        "tolerance": options.tolerance.to_json() if options.tolerance else None,
     }
     run = registry.create_run(
         target_artifact_id=chain.target.id, kind=request.kind, options=run_options,
@@ -195,7 +197,7 @@ def _execute(
         run = dataclasses.replace(run, status=status)
         manifest = manifests.build(
             run, chain.steps, execution.results, artifacts=chain.artifacts, replay_env=env_hash,
-            completed_at=datetime.now(timezone.utc).isoformat(), extras=runner.extras,
+            completed_at=datetime.now(timezone.utc).isoformat(), extras=runner.extras, verdicts=runner.verdicts,
         )
         finished = registry.finish_run(run.run_id, status=status, results=execution.results, manifest=manifest)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -292,7 +294,7 @@ class _Execution:
                 continue
             self._run_jobs(jobs)
         self.results.sort(key=lambda r: r.position)
-        return status_of((r.outcome for r in self.results), aborted=self.aborted)
+        return status_of(((r.outcome, r.ok) for r in self.results), aborted=self.aborted)
 
     def _record(self, planned: PlannedStep, result: StepResult) -> None:
         if result.ok is False and result.output_hash_replayed is None and planned.action == EXECUTE:

@@ -68,8 +68,13 @@ def build(
     replay_env: str,
     completed_at: str | None,
     extras: Mapping[str, Mapping[str, Any]] | None = None,
+    verdicts: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """The manifest of ``run`` from its ``results`` (a subset of ``steps``, in execution order).
+
+    ``verdicts`` holds, for a step whose outputs were compared, each output's ``outcome``,
+    ``ok`` and ``comparison`` (``StepRunner.verdicts``); the step's ``comparison`` is that of
+    its first output that is not byte-identical.
 
     Raises ``ReplayError`` if what it built does not validate (a bug, never the user's input).
     """
@@ -77,6 +82,7 @@ def build(
     rows = []
     for r in results:
         s = by_id[r.step_id]
+        outputs = _outputs(s, r, artifacts, (verdicts or {}).get(s.step_id))
         row = {
             "step_id": s.step_id,
             "step_name": s.name,
@@ -92,8 +98,8 @@ def build(
             "reason": r.reason,
             "reused_from_run": r.reused_from_run,
             "duration_s": round(r.duration_s, 6),
-            "outputs": _outputs(s, r, artifacts),
-            "comparison": None,
+            "outputs": outputs,
+            "comparison": next((o["comparison"] for o in outputs if o["comparison"] is not None), None),
         }
         row.update((extras or {}).get(s.step_id, {}))
         rows.append(row)
@@ -119,14 +125,20 @@ def build(
     return manifest
 
 
-def _outputs(step: Step, result: StepResult, artifacts: Mapping[str, Artifact]) -> list[dict[str, Any]]:
-    """One entry per output of ``step``: where a step's outputs differ, each says whether it does."""
+def _outputs(
+    step: Step, result: StepResult, artifacts: Mapping[str, Artifact], verdicts: Sequence[Mapping[str, Any]] | None,
+) -> list[dict[str, Any]]:
+    """One entry per output of ``step``: where a step's outputs differ, each says whether it does
+    and, when it was compared, how (``verdicts``)."""
     replayed = result.digests
     rows = []
     for i, out in enumerate(step.all_outputs):
         digest = replayed[i] if i < len(replayed) else None
+        verdict = verdicts[i] if verdicts and i < len(verdicts) else None
         outcome = result.outcome
-        if outcome is Outcome.OUTPUT_DIFFERS and digest == out.content_hash:
+        if verdict is not None:
+            outcome = Outcome(verdict["outcome"])
+        elif outcome is Outcome.OUTPUT_DIFFERS and digest == out.content_hash:
             outcome = Outcome.REPRODUCED  # this output is byte-identical; another one differs
         artifact = artifacts.get(out.artifact_id)
         rows.append({
@@ -134,9 +146,9 @@ def _outputs(step: Step, result: StepResult, artifacts: Mapping[str, Artifact]) 
             "name": out.path or (artifact.name if artifact else None),
             "hash_live": out.content_hash,
             "hash_replayed": digest,
-            "ok": is_ok(outcome),
+            "ok": verdict["ok"] if verdict is not None else is_ok(outcome),
             "outcome": outcome.value,
-            "comparison": None,
+            "comparison": verdict["comparison"] if verdict is not None else None,
         })
     return rows
 
@@ -169,7 +181,7 @@ def write(manifest: dict[str, Any], out_dir: Path) -> Path:
 
 
 def counts(manifest: Mapping[str, Any]) -> dict[str, int]:
-    """Reproduced / reused / executed / failed / differs step counts of a run, from its manifest."""
+    """Reproduced / reused / executed / failed / differs / equivalent step counts of a run, from its manifest."""
     outcomes = Counter(step.get("outcome") for step in manifest.get("steps", []))
     return {
         "reproduced": outcomes[Outcome.REPRODUCED],
@@ -177,6 +189,7 @@ def counts(manifest: Mapping[str, Any]) -> dict[str, int]:
         "executed": sum(outcomes[o] for o in EXECUTED),
         "failed": outcomes[Outcome.FAILED] + outcomes[Outcome.SKIPPED],
         "differs": outcomes[Outcome.OUTPUT_DIFFERS] + outcomes[Outcome.INPUT_DIFFERS],
+        "equivalent": outcomes[Outcome.EQUIVALENT],
     }
 
 

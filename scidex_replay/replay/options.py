@@ -13,12 +13,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scidex_replay.errors import BadInput
 
+if TYPE_CHECKING:
+    from scidex_replay.compare.base import Tolerance
+
 #: Where reused results may come from: the restarted run and its ancestors, any run, or nowhere.
 REUSE_MODES = ("succeeded-before", "all", "none")
+#: The outcomes ``--accept`` can make ok.
+ACCEPTABLE = ("equivalent",)
 #: Where handlers run (``scidex_replay.executors``).
 EXECUTOR_NAMES = ("kernel", "subprocess", "dask")
 
@@ -39,6 +44,10 @@ class ReplayOptions:
       ``input_overrides`` ``{"STEP" or "STEP:N": file or artifact id}`` (``--input``).
     - ``live`` (``--live``): replay with the working copy of every source file that changed since
       it was recorded (a fork of those inputs, ``replay/drift.py``); a plain replay when none did.
+    - ``accept`` (``--accept``): outcomes of ``ACCEPTABLE`` that count as ok in this replay.
+    - ``rtol``, ``atol`` (``--rtol``, ``--atol``): the tolerance numbers are compared with
+      (``compare.Tolerance``), replacing the one recorded on each step; declaring one makes an
+      ``equivalent`` step ok. Unset: the step's recorded one, else float noise (not ok).
     """
 
     from_step: str | None = None
@@ -54,6 +63,9 @@ class ReplayOptions:
     set_params: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
     input_overrides: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     live: bool = False
+    accept: tuple[str, ...] = ()
+    rtol: float | None = None
+    atol: float | None = None
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTOR_NAMES:
@@ -62,10 +74,28 @@ class ReplayOptions:
             raise BadInput(f"a dask scheduler address was given for the {self.executor} executor: use executor dask")
         if self.reuse is not None and self.reuse not in REUSE_MODES:
             raise BadInput(f"--reuse {self.reuse}: choose one of {', '.join(REUSE_MODES)}")
+        object.__setattr__(self, "accept", tuple(dict.fromkeys(self.accept or ())))
+        for outcome in self.accept:
+            if outcome not in ACCEPTABLE:
+                raise BadInput(f"--accept {outcome}: choose one of {', '.join(ACCEPTABLE)}")
+        _ = self.tolerance  # BadInput now for a bad --rtol/--atol, not in the middle of a run
         if self.out is not None and not isinstance(self.out, Path):
             object.__setattr__(self, "out", Path(self.out))
         object.__setattr__(self, "set_params", MappingProxyType({k: dict(v) for k, v in (self.set_params or {}).items()}))
         object.__setattr__(self, "input_overrides", MappingProxyType(dict(self.input_overrides or {})))
+
+    @property
+    def tolerance(self) -> "Tolerance | None":
+        """The tolerance given with ``--rtol``/``--atol`` (the other one 0), or None. ``BadInput``
+        for a negative or non-finite value."""
+        if self.rtol is None and self.atol is None:
+            return None
+        from scidex_replay.compare.base import Tolerance
+
+        try:
+            return Tolerance(self.rtol or 0.0, self.atol or 0.0, declared=True)
+        except ValueError as exc:
+            raise BadInput(f"--{exc}") from None
 
     def check_out(self) -> None:
         """Raise ``BadInput`` (one line) unless ``out`` is unset or a directory this replay can write its

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from scidex_replay.code_identity import code_differs, live_hash
+from scidex_replay.compare import Comparison, Tolerance, compare_files
+from scidex_replay.compare.base import recorded_tolerance
 from scidex_replay.errors import BadInput, NotFound, ReplayError, one_line
 from scidex_replay.executors import Executor
 from scidex_replay.handlers import HandlerRegistry
@@ -61,6 +63,7 @@ class Job:
     inputs_differ: str  # why its inputs differ from the record (it runs all the same), or ""
     prep_s: float  # time spent freezing and checking its inputs
     code_differs: str = ""  # why the module it imports differs from the record (it runs all the same), or ""
+    upstream_equivalent: str = ""  # the inputs that differ because this run found them equivalent, or ""
     planned: PlannedStep | None = field(default=None, compare=False)
     lock: workdir_lock | None = field(default=None, compare=False)  # on its stable working directory
 
@@ -101,6 +104,9 @@ class StepRunner:
         self.extras: dict[str, dict[str, Any]] = {}  # step id -> manifest fields beyond the result
         self._held: dict[Path, workdir_lock] = {}  # the stable working directories this run holds now
         self._live_code: dict[str, str | None] = {}  # code input path -> its hash now, read once per run
+        self.equivalent_ids: set[str] = set()  # artifacts whose replayed bytes differ but were found equivalent
+        #: step id -> one entry per output: the manifest's outputs[].outcome, ok and comparison
+        self.verdicts: dict[str, list[dict[str, Any]]] = {}
 
     # -- results that need no run -------------------------------------------
     def result(self, step: Step, position: int, outcome: Outcome, detail: str = "", **kw: Any) -> StepResult:
@@ -194,16 +200,20 @@ class StepRunner:
         code_note = self._code_differs(step)
         if code_note and self.options.strict:
             return self.result(step, position, Outcome.INPUT_DIFFERS, code_note + strict_note, duration_s=time.perf_counter() - t0)
-        inputs_differ = ""
+        inputs_differ = upstream = ""
         if not self.fork and replay_input_hash != step.input_hash:
-            inputs_differ = f"inputs hash to {replay_input_hash[:12]}, recorded {step.input_hash[:12]}"
-            if self.options.strict:
+            changed = [a for a, got in zip(step.source_artifact_ids, actual) if got != self.chain.artifacts[a].content_hash]
+            if changed and all(a in self.equivalent_ids for a in changed):  # what this run found equivalent
+                upstream = ", ".join(self.chain.artifacts[a].name or a for a in changed)
+            else:
+                inputs_differ = f"inputs hash to {replay_input_hash[:12]}, recorded {step.input_hash[:12]}"
+            if inputs_differ and self.options.strict:
                 return self.result(
                     step, position, Outcome.INPUT_DIFFERS, inputs_differ + strict_note, duration_s=time.perf_counter() - t0
                 )
         return Job(
             step, position, handler, executor, inputs, outputs, key, env_note, inputs_differ, time.perf_counter() - t0,
-            code_differs=code_note,
+            code_differs=code_note, upstream_equivalent=upstream,
         )
 
     def finish(self, job: Job, produced: ReplayedArtifact | BaseException, run_s: float) -> StepResult:
@@ -244,34 +254,80 @@ class StepRunner:
             detail = f"{detail}; {job.code_differs}" if job.code_differs else detail
         elif job.code_differs:  # the code it ran is not the code recorded: never ``reproduced``
             outcome = Outcome.INPUT_DIFFERS
-            detail = f"{job.code_differs}; " + (self._describe(job, differing, digests) if differing else "outputs identical")
+            detail = f"{job.code_differs}; " + (self._judge(job, differing, digests)[1] if differing else "outputs identical")
         elif not differing:
             outcome = Outcome.REPRODUCED
             detail = "output identical although inputs differ" if job.inputs_differ else ""
+            if job.upstream_equivalent:
+                detail = f"output identical although its input {job.upstream_equivalent} was equivalent, not identical"
         elif job.inputs_differ:
             outcome, detail = Outcome.INPUT_DIFFERS, job.inputs_differ
         else:
-            outcome, detail = Outcome.OUTPUT_DIFFERS, self._describe(job, differing, digests)
-        return self.result(
-            step, position, outcome, _with(detail, job.env_note), output_hash_replayed=digests[0], duration_s=duration,
+            outcome, detail = self._judge(job, differing, digests)
+            if job.upstream_equivalent:
+                detail = f"{detail} (its input {job.upstream_equivalent} was equivalent, not identical)"
+        accept = {Outcome(a) for a in self.options.accept}
+        if outcome is Outcome.EQUIVALENT and self._tolerance(step).declared:
+            accept.add(Outcome.EQUIVALENT)
+        if outcome is Outcome.EQUIVALENT:
+            self.equivalent_ids.update(step.output_ids[i] for i in differing)
+        for verdict in self.verdicts.get(step.step_id, ()):
+            if verdict["outcome"] == Outcome.EQUIVALENT:
+                verdict["ok"] = is_ok(Outcome.EQUIVALENT, accept)
+        return StepResult(
+            step.step_id, position, outcome, is_ok(outcome, accept), _with(detail, job.env_note),
+            output_hash_replayed=digests[0], duration_s=duration,
             replayed_blob=digests[0], reuse_key=key, outputs_replayed=digests if len(digests) > 1 else (),
         )
 
-    def _describe(self, job: Job, differing: Sequence[int], digests: Sequence[str]) -> str:
-        """Which outputs differ, and with ``--diff`` where the first of them first differs."""
-        recorded = job.step.all_outputs
-        first = differing[0]
-        live = recorded[first].content_hash
-        detail = f"replayed {digests[first][:12]}, recorded {live[:12]}"
+    def _tolerance(self, step: Step) -> Tolerance:
+        """The tolerance ``step``'s numbers are compared with: ``--rtol/--atol``, else the one
+        recorded on the step, else float noise (not declared)."""
+        return self.options.tolerance or recorded_tolerance(step.parameters) or Tolerance()
+
+    def _judge(self, job: Job, differing: Sequence[int], digests: Sequence[str]) -> tuple[Outcome, str]:
+        """Compare each differing output with its record: ``equivalent`` when every one is, else
+        ``output-differs``; the detail names the outputs and says what differs in the first one
+        that is not equivalent. Keeps each output's verdict for the manifest."""
+        step = job.step
+        recorded = step.all_outputs
+        tolerance = self._tolerance(step)
+        names = [recorded[i].path or job.outputs[i].name for i in range(len(recorded))]
+        comparisons: dict[int, Comparison | None] = {}
+        for i in differing:
+            live = recorded[i].content_hash
+            comparisons[i] = self._comparison(step, live, digests[i], names[i], tolerance) if self.store.has(live) else None
+        verdicts = []
+        for i, out in enumerate(recorded):
+            c = comparisons.get(i)
+            outcome = Outcome.REPRODUCED if i not in comparisons else Outcome.EQUIVALENT if c and c.equivalent else Outcome.OUTPUT_DIFFERS
+            verdicts.append({"outcome": outcome.value, "ok": is_ok(outcome), "comparison": c.to_json() if c else None})
+        self.verdicts[step.step_id] = verdicts
+        equivalent = all(c is not None and c.equivalent for c in comparisons.values())
+        shown = next((i for i in differing if not (comparisons[i] and comparisons[i].equivalent)), differing[0])
+        c = comparisons[shown]
+        what = c.summary if c else f"replayed {digests[shown][:12]}, recorded {recorded[shown].content_hash[:12]}"
+        detail = f"{names[shown]}: {what}" if len(recorded) > 1 else what
         if len(recorded) > 1:
-            names = ", ".join(recorded[i].path or job.outputs[i].name for i in differing)
-            detail = f"{len(differing)} of {len(recorded)} outputs differ ({names}); {detail}"
-        if self.options.diff and self.store.has(live):
-            described = diffs.describe(self.store, live, digests[first], job.outputs[first].name)
-            self.extras[job.step.step_id]["diff"] = described
-            if described["first_difference_offset"] is not None:
-                detail += f" (first difference at byte {described['first_difference_offset']})"
-        return detail
+            detail = f"{len(differing)} of {len(recorded)} outputs differ ({', '.join(names[i] for i in differing)}); {detail}"
+        if self.options.diff and self.store.has(recorded[shown].content_hash):
+            self.extras.setdefault(step.step_id, {})["diff"] = diffs.describe(
+                self.store, recorded[shown].content_hash, digests[shown], c,
+            )
+        return (Outcome.EQUIVALENT if equivalent else Outcome.OUTPUT_DIFFERS), detail
+
+    def _comparison(self, step: Step, live: str, replayed: str, name: str, tolerance: Tolerance) -> Comparison:
+        """The comparator's answer for one output, its attachments (a diff image) and full diff
+        stored as blobs, their digests in its metrics (``{name}_blob``, ``diff_blob``)."""
+        comparison = compare_files(self.store.path(live), self.store.path(replayed), name=name, tolerance=tolerance)
+        for label, path in comparison.attachments.items():
+            try:
+                comparison.metrics[f"{label}_blob"] = self.store.put_file(path)[0]
+            finally:
+                Path(path).unlink(missing_ok=True)
+        if comparison.full_diff:
+            comparison.metrics["diff_blob"] = self.store.put_bytes(comparison.full_diff.encode("utf-8"))[0]
+        return comparison
 
     def _failed(self, step: Step, position: int, message: str, duration: float, key: str) -> StepResult:
         return self.result(step, position, Outcome.FAILED, one_line(message), duration_s=duration, reuse_key=key)
@@ -331,13 +387,22 @@ class StepRunner:
             if Path(program).parent != Path(sys.executable).parent:  # the analysis's own environment changed
                 return self._pinned_program(step, program, env)
         if not self.options.pin:
-            return self.executor, self.env_hash, ""
+            return self.executor, self.env_hash, self._env_changes(step, "env-differs: ran in the live environment (--no-pin)")
         pin = self._pin(step)
         if pin.python is None:
-            return self.executor, self.env_hash, pin.note
+            return self.executor, self.env_hash, self._env_changes(step, pin.note)
         from scidex_replay.executors import SubprocessExecutor
 
         return SubprocessExecutor(python=pin.python), step.env_hash, pin.note
+
+    def _env_changes(self, step: Step, note: str, live: Any = None) -> str:
+        """``note`` followed by the packages that differ between the lock ``step`` was recorded
+        with and the environment it runs in now (``live``, default this interpreter's)."""
+        from scidex_replay.env.capture import current_environment, lock_changes
+
+        recorded = self.registry.get_environment(step.env_hash) if step.env_hash else None
+        changes = lock_changes(recorded, live or current_environment()) if recorded is not None else ""
+        return f"{note}: {changes}" if changes else note
 
     def _pin(self, step: Step) -> Any:
         """The venv pinned to the lock recorded for ``step.env_hash``: built once per run, and a
@@ -364,10 +429,11 @@ class StepRunner:
         from scidex_replay.env.command import is_python
 
         if not is_python(program) or not self.options.pin:
-            return self.executor, now.env_hash, f"env-differs: {changed}"
+            return self.executor, now.env_hash, self._env_changes(step, f"env-differs: {changed}", now)
         pin = self._pin(step)
         if pin.python is None:
-            return self.executor, now.env_hash, f"env-differs: {changed}; {pin.note.removeprefix('env-differs: ')}"
+            note = f"env-differs: {changed}; {pin.note.removeprefix('env-differs: ')}"
+            return self.executor, now.env_hash, self._env_changes(step, note, now)
         from scidex_replay.executors import SubprocessExecutor
 
         runner = SubprocessExecutor(python=pin.python, python_from=str(Path(program).parent))

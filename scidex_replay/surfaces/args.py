@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from scidex_replay.errors import BadInput
-from scidex_replay.replay.options import EXECUTOR_NAMES, REUSE_MODES
+from scidex_replay.replay.options import ACCEPTABLE, EXECUTOR_NAMES, REUSE_MODES
 
 if TYPE_CHECKING:
     from scidex_replay.replay.options import ReplayOptions
@@ -55,6 +55,18 @@ def parse_inputs(specs: Iterable[str]) -> dict[str, str]:
     return out
 
 
+def parse_number(flag: str) -> Callable[[Any], float | None]:
+    """A converter of ``flag``'s text to a float (None when not given); ``BadInput`` for anything else."""
+    def convert(raw: Any) -> float | None:
+        if raw is None:
+            return None
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            raise BadInput(f"{flag} {raw!r}: expected a number such as 1e-9") from None
+    return convert
+
+
 @dataclass(frozen=True)
 class Flag:
     """One replay flag.
@@ -89,7 +101,24 @@ REPLAY_FLAGS: tuple[Flag, ...] = (
         "Abort the run (exit 3) at the first input whose bytes differ from the record, or whose source file changed since.",
         kind="switch",
     ),
-    Flag("--diff", "diff", "For a differing output, say where it differs.", kind="switch"),
+    Flag(
+        "--diff", "diff",
+        "For a differing output, print what differs, a readable diff (the whole one is written under --out).",
+        kind="switch",
+    ),
+    Flag(
+        "--accept", "accept",
+        "Count steps with this outcome as ok (exit 0): equivalent (only metadata, volatile ids, order or numbers within the tolerance differ). Repeatable.",
+        kind="repeat", choices=ACCEPTABLE, convert=tuple,
+    ),
+    Flag(
+        "--rtol", "rtol", "Relative tolerance for numbers, replacing the one recorded on each step; declaring one accepts equivalent steps.",
+        metavar="X", convert=parse_number("--rtol"),
+    ),
+    Flag(
+        "--atol", "atol", "Absolute tolerance for numbers, replacing the one recorded on each step; declaring one accepts equivalent steps.",
+        metavar="X", convert=parse_number("--atol"),
+    ),
     Flag(
         "--out", "out", "Where manifest.json is written; one that already holds a manifest.json is refused [default: <home>/runs/<run_id>].",
         metavar="DIR", directory=True,
@@ -169,7 +198,9 @@ def ipython_arguments(magic: Callable[..., Any]) -> Callable[..., Any]:
         if flag.kind == "switch":
             magic = argument(flag.name, dest=flag.dest, action="store_true", help=flag.help)(magic)
         elif flag.kind == "repeat":
-            magic = argument(flag.name, dest=flag.dest, action="append", default=[], metavar=flag.metavar, help=flag.help)(magic)
+            magic = argument(
+                flag.name, dest=flag.dest, action="append", default=[], metavar=flag.metavar, choices=flag.choices, help=flag.help,
+            )(magic)
         else:
             magic = argument(flag.name, dest=flag.dest, metavar=flag.metavar, choices=flag.choices, default=flag.default, help=flag.help)(magic)
     return magic

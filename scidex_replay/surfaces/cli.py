@@ -124,12 +124,14 @@ def add(file: Path, kind: str | None, name: str | None, db: str | None) -> None:
 @click.option("--step", "step_name", metavar="NAME", help="Name the step (default: from the script, e.g. fit for python fit.py); usable wherever a step id is.")
 @click.option("--env", "env", multiple=True, metavar="NAME[=VALUE]",
               help="A variable the command may see (recorded; NAME alone takes its value here). It sees no other of yours.")
+@click.option("--rtol", metavar="X", help="Relative tolerance for numbers in the outputs, recorded: a replay within it is equivalent and ok.")
+@click.option("--atol", metavar="X", help="Absolute tolerance for numbers in the outputs, recorded: a replay within it is equivalent and ok.")
 @click.option("--kind", help="Kind of the output artifacts.")
 @db_option
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
     inputs: tuple[str, ...], outputs: tuple[str, ...], stdout_name: str | None, step_name: str | None,
-    env: tuple[str, ...], kind: str | None, db: str | None, cmd: tuple[str, ...],
+    env: tuple[str, ...], rtol: str | None, atol: str | None, kind: str | None, db: str | None, cmd: tuple[str, ...],
 ) -> None:
     """Run CMD as written, in deterministic mode, and record it as a `shell` step; print each output's id.
 
@@ -142,11 +144,16 @@ def run(
     """
     from scidex_replay.command import check_command, declared_variables, record_command
 
+    from scidex_replay.replay.options import ReplayOptions
+    from scidex_replay.surfaces.args import parse_number
+
     check_command(cmd, inputs, outputs, stdout_name, Path.cwd())  # before the registry opens
     declared_variables(env)
+    tolerance = ReplayOptions(rtol=parse_number("--rtol")(rtol), atol=parse_number("--atol")(atol)).tolerance
     reg = _registry(db)
     recorded = record_command(
         reg, cmd, inputs=inputs, outputs=outputs, stdout=stdout_name, step_name=step_name, kind=kind, env=env,
+        tolerance=tolerance,
     )
     for path in recorded.named:
         _note(f"{PROG}: recorded {path} as an input (named in the command, not declared with -i)")

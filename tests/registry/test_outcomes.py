@@ -16,6 +16,7 @@ from scidex_replay.registry.records import StepResult
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 DETAILS = {
     Outcome.REPRODUCED: "",
+    Outcome.EQUIVALENT: "equivalent: only metadata differs (docProps/core.xml)",
     Outcome.OUTPUT_DIFFERS: "replayed 1a2b, recorded 3c4d (first difference at byte 10)",
     Outcome.INPUT_DIFFERS: "inputs hash to 9f, recorded 8e (aborted by --strict)",
     Outcome.FAILED: "exit 1: boom: it broke",
@@ -50,7 +51,7 @@ def test_every_outcome_round_trips_through_its_own_column(registry: Registry):
         StepResult(step_id, position, outcome, is_ok(outcome), DETAILS[outcome], duration_s=0.5)
         for position, (step_id, outcome) in enumerate(zip(step_ids, Outcome))
     ]
-    status = status_of(r.outcome for r in written)
+    status = status_of((r.outcome, r.ok) for r in written)
     finished = registry.finish_run(run.run_id, status=status, results=written, manifest={})
 
     assert registry.results(run.run_id) == written
@@ -72,10 +73,18 @@ def test_every_outcome_round_trips_through_its_own_column(registry: Registry):
         ([Outcome.REPRODUCED, Outcome.UNREPLAYABLE], False, Status.FAILED),
         ([Outcome.INPUT_DIFFERS, Outcome.SKIPPED], True, Status.ABORTED),
         ([Outcome.FORKED, Outcome.FROZEN], False, Status.REPRODUCED),
+        ([Outcome.REPRODUCED, Outcome.EQUIVALENT], False, Status.DIFFERS),
     ],
 )
 def test_a_run_status_follows_from_its_outcomes(outcomes, aborted, status):
-    assert status_of(outcomes, aborted=aborted) is status
+    assert status_of(((o, is_ok(o)) for o in outcomes), aborted=aborted) is status
+
+
+def test_an_accepted_equivalent_step_is_ok_and_its_run_reproduced():
+    assert is_ok(Outcome.EQUIVALENT) is False
+    assert is_ok(Outcome.EQUIVALENT, {Outcome.EQUIVALENT}) is True
+    accepted = [(Outcome.REPRODUCED, True), (Outcome.EQUIVALENT, is_ok(Outcome.EQUIVALENT, {Outcome.EQUIVALENT}))]
+    assert status_of(accepted) is Status.REPRODUCED
 
 
 # -- revision 0003 ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import stat
 
@@ -220,7 +221,8 @@ def test_non_reproducing_step_differs_and_downstream_gets_the_replayed_bytes(rec
     steps = rec.by_step(report)
     n, d = steps[s_noise.step_id], steps[s_down.step_id]
     assert n["outcome"] == "output-differs" and n["ok"] is False
-    assert n["reason"].startswith("output-differs: replayed ")
+    assert re.match(r"output-differs: bytes differ from byte \d; both 8 bytes$", n["reason"])  # random bytes: no format
+    assert n["comparison"]["comparator"] == "bytes" and n["comparison"]["equivalent"] is False
     assert n["output_hash_replayed"] != n["output_hash_live"]
     # the downstream step was given the replayed bytes, not the live ones
     assert d["outcome"] == "input-differs" and d["ok"] is False
@@ -272,7 +274,8 @@ def test_diff_gives_first_differing_byte_and_unified_diff_for_text(rec, reg, tmp
 
     (entry,) = report.manifest["steps"]
     assert entry["outcome"] == "output-differs"
-    assert entry["reason"].endswith("(first difference at byte 10)")
+    assert entry["reason"] == "output-differs: content differs: 1 line(s) in 1 place(s), first at line 2"
+    assert entry["comparison"]["differences"] == [{"where": "line 2", "kind": "content", "detail": "column 5: 'line2' → 'lineX'"}]
     d = entry["diff"]
     assert d["first_difference_offset"] == 10
     assert d["size_live"] == d["size_replayed"] == 18

@@ -7,6 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from scidex_replay.compare import Tolerance
+from scidex_replay.compare.binary import CHUNK, BytesComparator, first_difference
+from scidex_replay.compare.text import TextComparator
 from scidex_replay.errors import BadInput, ReplayError
 from scidex_replay.outcomes import Outcome
 from scidex_replay.registry.records import Run, Step, StepResult
@@ -157,50 +160,44 @@ def store(tmp_path):
 def test_first_difference_is_the_exact_byte_offset(store, live, replayed, offset):
     a, _ = store.put_bytes(live)
     b, _ = store.put_bytes(replayed)
-    assert diffs.first_difference(store, a, b) == offset
+    assert first_difference(store.path(a), store.path(b)) == offset
 
 
 def test_first_difference_counts_across_chunk_boundaries(store):
-    base = bytes(range(256)) * (diffs_chunk() // 256 + 8)
+    base = bytes(range(256)) * (CHUNK // 256 + 8)
     changed = bytearray(base)
-    at = diffs_chunk() + 1000
+    at = CHUNK + 1000
     changed[at] ^= 1
     a, _ = store.put_bytes(base)
     b, _ = store.put_bytes(bytes(changed))
-    assert diffs.first_difference(store, a, b) == at
+    assert first_difference(store.path(a), store.path(b)) == at
 
 
-def diffs_chunk() -> int:
-    from scidex_replay.store.blobs import CHUNK
-
-    return CHUNK
-
-
-def test_describe_text_gives_sizes_offset_and_unified_diff(store):
+def test_describe_gives_sizes_offset_and_the_comparators_diff(store):
     a, _ = store.put_bytes(b"x,y\n1,2\n3,4\n")
     b, _ = store.put_bytes(b"x,y\n1,2\n3,5\n")
-    d = diffs.describe(store, a, b, "t.csv")
+    comparison = TextComparator().compare(store.path(a), store.path(b), name="t.txt", tolerance=Tolerance())
+    d = diffs.describe(store, a, b, comparison)
     assert d["first_difference_offset"] == 10
     assert (d["size_live"], d["size_replayed"], d["replayed_blob"]) == (12, 12, b)
-    assert d["unified"].startswith("--- live/t.csv\n+++ replayed/t.csv\n")
+    assert d["unified"].startswith("--- live/t.txt\n+++ replayed/t.txt\n")
     assert "-3,4\n+3,5\n" in d["unified"]
 
 
-def test_describe_has_no_unified_diff_for_binary_or_large_outputs(store, monkeypatch):
+def test_describe_has_no_unified_diff_without_a_readable_one(store):
     a, _ = store.put_bytes(b"\xff\x00\x01")
     b, _ = store.put_bytes(b"\xff\x00\x02")
-    assert "unified" not in diffs.describe(store, a, b, "x.bin")
-    c, _ = store.put_bytes(b"text one\n" * 10)
-    e, _ = store.put_bytes(b"text two\n" * 10)
-    monkeypatch.setattr(diffs, "TEXT_LIMIT", 50)
-    assert "unified" not in diffs.describe(store, c, e, "big.txt")
+    comparison = BytesComparator().compare(store.path(a), store.path(b), name="x.bin", tolerance=Tolerance())
+    assert comparison.full_diff is None and "unified" not in diffs.describe(store, a, b, comparison)
+    assert "unified" not in diffs.describe(store, a, b, None)
 
 
 def test_long_unified_diff_is_cut(store, monkeypatch):
     monkeypatch.setattr(diffs, "DIFF_LINES", 5)
     a, _ = store.put_bytes(b"".join(b"a%d\n" % i for i in range(100)))
     b, _ = store.put_bytes(b"".join(b"b%d\n" % i for i in range(100)))
-    unified = diffs.describe(store, a, b, "x.txt")["unified"]
+    comparison = TextComparator().compare(store.path(a), store.path(b), name="x.txt", tolerance=Tolerance())
+    unified = diffs.describe(store, a, b, comparison)["unified"]
     assert unified.endswith("…\n") and unified.count("\n") == 6
 
 
