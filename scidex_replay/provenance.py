@@ -101,7 +101,18 @@ def _run_bundle(registry: Registry, doc: Any, chain: Any, run_id: str) -> None:
             if not output["hash_replayed"]:
                 continue
             live = f"scidex:{output['artifact_id']}"
-            replayed = bundle.entity(f"scidex:{run.run_id}/{output['artifact_id']}", {"scidex:sha256": output["hash_replayed"]})
+            attributes = {"scidex:sha256": output["hash_replayed"]}
+            if output.get("outcome"):
+                attributes["scidex:outcome"] = output["outcome"]
+            if comparison := output.get("comparison"):  # the verdict and its metrics, in the provenance record
+                attributes.update({
+                    "scidex:comparator": comparison["comparator"],
+                    "scidex:equivalent": comparison["equivalent"],
+                    "scidex:summary": comparison["summary"],
+                    "scidex:differences": json.dumps(comparison["differences"], sort_keys=True),
+                    "scidex:metrics": json.dumps(comparison["metrics"], sort_keys=True),
+                })
+            replayed = bundle.entity(f"scidex:{run.run_id}/{output['artifact_id']}", attributes)
             bundle.wasGeneratedBy(replayed, act)
             if output["hash_replayed"] == output["hash_live"]:
                 bundle.alternateOf(replayed, live)

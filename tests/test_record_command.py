@@ -199,6 +199,7 @@ def test_a_step_run_in_its_own_venv_records_that_venv_and_a_change_in_it_is_caug
     assert proc.returncode == 1  # run as the venv is now: the version change shows, and is named
     (live,) = manifest(tmp_path / "live")["steps"]
     assert live["outcome"] == "output-differs" and "env-differs" in live["reason"] and str(python) in live["reason"]
+    assert ": tabulate 0.8.10 → 0.9.0)" in live["reason"]  # the package that changed, from the two locks
 
     proc = cli("rerun-artifact", out[0], "--out", tmp_path / "pinned", timeout=300)
     assert proc.returncode == 0, proc.stderr  # a venv pinned to the recorded lock reproduces it

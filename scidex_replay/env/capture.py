@@ -51,8 +51,9 @@ def current_environment() -> Environment:
 
 def lock_changes(recorded: Environment, live: Environment, limit: int = 8) -> str:
     """The packages (and Python) that differ between two environments' locks, as one line:
-    ``matplotlib 3.11.0 → 3.10.1, +rich 13.7.1, -h5py 3.16.0`` (``+``: only in ``live``,
-    ``-``: only in ``recorded``); at most ``limit`` named, then how many more. "" when none."""
+    ``matplotlib 3.11.0 → 3.10.1, -h5py 3.16.0, +rich 13.7.1`` (changed versions first, then
+    ``-`` only in ``recorded``, then ``+`` only in ``live``); at most ``limit`` named, then how
+    many more. "" when none."""
     def versions(env: Environment) -> dict[str, str]:
         out = {}
         for line in env.requirements_lock.splitlines():
@@ -65,11 +66,9 @@ def lock_changes(recorded: Environment, live: Environment, limit: int = 8) -> st
     changes = []
     if recorded.python != live.python:
         changes.append(f"python {recorded.python.split()[-1]} → {live.python.split()[-1]}")
-    for name in sorted(before.keys() | after.keys()):
-        old, new = before.get(name), after.get(name)
-        if old == new:
-            continue
-        changes.append(f"{name} {old} → {new}" if old and new else f"+{name} {new}" if new else f"-{name} {old}")
+    changes += [f"{n} {before[n]} → {after[n]}" for n in sorted(before.keys() & after.keys()) if before[n] != after[n]]
+    changes += [f"-{n} {before[n]}" for n in sorted(before.keys() - after.keys())]
+    changes += [f"+{n} {after[n]}" for n in sorted(after.keys() - before.keys())]
     if len(changes) > limit:
         changes = changes[:limit] + [f"{len(changes) - limit} more"]
     return ", ".join(changes)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from scidex_replay.env import current_environment
+from scidex_replay.env.capture import lock_changes
 from scidex_replay.env.pinned import ensure_pinned, split_lock
 from scidex_replay.registry import Environment, Registry, input_hash_of
 from scidex_replay.replay import rerun_artifact
@@ -94,8 +95,19 @@ def test_no_pin_runs_in_the_live_env_without_building(pinned_registry):
     target = _record(pinned_registry, "_pinned_funcs:constant", b"same", env)
     report = rerun_artifact(target, registry=pinned_registry, pin=False)
     assert report.ok
-    assert report.manifest["steps"][0]["reason"] == "reproduced"
+    reason = report.manifest["steps"][0]["reason"]
+    assert reason.startswith("reproduced: env-differs: ran in the live environment (--no-pin): ")
+    assert lock_changes(env, current_environment()) in reason  # which packages it ran with instead
     assert not (pinned_registry.home / "envs").exists()
+
+
+def test_lock_changes_name_changed_then_missing_then_new_packages():
+    recorded = Environment("a" * 64, "CPython 3.11.9", "linux", "matplotlib==3.11.0\nh5py==3.16.0\nnumpy==2.1.0\n")
+    live = Environment("b" * 64, "CPython 3.11.9", "linux", "Matplotlib==3.10.1\nnumpy==2.1.0\nrich==13.7.1 --hash=sha256:ab\n")
+    assert lock_changes(recorded, live) == "matplotlib 3.11.0 → 3.10.1, -h5py 3.16.0, +rich 13.7.1"
+    assert lock_changes(recorded, recorded) == ""
+    many = Environment("c" * 64, "CPython 3.12.1", "linux", "".join(f"p{i}==1\n" for i in range(20)))
+    assert lock_changes(recorded, many, limit=3) == "python 3.11.9 → 3.12.1, -h5py 3.16.0, -matplotlib 3.11.0, 21 more"
 
 
 def test_ensure_pinned_never_raises_and_names_the_cause(tmp_path):
