@@ -10,7 +10,7 @@ from _notebook import ip_without_registry  # noqa: F401 - fixture
 from IPython.utils.capture import capture_output
 
 from scidex_replay.errors import BadInput
-from scidex_replay.replay.options import EXECUTOR_NAMES, REUSE_MODES, ReplayOptions
+from scidex_replay.replay.options import ACCEPTABLE, EXECUTOR_NAMES, REUSE_MODES, ReplayOptions
 from scidex_replay.surfaces.args import FLAGS, REPLAY_FLAGS, replay_options
 from scidex_replay.surfaces.cli import cli, main
 from scidex_replay.surfaces.magic import ReplayMagics
@@ -40,7 +40,7 @@ def magic_help(ip_without_registry) -> str:
 
 
 def test_every_replay_flag_has_the_same_help_in_the_cli_and_the_magic(cli_help, magic_help):
-    assert len(REPLAY_FLAGS) == len(FLAGS) == 13
+    assert len(REPLAY_FLAGS) == len(FLAGS) == 16
     for flag in REPLAY_FLAGS:
         for surface, text in (("rerun-artifact --help", cli_help), ("%rerun_artifact?", magic_help)):
             assert re.search(rf"(^|\s){re.escape(flag.name)}\b", text), f"{flag.name} missing from {surface}"
@@ -52,13 +52,13 @@ def test_choices_are_the_engine_constants():
     click_choices = {p.opts[0]: tuple(p.type.choices) for p in command.params if hasattr(p.type, "choices")}
     parser = ReplayMagics.rerun_artifact.parser
     magic_choices = {name: tuple(parser._option_string_actions[name].choices) for name in click_choices}
-    assert click_choices == magic_choices == {"--executor": EXECUTOR_NAMES, "--reuse": REUSE_MODES}
+    assert click_choices == magic_choices == {"--executor": EXECUTOR_NAMES, "--reuse": REUSE_MODES, "--accept": ACCEPTABLE}
 
 
 ARGV = [
     "--from", "s_2", "--strict", "--diff", "--out", "out_dir", "--executor", "subprocess", "--no-pin",
     "--restart", "r_1", "--reuse", "all", "--fork", "--set", "s_2.n=3", "--set", 's_2.label="ab"',
-    "--input", "s_3:1=new.csv", "--live",
+    "--input", "s_3:1=new.csv", "--live", "--accept", "equivalent", "--rtol", "1e-6", "--atol", "0.5",
 ]  # no token needs quoting: the magic splits its line as IPython does, the CLI gets argv
 
 
@@ -75,7 +75,7 @@ def test_the_cli_and_the_magic_make_the_same_options_from_the_same_flags():
     expected = ReplayOptions(
         from_step="s_2", strict=True, diff=True, out="out_dir", executor="subprocess", pin=False, restart="r_1",
         reuse="all", fork=True, set_params={"s_2": {"n": 3, "label": "ab"}}, input_overrides={"s_3:1": "new.csv"},
-        live=True,
+        live=True, accept=("equivalent",), rtol=1e-6, atol=0.5,
     )
     assert _from_click(ARGV) == _from_magic(ARGV) == expected
 
@@ -84,7 +84,10 @@ def test_no_flags_are_the_default_options():
     assert _from_click([]) == _from_magic([]) == ReplayOptions()
 
 
-@pytest.mark.parametrize("argv, message", [(["--set", "nodot=1"], "expected STEP.KEY=VALUE"), (["--input", "s_1"], "expected STEP=FILE")])
+@pytest.mark.parametrize("argv, message", [
+    (["--set", "nodot=1"], "expected STEP.KEY=VALUE"), (["--input", "s_1"], "expected STEP=FILE"),
+    (["--rtol", "tight"], "--rtol 'tight': expected a number"), (["--atol", "-1"], "--atol must be a finite number >= 0"),
+])
 def test_malformed_set_or_input_is_bad_input_from_either_surface(argv, message):
     for parse in (_from_click, _from_magic):
         with pytest.raises(BadInput, match=message):
