@@ -66,8 +66,11 @@ class ValueDiff:
             else:
                 differ = live != replayed
         else:
-            differ = np.asarray(live != replayed)
-            if differ.shape != live.shape:  # a comparison numpy cannot do elementwise
+            try:
+                differ = np.asarray(live != replayed)
+            except (ValueError, TypeError):  # elements that are arrays (variable-length data)
+                differ = None
+            if differ is None or differ.shape != live.shape:  # a comparison numpy cannot do elementwise
                 differ = np.array([not _same(a, b) for a, b in zip(live.tolist(), replayed.tolist())], dtype=bool)
         if not differ.any():
             return None

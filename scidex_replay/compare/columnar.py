@@ -52,7 +52,8 @@ class _Table:
         if magic[:4] == b"PAR1":
             pq = require("pyarrow.parquet")
             self.format = "parquet"
-            self.parquet = pq.ParquetFile(path)
+            # pre_buffer=False: with it, iter_batches reads ahead whole row groups (5x the memory)
+            self.parquet = pq.ParquetFile(path, pre_buffer=False)
             self.schema = self.parquet.schema_arrow
             self.rows: int | None = self.parquet.metadata.num_rows
         elif magic == b"ARROW1":
@@ -171,6 +172,7 @@ class ColumnarComparator:
         # -- values, batch by batch
         diffs = {col: ValueDiff(tolerance, numeric=num) for _, _, col, num in compared}
         rows_changed = 0
+        hashable = schema_equal
         sums = np.zeros((2, len(_HASH_KEYS)), dtype=np.uint64)
         rows = [0, 0]
         ita, itb = a.batches(), b.batches()
@@ -190,9 +192,12 @@ class ColumnarComparator:
             if changed is not None:
                 idx = np.flatnonzero(changed)
                 rows_changed += int(idx.size)
-                if schema_equal:
-                    sums[0] += _row_hashes(x, idx)
-                    sums[1] += _row_hashes(y, idx)
+                if hashable:
+                    try:
+                        sums[0] += _row_hashes(x, idx)
+                        sums[1] += _row_hashes(y, idx)
+                    except (TypeError, ValueError):  # values pandas cannot hash (lists, maps)
+                        hashable = False
         for _ in ita:
             pass  # count the rows the other file does not have
         for _ in itb:
@@ -204,7 +209,7 @@ class ColumnarComparator:
             differences.append(structural[-1])
 
         # -- the same rows in another order?
-        reordered = schema_equal and rows_a == rows_b and rows_changed and bool((sums[0] == sums[1]).all())
+        reordered = hashable and rows_a == rows_b and rows_changed and bool((sums[0] == sums[1]).all())
         column_metrics = {}
         if reordered:
             differences.append(Difference("rows", Kind.ORDER, f"the same {rows_a} rows in another order ({rows_changed} rows moved)"))
@@ -235,35 +240,36 @@ class ColumnarComparator:
 
 
 def _column_diff(pa: Any, ca: Any, cb: Any, offset: int, diff: ValueDiff) -> np.ndarray | None:
-    """Feed one aligned pair of column slices to ``diff``; the mask of differing rows, or None."""
+    """Feed one aligned pair of column slices to ``diff``; the mask of differing rows, or None.
+
+    Numbers go through ``ValueDiff.update`` (nulls filled alike on both sides); a null against
+    a value, and any difference of other types (``pyarrow.compute.equal``, or Python equality
+    for nested types), are counted by ``ValueDiff.mismatch`` as ``content``."""
     if ca.equals(cb):
         return None
     pc = require("pyarrow.compute")
-    if isinstance(ca, pa.ChunkedArray):
-        ca, cb = ca.combine_chunks(), cb.combine_chunks()
     null_a = ca.is_null().to_numpy(zero_copy_only=False)
     null_b = cb.is_null().to_numpy(zero_copy_only=False)
-    nulls = null_a != null_b
     if diff.numeric:
         va = pc.fill_null(ca, 0).to_numpy(zero_copy_only=False)
         vb = pc.fill_null(cb, 0).to_numpy(zero_copy_only=False)
-        if nulls.any():
+        odd = null_a != null_b
+        if odd.any():
             vb = vb.copy()
-            vb[nulls] = va[nulls]
+            vb[odd] = va[odd]  # counted below, not as a number
         mask = diff.update(va, vb, offset)
     else:
         try:
             same = pc.fill_null(pc.equal(ca, cb), False).to_numpy(zero_copy_only=False)
-        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):  # nested or unorderable types
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):  # nested types
             same = np.array([x == y for x, y in zip(ca.to_pylist(), cb.to_pylist())], dtype=bool)
-        mask = ~same & ~(null_a & null_b) & ~nulls
-        if not mask.any():
-            mask = None
-    if nulls.any() or (mask is not None and not diff.numeric):
-        idx = np.flatnonzero(nulls if diff.numeric else (nulls | (mask if mask is not None else False)))
-        take = pa.array(idx)
-        diff.mismatch(idx + offset, ca.take(take).to_pylist(), cb.take(take).to_pylist())
-        mask = nulls if mask is None else (mask | nulls)
+        odd = ~same & ~(null_a & null_b)
+        mask = None
+    if odd.any():
+        idx = np.flatnonzero(odd)
+        shown = pa.array(idx[:3])
+        diff.mismatch(idx + offset, ca.take(shown).to_pylist(), cb.take(shown).to_pylist())
+        mask = odd if mask is None else mask | odd
     return mask
 
 
