@@ -211,3 +211,36 @@ def test_case_03_track_times_replays_equivalent_through_the_cli(cli, tmp_path):
     assert {d["kind"] for d in comparison["differences"]} == {"metadata"}
     accepted = cli("rerun-artifact", target, "--accept", "equivalent", "--out", tmp_path / "m2")
     assert accepted.returncode == 0, accepted.stderr
+
+
+TO_NC = '''\
+import sys, csv, time
+import numpy as np
+import netCDF4
+
+vals = [float(r["v"]) for r in csv.DictReader(open(sys.argv[1]))]
+with netCDF4.Dataset(sys.argv[2], "w", format="NETCDF3_CLASSIC") as d:
+    d.createDimension("t", len(vals))
+    v = d.createVariable("v", "f8", ("t",))
+    v[:] = np.asarray(vals)
+    v.units = "K"
+    d.history = time.ctime() + ": to_nc.py"  # the CF convention: when and what made the file
+'''
+
+
+def test_a_netcdf_step_with_a_history_stamp_replays_equivalent_through_the_cli(cli, tmp_path):
+    (tmp_path / "to_nc.py").write_text(TO_NC)
+    (tmp_path / "readings.csv").write_text("v\n" + "".join(f"{x / 8}\n" for x in range(40)))
+    ran = cli("run", "-i", "to_nc.py", "-i", "readings.csv", "-o", "readings.nc", "--", PY, "{in0}", "{in1}", "{out}")
+    assert ran.returncode == 0, ran.stderr
+    time.sleep(1.1)
+
+    proc = cli("rerun-artifact", ran.stdout.strip(), "--out", tmp_path / "m")
+
+    assert proc.returncode == 1, proc.stderr
+    (step,) = json.loads((tmp_path / "m" / "manifest.json").read_text())["steps"]
+    assert step["outcome"] == "equivalent"
+    comparison = step["comparison"]
+    assert comparison["comparator"] == "netcdf" and comparison["equivalent"] is True
+    assert comparison["summary"] == "equivalent: data equal; time/history attributes differ (/ attribute 'history')"
+    assert [d["kind"] for d in comparison["differences"]] == ["metadata"]
