@@ -158,7 +158,7 @@ class ValueDiff:
         """A summary fragment: ``column 'mean' max abs diff 0.25 (row 17)``."""
         if self.numeric and self.max_abs_at is not None:
             return f"{what} max abs diff {fmt(self.max_abs)} ({locate(self.max_abs_at)})"
-        return f"{what} differs first at {locate(self.first_at)}"
+        return f"{what}: first difference at {locate(self.first_at)}"
 
 
 def _same(a: Any, b: Any) -> bool:
