@@ -244,3 +244,14 @@ def test_a_netcdf_step_with_a_history_stamp_replays_equivalent_through_the_cli(c
     assert comparison["comparator"] == "netcdf" and comparison["equivalent"] is True
     assert comparison["summary"] == "equivalent: data equal; time/history attributes differ (/ attribute 'history')"
     assert [d["kind"] for d in comparison["differences"]] == ["metadata"]
+
+
+def test_an_hdf5_file_behind_a_user_block_is_sniffed_whatever_its_name(tmp_path):
+    def write(path, value):
+        with h5py.File(path, "w", userblock_size=1024) as f:  # the signature then sits at byte 1024
+            f.create_dataset("x", data=[1.0, value])
+        return path
+    a, b = write(tmp_path / "a.bin", 2.0), write(tmp_path / "b.bin", 2.5)
+    assert a.read_bytes()[1024:1032] == hdf.SIGNATURE
+    c = compare(a, b)
+    assert c.comparator == "hdf5" and c.summary == "content differs: dataset /x max abs diff 0.5 (index 1), 1 of 2 elements"
