@@ -306,7 +306,7 @@ class StepRunner:
         equivalent = all(c is not None and c.equivalent for c in comparisons.values())
         shown = next((i for i in differing if not (comparisons[i] and comparisons[i].equivalent)), differing[0])
         c = comparisons[shown]
-        what = c.summary if c else f"replayed {digests[shown][:12]}, recorded {recorded[shown].content_hash[:12]}"
+        what = c.summary.removeprefix("equivalent: ") if c else f"replayed {digests[shown][:12]}, recorded {recorded[shown].content_hash[:12]}"
         detail = f"{names[shown]}: {what}" if len(recorded) > 1 else what
         if len(recorded) > 1:
             detail = f"{len(differing)} of {len(recorded)} outputs differ ({', '.join(names[i] for i in differing)}); {detail}"

@@ -90,7 +90,7 @@ def test_metadata_only_is_equivalent_and_not_ok_until_accepted(reg, measured, tm
     plain = rerun_artifact(art, registry=reg, out=tmp_path / "plain")
     step = _only(plain)
     assert (step["outcome"], step["ok"], plain.exit_code, plain.status) == ("equivalent", False, 1, "differs")
-    assert step["reason"] == "equivalent: equivalent: 1 line(s)"
+    assert step["reason"] == "equivalent: 1 line(s)"  # the summary, said once
     assert step["comparison"] == {
         "comparator": "readings", "equivalent": True, "summary": "equivalent: 1 line(s)",
         "differences": [{"where": "line 1", "kind": "metadata", "detail": "when: 09:00 → when: 09:05"}],
