@@ -33,6 +33,8 @@ MAX_HUNKS = 20
 BLOCK = 1 << 20
 #: byte-identical lines in a row after which ``LineDiff`` goes back to comparing blocks
 RESYNC = 16
+#: bytes before a difference searched for its context lines
+_TAIL = 4096
 
 
 def excerpt(a: str, b: str, context: int = CONTEXT) -> tuple[str, str, int]:
@@ -144,21 +146,21 @@ def _key(raw: bytes) -> str:
 
 
 def _common_prefix(a: bytes, b: bytes) -> int:
-    """Length of the longest common prefix of ``a`` and ``b`` (bisected slice compares, in C)."""
-    lo, hi = 0, min(len(a), len(b))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[lo:mid] == b[lo:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
+    """Length of the longest common prefix of ``a`` and ``b``: slices of 64 KiB, then 1 KiB,
+    compared in C, then bytes (no copy larger than 64 KiB)."""
+    n = min(len(a), len(b))
+    lo = 0
+    for step in (1 << 16, 1 << 10, 1):
+        while lo + step <= n and a[lo : lo + step] == b[lo : lo + step]:
+            lo += step
     return lo
 
 
-def _tail_lines(buf: bytes, n: int) -> list[str]:
-    """The last ``n`` complete lines of ``buf`` (which ends at a line start)."""
-    lines = buf.split(b"\n")[:-1] if len(buf) < 4 * CONTEXT * n else buf[-4 * CONTEXT * n:].split(b"\n")[1:-1]
-    return [_key(x) for x in lines[-n:]]
+def _tail_lines(buf: bytes, n: int, whole: bool) -> list[str]:
+    """The last ``n`` complete lines of ``buf``, which ends at a line start and starts at one
+    when ``whole`` (else its first, cut line is left out)."""
+    lines = buf.split(b"\n")[:-1]
+    return [_key(x) for x in (lines if whole else lines[1:])[-n:]]
 
 
 class LineDiff:
@@ -208,9 +210,12 @@ class LineDiff:
         skipped = 0
         line_start = 0  # offset from pos_a of the line the current block starts in
         off = 0
-        prev = b""
+        tail = b""  # the last bytes before ``off``, for context lines
+        a = b = b""
         while True:
-            a, b = fa.read(self.block), fb.read(self.block)
+            a = b = b""  # the previous blocks go before the next are read: two blocks at most
+            a = fa.read(self.block)
+            b = fb.read(self.block)
             if a == b:
                 if not a:
                     return pos_a + off, pos_b + off, skipped, (1 if off > line_start else 0)
@@ -219,15 +224,19 @@ class LineDiff:
                     skipped += n
                     line_start = off + a.rfind(b"\n") + 1
                 off += len(a)
-                prev = a
+                tail = (tail + a[-_TAIL:])[-_TAIL:]
                 continue
             k = _common_prefix(a, b)
             j = a.rfind(b"\n", 0, k)
             if j >= 0:
                 skipped += a.count(b"\n", 0, j + 1)
                 line_start = off + j + 1
-            head = (prev + a)[: len(prev) + line_start - off] if line_start >= off - len(prev) else b""
-            before.extend(_tail_lines(head, CONTEXT_LINES))
+            lo = max(line_start - _TAIL, off - len(tail), 0)  # context: the bytes [lo, line_start)
+            base = off - len(tail)
+            head = tail[lo - base : max(lo, min(off, line_start)) - base] + a[max(lo - off, 0) : max(line_start - off, 0)]
+            if lo:
+                before.clear()  # what line mode left there is not next to this line
+            before.extend(_tail_lines(head, CONTEXT_LINES, whole=lo == 0))
             return pos_a + line_start, pos_b + line_start, skipped, None
 
     def _line_mode(self, fa, fb, pos_a: int, pos_b: int, a_line: int, b_line: int, before: deque[str]):
