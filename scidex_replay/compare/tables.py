@@ -15,8 +15,12 @@ the hunks' rows on each side have the same count and the same sum of 64-bit row 
 not a row of the table (a ``# generated at ...`` footer) is reported as a comment line.
 
 Differing rows are parsed a hunk at a time and their numbers converted and compared a
-column at a time with NumPy, so a table whose every row differs in the last digit costs
-a few times a plain read, not a Python loop per cell.
+column at a time with NumPy. Where no line matches within a window of ``text.WINDOW``
+lines (float noise in every row), the rest of both files is read by pandas in chunks of
+``DENSE_CHUNK`` rows and compared row against row, column by column: the same account,
+near the time of a plain read. Its order check sums pandas' row hashes of the chunks that
+differ beyond the tolerance; rows equal within it in place are not rows moved, so they
+rule ``order`` out. A table pandas cannot read (ragged rows) is compared line by line.
 
 Limits: a quoted field holding a line break is compared as the lines it spans; rows are
 counted as the lines after the header (comment and blank lines included).
@@ -25,16 +29,19 @@ counted as the lines after the header (comment and blank lines included).
 from __future__ import annotations
 
 import csv
+from itertools import zip_longest
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scidex_replay.compare.base import (
     MAX_DIFFERENCES, Comparison, Difference, Kind, Tolerance, relative_difference,
 )
-from scidex_replay.compare.text import MAX_HUNKS, Hunk, LineDiff, endings, excerpt
+from scidex_replay.compare.text import MAX_HUNKS, WINDOW, Hunk, LineDiff, endings, excerpt
 
 #: the columns named in a summary
 SUMMARY_COLUMNS = 3
+#: rows of each file pandas reads at a time where the files differ nearly everywhere
+DENSE_CHUNK = 50_000
 _MASK = (1 << 64) - 1
 
 
@@ -111,6 +118,7 @@ class _Table:
     stats: dict[str, ColumnStats] = field(default_factory=dict)
     examples: list[Difference] = field(default_factory=list)
     heads: list[Difference] = field(default_factory=list)
+    comments: list[Difference] = field(default_factory=list)
     kinds_seen: set[Kind] = field(default_factory=set)
     changed_rows: int = 0
     comment_lines: int = 0
@@ -121,11 +129,18 @@ class _Table:
     hunk_lines_live: int = 0
     hunk_lines_replayed: int = 0
     first_row: int = 0
+    order_possible: bool = True  # False once hashing was skipped for rows equal within the tolerance
 
     def note(self, d: Difference) -> None:
         """Keep ``d`` among the examples while there is room, and always the first of its kind."""
         if len(self.examples) < MAX_DIFFERENCES or d.kind not in self.kinds_seen:
             self.examples.append(d)
+        self.kinds_seen.add(d.kind)
+
+    def comment(self, d: Difference) -> None:
+        """A differing comment line (kept apart from the cells: the first ``SUMMARY_COLUMNS``)."""
+        if len(self.comments) < SUMMARY_COLUMNS:
+            self.comments.append(d)
         self.kinds_seen.add(d.kind)
 
     def row(self, line: int) -> int:
@@ -203,6 +218,14 @@ class _Table:
             for i, va, vb in cells:
                 self._cell(j, a0 + i, va, vb)
             return
+        lines = np.array([a0 + i for i, _, _ in cells])
+        self.numbers(j, lines, A, B, lambda k: (cells[k][1], cells[k][2]))
+
+    def numbers(self, j: int, lines, A, B, text) -> None:
+        """Numbers of column ``j`` that differ (NumPy arrays; ``lines`` their 0-based line
+        numbers; ``text(k)`` the two cells as written): counts, maxima and the examples."""
+        import numpy as np
+
         stats = self._stats(j)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             eq = (A == B) | (np.isnan(A) & np.isnan(B))
@@ -213,14 +236,14 @@ class _Table:
             close = eq | (np.isfinite(d) & (d <= self.tolerance.atol + self.tolerance.rtol * np.abs(A)))
         k = int(np.argmax(d))
         if d[k] > stats.max_abs_diff or not stats.max_abs_row:
-            stats.max_abs_diff, stats.max_abs_row = float(d[k]), self.row(a0 + cells[k][0])
+            stats.max_abs_diff, stats.max_abs_row = float(d[k]), self.row(int(lines[k]))
         k = int(np.argmax(r))
         if r[k] > stats.max_rel_diff or not stats.max_rel_row:
-            stats.max_rel_diff, stats.max_rel_row = float(r[k]), self.row(a0 + cells[k][0])
+            stats.max_rel_diff, stats.max_rel_row = float(r[k]), self.row(int(lines[k]))
         n_close = int(close.sum())
         stats.numeric += n_close
-        stats.content += len(cells) - n_close
-        shown = list(range(min(len(cells), max(MAX_DIFFERENCES - len(self.examples), 0))))
+        stats.content += len(A) - n_close
+        shown = list(range(min(len(A), max(MAX_DIFFERENCES - len(self.examples), 0))))
         for kind_close in (False, True):  # the first of each kind, kept whatever the room
             kind = Kind.NUMERIC if kind_close else Kind.CONTENT
             if kind not in self.kinds_seen:
@@ -228,11 +251,95 @@ class _Table:
                 if first.size and int(first[0]) not in shown:
                     shown.append(int(first[0]))
         for k in shown:
-            i, va, vb = cells[k]
-            la = a0 + i
+            la = int(lines[k])
+            va, vb = text(k)
             where = f"column {self.column(j)!r} row {self.row(la)} (line {la + 1})"
             detail = f"{va} → {vb} (abs diff {d[k]:.3g}, rel diff {r[k]:.3g})"
             self.note(Difference(where, Kind.NUMERIC if close[k] else Kind.CONTENT, detail))
+
+    def dense(self, live: Path, replayed: Path, a_pos: int, b_pos: int, line: int) -> tuple[int, int]:
+        """Compare both files from byte ``a_pos``/``b_pos`` (line ``line`` of each) to their ends
+        with pandas, ``DENSE_CHUNK`` rows of each at a time, row against row; returns the
+        rows read from each. Used where no line matched within a window: the files differ
+        nearly everywhere (numbers with float noise in every row), and parsing in C keeps
+        the comparison near the time of a read."""
+        import numpy as np
+        import pandas as pd
+
+        ncol = len(self.columns)
+        kw = dict(header=None, sep=self.delimiter, names=list(range(ncol)) if ncol else None,
+                  chunksize=DENSE_CHUNK, skip_blank_lines=False, low_memory=False)
+        rows = [0, 0]
+        with open(live, "rb") as fa, open(replayed, "rb") as fb:
+            fa.seek(a_pos)
+            fb.seek(b_pos)
+            for ca, cb in zip_longest(pd.read_csv(fa, **kw), pd.read_csv(fb, **kw)):
+                na, nb = len(ca) if ca is not None else 0, len(cb) if cb is not None else 0
+                n = min(na, nb)
+                start = line + rows[0]
+                content = sum(s.content for s in self.stats.values()) + self.comment_lines
+                differing = self._dense_chunk(ca.iloc[:n], cb.iloc[:n], start) if n else False
+                if na != nb or sum(s.content for s in self.stats.values()) + self.comment_lines > content:
+                    # rows that differ beyond the tolerance: they may be rows moved (order)
+                    for side, chunk in ((0, ca), (1, cb)):
+                        if chunk is not None:
+                            h = int(pd.util.hash_pandas_object(chunk, index=False).to_numpy().sum(dtype=np.uint64))
+                            if side:
+                                self.sum_replayed = (self.sum_replayed + h) & _MASK
+                            else:
+                                self.sum_live = (self.sum_live + h) & _MASK
+                elif differing:  # numbers within the tolerance in place: not the same rows moved
+                    self.order_possible = False
+                if na != nb:
+                    side, extra, first = ("recorded", na - n, start + n) if na > nb else ("replayed", nb - n, line + rows[1] + n)
+                    if side == "recorded":
+                        self.unpaired_live += extra
+                    else:
+                        self.unpaired_replayed += extra
+                    self.note(Difference(f"row {self.row(first)} (line {first + 1}, {side})", Kind.CONTENT, f"{extra} row(s) or more only {side}"))
+                rows[0] += na
+                rows[1] += nb
+        self.hunk_lines_live += rows[0]
+        self.hunk_lines_replayed += rows[1]
+        if not self.first_row:
+            self.first_row = self.row(line)
+        return rows[0], rows[1]
+
+    def _dense_chunk(self, ca, cb, start: int) -> bool:
+        """Compare two chunks of as many rows, row against row; whether any cell differs."""
+        import numpy as np
+        import pandas as pd
+
+        changed = np.zeros(len(ca), dtype=bool)
+        width = max(ca.shape[1], cb.shape[1])
+        for j in range(width):
+            if j >= ca.shape[1] or j >= cb.shape[1]:
+                continue
+            sa, sb = ca.iloc[:, j], cb.iloc[:, j]
+            if pd.api.types.is_numeric_dtype(sa) and pd.api.types.is_numeric_dtype(sb) and not pd.api.types.is_bool_dtype(sa):
+                A, B = sa.to_numpy(dtype=float), sb.to_numpy(dtype=float)
+                with np.errstate(invalid="ignore"):
+                    neq = ~((A == B) | (np.isnan(A) & np.isnan(B)))
+                idx = np.flatnonzero(neq)
+                if idx.size:
+                    self.numbers(j, start + idx, A[idx], B[idx], lambda k, A=A[idx], B=B[idx]: (repr(float(A[k])), repr(float(B[k]))))
+            else:
+                na_a, na_b = sa.isna().to_numpy(), sb.isna().to_numpy()
+                ta, tb = sa.astype(str).to_numpy(), sb.astype(str).to_numpy()
+                neq = (ta != tb) & ~(na_a & na_b)
+                for i in np.flatnonzero(neq):
+                    va, vb = "" if na_a[i] else str(ta[i]), "" if na_b[i] else str(tb[i])
+                    if j == 0 and (va.startswith("#") or vb.startswith("#")):  # a comment line, as pair() says it
+                        neq[i] = False
+                        self.comment_lines += 1
+                        ea, eb, col = excerpt(va, vb)
+                        self.comment(Difference(f"line {start + int(i) + 1} (comment)", Kind.CONTENT, f"column {col}: {ea!r} → {eb!r}"))
+                        continue
+                    self._cell(j, start + int(i), va, vb)
+            changed |= neq
+        n = int(changed.sum())
+        self.changed_rows += n
+        return n > 0
 
     def pair(self, la: int, a: str, lb: int, b: str) -> None:
         if self.header and (la == 0 or lb == 0):
@@ -252,7 +359,7 @@ class _Table:
         if (a.startswith("#") and len(fa) != ncol) or (b.startswith("#") and len(fb) != ncol):
             self.comment_lines += 1
             ea, eb, col = excerpt(a, b)
-            self.note(Difference(f"line {la + 1} (comment)", Kind.CONTENT, f"column {col}: {ea!r} → {eb!r}"))
+            self.comment(Difference(f"line {la + 1} (comment)", Kind.CONTENT, f"column {col}: {ea!r} → {eb!r}"))
             return
         row = self.row(la)
         changed = False
@@ -302,6 +409,12 @@ class CsvComparator:
         return False  # a table is any text; the extension decides
 
     def compare(self, live: Path, replayed: Path, *, name: str, tolerance: Tolerance) -> Comparison:
+        try:
+            return self._compare(live, replayed, name, tolerance, dense=True)
+        except ValueError:  # pandas could not read the rest (ragged rows): line by line all along
+            return self._compare(live, replayed, name, tolerance, dense=False)
+
+    def _compare(self, live: Path, replayed: Path, name: str, tolerance: Tolerance, dense: bool) -> Comparison:
         first = _first_line(live)
         delimiter = delimiter_of(name, first)
         header_fields = _fields(first, delimiter)
@@ -310,17 +423,24 @@ class CsvComparator:
         lines = LineDiff(live, replayed)
         unified = [f"--- live/{name}\n", f"+++ replayed/{name}\n"]
         hunks = 0
+        counts = None
         for hunk in lines:
             if hunks < MAX_HUNKS:
                 unified.append(hunk.unified(name))
             hunks += 1
+            if dense and len(hunk.a_lines) == len(hunk.b_lines) == WINDOW and hunk.a0 == hunk.b0 > 0 and not table.heads:
+                rows = table.dense(live, replayed, hunk.a_pos, hunk.b_pos, hunk.a0)
+                counts = (hunk.a0 + rows[0], hunk.b0 + rows[1])
+                break
             table.hunk(hunk)
-        return _verdict(self.name, table, lines, hunks, "".join(unified) if hunks else None)
+        if counts is None:
+            counts = (lines.lines_live, lines.lines_replayed)
+        return _verdict(self.name, table, lines, counts, hunks, "".join(unified) if hunks else None)
 
 
-def _verdict(comparator: str, t: _Table, lines: LineDiff, hunks: int, full_diff: str | None) -> Comparison:
+def _verdict(comparator: str, t: _Table, lines: LineDiff, counts: tuple[int, int], hunks: int, full_diff: str | None) -> Comparison:
     skip = 1 if t.header else 0
-    rows_live, rows_replayed = max(lines.lines_live - skip, 0), max(lines.lines_replayed - skip, 0)
+    rows_live, rows_replayed = max(counts[0] - skip, 0), max(counts[1] - skip, 0)
     metrics: dict = {
         "rows_live": rows_live, "rows_replayed": rows_replayed, "columns": len(t.columns),
         "hunks": hunks, "changed_rows": t.changed_rows,
@@ -335,7 +455,7 @@ def _verdict(comparator: str, t: _Table, lines: LineDiff, hunks: int, full_diff:
             return Comparison(comparator, f"equivalent: the table reads equal; {why}", [d], metrics)
         d = Difference("bytes", Kind.CONTENT, "the lines read equal as UTF-8; invalid UTF-8 bytes differ")
         return Comparison(comparator, "content differs: invalid UTF-8 bytes differ", [d], metrics)
-    if t.hunk_lines_live == t.hunk_lines_replayed and t.sum_live == t.sum_replayed:
+    if t.order_possible and t.hunk_lines_live == t.hunk_lines_replayed and t.sum_live == t.sum_replayed:
         moved = t.hunk_lines_live
         metrics["rows_moved"] = moved
         detail = f"the same {rows_live} rows in another order: {moved} row(s) moved, the first at row {t.first_row}"
@@ -362,10 +482,12 @@ def _verdict(comparator: str, t: _Table, lines: LineDiff, hunks: int, full_diff:
     if t.unpaired_live or t.unpaired_replayed:
         only = [f"{n} row(s) only {side}" for n, side in ((t.unpaired_live, "recorded"), (t.unpaired_replayed, "replayed")) if n]
         parts.append(", ".join(only))
-    comments = [d for d in t.examples if d.where.endswith("(comment)")]
-    if comments:
-        parts.append(f"{comments[0].where}: {comments[0].detail}" + (f" and {t.comment_lines - 1} more" if t.comment_lines > 1 else ""))
-    differences += t.examples
+    if t.comments:
+        first = t.comments[0]
+        parts.append(f"{first.where}: {first.detail}" + (f" and {t.comment_lines - 1} more" if t.comment_lines > 1 else ""))
+    if cols and numeric_cols:
+        parts.append("numbers within the tolerance in " + ", ".join(f"column {c!r}" for c, _ in numeric_cols[:SUMMARY_COLUMNS]))
+    differences += t.comments + t.examples
     metrics["comment_lines"] = t.comment_lines
     content = any(d.kind is Kind.CONTENT for d in differences)
     if content:

@@ -54,7 +54,11 @@ def _lines(path: Path) -> Iterator[str]:
 
 
 class Hunk:
-    """One region where the files differ: lines [a0, a1) of live, [b0, b1) of replayed (0-based)."""
+    """One region where the files differ: lines [a0, a1) of live, [b0, b1) of replayed (0-based);
+    from ``LineDiff``, ``a_pos``/``b_pos`` are the byte offsets of its first lines."""
+
+    a_pos: int | None = None
+    b_pos: int | None = None
 
     def __init__(self, a0: int, a_lines: list[str], b0: int, b_lines: list[str], before: list[str]):
         self.a0, self.a_lines, self.b0, self.b_lines, self.before = a0, a_lines, b0, b_lines, before
@@ -291,7 +295,9 @@ class LineDiff:
             matcher = difflib.SequenceMatcher(None, a_list, b_list, autojunk=False)
             meet = next((m for m in matcher.get_matching_blocks() if m.size >= min(3, len(a_list) - m.a, len(b_list) - m.b) and m.size), None)
             na, nb = (meet.a, meet.b) if meet is not None else (len(a_list), len(b_list))
-            yield Hunk(a_line, a_list[:na], b_line, b_list[:nb], list(before))
+            hunk = Hunk(a_line, a_list[:na], b_line, b_list[:nb], list(before))
+            hunk.a_pos, hunk.b_pos = pos_a, pos_b
+            yield hunk
             for _ in range(na):
                 pos_a += len(a_buf.popleft())
             for _ in range(nb):

@@ -120,6 +120,54 @@ def test_tab_separated_cells_are_split_on_tabs(tmp_path):
     assert c.differences[1].to_json() == {"where": "column 'name' row 1 (line 2)", "kind": "content", "detail": "'s0' → 'zero'"}
 
 
+def noisy_pair(tmp_path: Path, rows: int = 12_000) -> tuple[Path, Path]:
+    """Every row's 'x' off by float noise, one 'name' changed, a clock footer: no line in common."""
+    rng = np.random.default_rng(5)
+    live = pd.DataFrame({"id": np.arange(rows), "x": rng.standard_normal(rows), "name": [f"s{i}" for i in range(rows)]})
+    replayed = live.assign(x=live["x"] * (1 + 1.7e-12))
+    replayed.loc[9_000, "name"] = "changed"
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    for path, df, clock in ((a, live, "21:00:01"), (b, replayed, "21:00:07")):
+        df.to_csv(path, index=False)
+        with open(path, "a") as fh:
+            fh.write(f"# generated at {clock}\n")
+    return a, b
+
+
+def test_files_that_differ_in_every_row_are_read_by_pandas_with_the_same_answer(tmp_path, monkeypatch):
+    from scidex_replay.compare import tables
+
+    a, b = noisy_pair(tmp_path)
+    dense = CsvComparator().compare(a, b, name="b.csv", tolerance=NOISE)
+    monkeypatch.setattr(tables, "WINDOW", 10**9)  # never switch: line by line all along
+    by_lines = CsvComparator().compare(a, b, name="b.csv", tolerance=NOISE)
+    assert (dense.metrics.pop("hunks"), by_lines.metrics.pop("hunks")) == (1, 7)  # then it stopped looking for hunks
+    assert dense.to_json() == by_lines.to_json()
+    assert dense.summary == (
+        "content differs: column 'name' 1 cell(s), 12000 of 12001 rows; "
+        "line 12002 (comment): column 23: '# generated at 21:00:01' → '# generated at 21:00:07'; numbers within the tolerance in column 'x'"
+    )
+    x = dense.metrics["column_differences"]["x"]
+    assert x["numeric_cells"] == 12_000 and x["changed_cells"] == 0 and x["max_rel_diff"] == pytest.approx(1.7e-12, rel=1e-3)
+
+
+def test_ragged_rows_pandas_cannot_read_are_compared_line_by_line(tmp_path):
+    a, b = noisy_pair(tmp_path)
+    lines = b.read_text().splitlines(keepends=True)
+    lines[6000] = lines[6000].rstrip("\n") + ",extra\n"  # a fourth cell: pandas raises
+    b.write_text("".join(lines))
+    c = compare_files(a, b, name="b.csv", tolerance=NOISE)
+    assert c.comparator == "csv" and not c.equivalent
+    assert any(d.to_json() == {"where": "column 'column 4' row 6000 (line 6001)", "kind": "content", "detail": "only replayed: 'extra'"} for d in c.differences)
+
+
+def test_a_shuffled_large_table_is_order_when_read_by_pandas(tmp_path):
+    live = frame(20_000)
+    a, b = pair(tmp_path, live, live.sample(frac=1.0, random_state=1))
+    c = CsvComparator().compare(a, b, name="b.csv", tolerance=NOISE)
+    assert c.equivalent and c.kinds == ["order"] and c.metrics["rows_moved"] == 20_000
+
+
 def write_clock_table(path: Path, rows: int, clock: str) -> None:
     """The table of shared case 20-large-output (terashuf#6): rows of numbers, then the clock."""
     rng = np.random.RandomState(7)
