@@ -29,8 +29,8 @@ counted as the lines after the header (comment and blank lines included).
 from __future__ import annotations
 
 import csv
-from itertools import zip_longest
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 
 from scidex_replay.compare.base import (
@@ -428,7 +428,7 @@ class CsvComparator:
             if hunks < MAX_HUNKS:
                 unified.append(hunk.unified(name))
             hunks += 1
-            if dense and len(hunk.a_lines) == len(hunk.b_lines) == WINDOW and hunk.a0 == hunk.b0 > 0 and not table.heads:
+            if dense and len(hunk.a_lines) == len(hunk.b_lines) == WINDOW and hunk.a0 == hunk.b0 and (hunk.a0 or not header) and not table.heads:
                 rows = table.dense(live, replayed, hunk.a_pos, hunk.b_pos, hunk.a0)
                 counts = (hunk.a0 + rows[0], hunk.b0 + rows[1])
                 break
