@@ -68,7 +68,9 @@ def test_float_noise_and_a_new_uuid_are_equivalent(tmp_path):
 def test_a_uuid_replaced_by_a_word_is_content(tmp_path):
     replayed = document()
     replayed["run_id"] = "none"
-    assert compare(tmp_path, document(), replayed).kinds == ["content"]
+    c = compare(tmp_path, document(), replayed)
+    assert c.comparator == "json" and c.kinds == ["content"]
+    assert c.differences[0].to_json() == {"where": "$.run_id", "kind": "content", "detail": "'44c447c8-0396-4239-ae94-34afed14fefa' → 'none'"}
 
 
 def test_reordered_keys_and_a_set_written_in_another_order_are_order(tmp_path):
