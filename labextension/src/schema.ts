@@ -11,6 +11,7 @@
  */
 export type Outcome =
   | 'reproduced'
+  | 'equivalent'
   | 'output-differs'
   | 'input-differs'
   | 'failed'
@@ -212,6 +213,7 @@ export interface ManifestV1 {
  */
 export const OUTCOMES: readonly Outcome[] = [
   "reproduced",
+  "equivalent",
   "output-differs",
   "input-differs",
   "failed",
