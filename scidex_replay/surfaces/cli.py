@@ -442,7 +442,7 @@ def _print_comparisons(reg: Any, manifest: dict[str, Any], out: Any) -> None:
                 lines.append((f"  … {len(differences) - DIFF_SHOWN_DIFFERENCES} more difference(s) (--json lists them)", "dim"))
             blob = (c.get("metrics") or {}).get("diff_blob")
             where = _diff_file(out, step, output, name) if out is not None else None
-            budget = DIFF_SHOWN_LINES - len(lines) - 1
+            budget = DIFF_SHOWN_LINES - len(lines) - 2  # the "…" and "full diff" lines
             if isinstance(blob, str) and reg.store.has(blob):
                 shown, more = _diff_head(reg.store, blob, max(budget, 1))
                 lines.extend((f"  {line}", _diff_style(line)) for line in shown)
