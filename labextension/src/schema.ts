@@ -235,3 +235,14 @@ export const STATUSES: readonly Status[] = [
   "interrupted",
   "aborted"
 ];
+
+/**
+ * Every difference kind, in the schema's order.
+ */
+export const KINDS: readonly Comparison['differences'][number]['kind'][] = [
+  "metadata",
+  "volatile-id",
+  "order",
+  "numeric",
+  "content"
+];
