@@ -444,7 +444,8 @@ namespace Private {
   }
 
   /**
-   * The reason's words, then a block per output whose bytes differ.
+   * The reason's words (unless a block's summary says them), then a block per
+   * output whose bytes differ.
    */
   function reason(step: IReplayStep): Node | string {
     const compared = comparedOutputs(step);
@@ -452,7 +453,12 @@ namespace Private {
       return detail(step);
     }
     const node = el('div');
-    node.appendChild(el('span', 'scidex-Manifest-reasonText', detail(step)));
+    const words = detail(step);
+    const summaries = compared.map(o => text(asObject(o.comparison)?.summary));
+    if (words && !summaries.includes(words)) {
+      // the words say more than the blocks' summaries (several outputs, or no comparison)
+      node.appendChild(el('span', 'scidex-Manifest-reasonText', words));
+    }
     for (const output of compared) {
       node.appendChild(comparison(output));
     }

@@ -60,11 +60,13 @@ describe('comparisons', () => {
     expect(differs.open).toBe(true);
   });
 
-  it('should keep the reason words beside the blocks, and one row per step', async () => {
+  it('should keep one row per step, and the reason words only where no summary says them', async () => {
     const node = await render(manifestWithComparisons());
     expect(node.querySelectorAll('.scidex-Manifest-steps tbody tr')).toHaveLength(2);
-    expect(node.querySelector('.scidex-Manifest-reasonText')?.textContent).toBe(
-      'only $.id (a random id) and $.created differ'
+    expect(node.querySelectorAll('.scidex-Manifest-reasonText')).toHaveLength(0);
+    const several = await render(manifestWithOutputs());
+    expect(several.querySelector('.scidex-Manifest-reasonText')?.textContent).toBe(
+      '1 of 3 outputs differ (figures/fig2.png)'
     );
   });
 

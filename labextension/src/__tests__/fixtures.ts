@@ -171,7 +171,7 @@ export function manifestWithComparisons(): ManifestV2 {
         step_name: 'summarise',
         ok: false,
         outcome: 'equivalent',
-        reason: 'equivalent: only $.id (a random id) and $.created differ',
+        reason: 'equivalent: equivalent: only $.id (a random id) and $.created differ',
         output_hash_replayed: H('a'),
         comparison: {
           comparator: 'json',
