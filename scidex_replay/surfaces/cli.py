@@ -412,47 +412,38 @@ def _print_comparisons(reg: Any, manifest: dict[str, Any], out: Any) -> None:
     manifest has it (summary, differences with kind, where and detail), the first lines of its
     readable diff (the ``diff_blob`` in the store), and where ``--out`` wrote the whole diff.
     At most ``DIFF_SHOWN_LINES`` lines per output."""
-    from scidex_replay.outcomes import Outcome
     from scidex_replay.surfaces.labels import OUTCOME_STYLE
+    from scidex_replay.surfaces.manifest_view import comparison_rows
 
     say = _sayer()
-    for step in manifest["steps"]:
-        outputs = step.get("outputs") or [{
-            "artifact_id": step["target_artifact_id"], "name": None, "outcome": step.get("outcome"),
-            "comparison": step.get("comparison"),
-        }]
-        for output in outputs:
-            outcome = output.get("outcome")
-            if outcome not in (Outcome.EQUIVALENT, Outcome.OUTPUT_DIFFERS):
-                continue
-            name = output.get("name") or output["artifact_id"]
-            c = output.get("comparison")
-            lines: list[tuple[str, str]] = []
-            head = f"{_step_label(step.get('step_name'), step['step_id'])}: {name}: {outcome}"
-            lines.append((head + (f" ({c['comparator']})" if c else ""), f"bold {OUTCOME_STYLE.get(outcome, '')}".strip()))
-            if not c:
-                lines.append(("  no comparison: the recorded bytes are not in the store", "dim"))
-                _emit(say, lines)
-                continue
-            lines.append((f"  {c['summary']}", ""))
-            differences = c.get("differences") or []
-            for d in differences[:DIFF_SHOWN_DIFFERENCES]:
-                lines.append((f"  {d['kind']:<11} {d['where']}: {d['detail']}", _KIND_STYLE.get(d["kind"], "")))
-            if len(differences) > DIFF_SHOWN_DIFFERENCES:
-                lines.append((f"  … {len(differences) - DIFF_SHOWN_DIFFERENCES} more difference(s) (--json lists them)", "dim"))
-            blob = (c.get("metrics") or {}).get("diff_blob")
-            where = _diff_file(out, step, output, name) if out is not None else None
-            budget = DIFF_SHOWN_LINES - len(lines) - 2  # the "…" and "full diff" lines
-            if isinstance(blob, str) and reg.store.has(blob):
-                shown, more = _diff_head(reg.store, blob, max(budget, 1))
-                lines.extend((f"  {line}", _diff_style(line)) for line in shown)
-                if more:
-                    lines.append(("  …", "dim"))
-                if where is not None:
-                    lines.append((f"full diff: {where}", ""))
-                else:
-                    lines.append(("full diff: replay with --out DIR to have it in DIR/STEP/NAME.diff", "dim"))
+    for row in comparison_rows(manifest):
+        name, outcome, c = row["output"], row["outcome"], row["comparison"]
+        lines: list[tuple[str, str]] = []
+        head = f"{_step_label(row['step_name'], row['step_id'])}: {name}: {outcome}"
+        lines.append((head + (f" ({c['comparator']})" if c else ""), f"bold {OUTCOME_STYLE.get(outcome, '')}".strip()))
+        if not c:
+            lines.append(("  no comparison: the recorded bytes are not in the store", "dim"))
             _emit(say, lines)
+            continue
+        lines.append((f"  {c['summary']}", ""))
+        differences = c.get("differences") or []
+        for d in differences[:DIFF_SHOWN_DIFFERENCES]:
+            lines.append((f"  {d['kind']:<11} {d['where']}: {d['detail']}", _KIND_STYLE.get(d["kind"], "")))
+        if len(differences) > DIFF_SHOWN_DIFFERENCES:
+            lines.append((f"  … {len(differences) - DIFF_SHOWN_DIFFERENCES} more difference(s) (--json lists them)", "dim"))
+        blob = (c.get("metrics") or {}).get("diff_blob")
+        where = _diff_file(out, row) if out is not None else None
+        budget = DIFF_SHOWN_LINES - len(lines) - 2  # the "…" and "full diff" lines
+        if isinstance(blob, str) and reg.store.has(blob):
+            shown, more = _diff_head(reg.store, blob, max(budget, 1))
+            lines.extend((f"  {line}", _diff_style(line)) for line in shown)
+            if more:
+                lines.append(("  …", "dim"))
+            if where is not None:
+                lines.append((f"full diff: {where}", ""))
+            else:
+                lines.append(("full diff: replay with --out DIR to have it in DIR/STEP/NAME.diff", "dim"))
+        _emit(say, lines)
 
 
 _KIND_STYLE = {"content": "red", "numeric": "yellow", "metadata": "cyan", "volatile-id": "cyan", "order": "cyan"}
@@ -484,15 +475,16 @@ def _diff_head(store: Any, digest: str, n: int) -> tuple[list[str], bool]:
     return lines, False
 
 
-def _diff_file(out: Any, step: dict[str, Any], output: dict[str, Any], name: str) -> Path | None:
-    """Where ``--out`` wrote the whole diff of ``output`` (``OUT/STEP/PATH.diff``), if it did."""
+def _diff_file(out: Any, row: dict[str, Any]) -> Path | None:
+    """Where ``--out`` wrote the whole diff of a compared output (``OUT/STEP/PATH.diff``,
+    ``row`` from ``comparison_rows``), if it did."""
     from scidex_replay.handlers.spec import safe_name
     from scidex_replay.replay.engine import export_path
 
-    label = step.get("step_name") or step["step_id"]
-    for candidate in (name, safe_name(name, output["artifact_id"])):
+    name = row["output"]
+    for candidate in (name, safe_name(name, row["artifact_id"] or "output")):
         try:
-            path = export_path(Path(out), label, step["step_id"], candidate)
+            path = export_path(Path(out), row["step"], row["step_id"], candidate)
         except BadInput:
             continue
         diff = path.with_name(path.name + ".diff")

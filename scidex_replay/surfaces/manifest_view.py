@@ -74,7 +74,7 @@ def _v1_outcome(reason: str) -> str:
 
 def comparison_rows(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per output whose bytes differ (outcome ``equivalent`` or ``output-differs``), in
-    step order: ``step_id``, ``step`` (name, else id), ``output`` (its name, else artifact id),
+    step order: ``step_id``, ``step`` (name, else id), ``step_name``, ``artifact_id``, ``output`` (its name, else artifact id),
     ``outcome``, ``hash_live``, ``hash_replayed`` and ``comparison`` (the manifest's dict, or
     None when nothing could compare). A step without ``outputs`` (v1, hand-made) stands for its
     one output with the step's own fields."""
@@ -89,8 +89,8 @@ def comparison_rows(manifest: dict[str, Any]) -> list[dict[str, Any]]:
             if o.get("outcome") not in COMPARED:
                 continue
             rows.append({
-                "step_id": s["step_id"], "step": s.get("step_name") or s["step_id"],
-                "output": o.get("name") or o.get("artifact_id") or "", "outcome": o["outcome"],
+                "step_id": s["step_id"], "step": s.get("step_name") or s["step_id"], "step_name": s.get("step_name"),
+                "artifact_id": o.get("artifact_id"), "output": o.get("name") or o.get("artifact_id") or "", "outcome": o["outcome"],
                 "hash_live": o.get("hash_live"), "hash_replayed": o.get("hash_replayed"), "comparison": o.get("comparison"),
             })
     return rows

@@ -124,3 +124,25 @@ def test_runs_counts_equivalent_steps(equivalent_run, capsys):
     assert main(["runs", "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["equivalent"] == 1 and row["differs"] == 0
+
+
+def test_diff_lists_at_most_a_few_differences_and_says_when_nothing_compared(registry, capsys):
+    from _manifests import v2_manifest
+
+    from scidex_replay.outcomes import Outcome, Status
+    from scidex_replay.surfaces.cli import DIFF_SHOWN_DIFFERENCES, _print_comparisons
+
+    manifest = v2_manifest(Status.DIFFERS, Outcome.OUTPUT_DIFFERS, Outcome.REPRODUCED, Outcome.OUTPUT_DIFFERS)
+    diff = registry.store.put_bytes("".join(f"@@ -{i} +{i} @@\n-a\n+b\n" for i in range(500)).encode())[0]
+    manifest["steps"][0]["outputs"][0]["comparison"] = {
+        "comparator": "csv", "equivalent": False, "summary": "content differs: 20 cells",
+        "differences": [{"where": f"column 'x' row {i}", "kind": "content", "detail": f"{i} → {i + 1}"} for i in range(20)],
+        "metrics": {"diff_blob": diff},
+    }
+    _print_comparisons(registry, manifest, None)
+    first, third = blocks("\n" + capsys.readouterr().out)
+    assert first[0] == "step1 (s_00000001): out1.txt: output-differs (csv)"
+    listed = [line for line in first if line.startswith("  content     column 'x' row ")]
+    assert len(listed) == DIFF_SHOWN_DIFFERENCES and f"  … {20 - DIFF_SHOWN_DIFFERENCES} more difference(s) (--json lists them)" in first
+    assert len(first) == DIFF_SHOWN_LINES and first[-2] == "  …"
+    assert third == ["step3 (s_00000003): out3.txt: output-differs", "  no comparison: the recorded bytes are not in the store"]
