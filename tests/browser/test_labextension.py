@@ -7,7 +7,7 @@ writes random bytes: a replay shows ``reproduced``, ``output-differs`` and
 (Playwright on ``/usr/bin/chromium``, never a downloaded browser) opens
 notebooks, runs them, clicks the "Rerun artifact" toolbar button, and the tests
 assert on the DOM and on the saved ``.ipynb``. Screenshots go to
-``docs/screenshots/`` (with SCIDEX_UPDATE_SCREENSHOTS=1).
+``docs/screenshots/`` and ``docs/images/comparison.png`` (with SCIDEX_UPDATE_SCREENSHOTS=1).
 
 ``make test`` installs chromium (Debian package) and builds the extension first.
 """
