@@ -745,9 +745,10 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
         v = verdicts[r["run_id"]]
         start = f" from {_markup(r['from_step'])}" if r["from_step"] else ""
         changed = "".join(f"\n  changed {_markup(c['text'])}" for c in r["changes"])
+        equivalent = f"{r['equivalent']} equivalent, " if r.get("equivalent") else ""  # said only when there are some
         return (
             f"{_markup(r['run_id'])} {_markup(r['kind'])} of {_markup(r['target_artifact_id'])}{start} [{v.rich_style}]{v.label}[/{v.rich_style}]  "
-            f"{r['reproduced']} reproduced, {r.get('equivalent', 0)} equivalent, {r.get('differs', 0)} differ, {r['reused']} reused, "
+            f"{r['reproduced']} reproduced, {equivalent}{r.get('differs', 0)} differ, {r['reused']} reused, "
             f"{r['executed']} executed, {r['failed']} failed"
             f"  {r['started_at'][:19]}{changed}"
         )

@@ -146,3 +146,10 @@ def test_diff_lists_at_most_a_few_differences_and_says_when_nothing_compared(reg
     assert len(listed) == DIFF_SHOWN_DIFFERENCES and f"  … {20 - DIFF_SHOWN_DIFFERENCES} more difference(s) (--json lists them)" in first
     assert len(first) == DIFF_SHOWN_LINES and first[-2] == "  …"
     assert third == ["step3 (s_00000003): out3.txt: output-differs", "  no comparison: the recorded bytes are not in the store"]
+
+
+def test_runs_says_equivalent_only_for_a_run_that_has_some(registry, capsys):
+    rerun_artifact(record(registry, "import sys; open(sys.argv[-1], 'w').write('same')", "same.txt"), registry=registry)
+    assert main(["runs"]) == 0
+    line = " ".join(capsys.readouterr().out.split())
+    assert "1 reproduced, 0 differ," in line and "equivalent" not in line
