@@ -1,7 +1,8 @@
 /**
  * Generates src/schema.ts from the manifest JSON Schema that the Python
  * package ships, the one source of the manifest contract: its types (by
- * json-schema-to-typescript) and the outcome and status lists of its enums.
+ * json-schema-to-typescript) and the outcome, status and difference-kind
+ * lists of its enums.
  *
  * `jlpm build:schema` writes the file; with `--stdout` the text is printed
  * instead, which src/__tests__/schema.spec.ts compares with the committed file.
@@ -35,15 +36,22 @@ async function generate() {
   return (
     types +
     enumList('OUTCOMES', 'Outcome', schema.$defs.outcome.enum) +
-    enumList('STATUSES', 'Status', schema.$defs.status.enum)
+    enumList('STATUSES', 'Status', schema.$defs.status.enum) +
+    enumList(
+      'KINDS',
+      "Comparison['differences'][number]['kind']",
+      schema.$defs.comparison.properties.differences.items.properties.kind.enum,
+      'difference kind'
+    )
   );
 }
 
-function enumList(name, type, values) {
+function enumList(name, type, values, what = '') {
   const items = values.map(v => `  ${JSON.stringify(v)}`).join(',\n');
+  const doc = what ? `Every ${what}, in the schema's order.` : `Every {@link ${type}}, in the schema's order.`;
   return `
 /**
- * Every {@link ${type}}, in the schema's order.
+ * ${doc}
  */
 export const ${name}: readonly ${type}[] = [
 ${items}

@@ -3,7 +3,11 @@
  * of the replayed steps with a status chip each, under the run's lineage. A
  * step shows by its name when it has one, its id beside; when a step wrote
  * several outputs, an outputs column lists them with a chip each, so that the
- * one that differs shows.
+ * one that differs shows. Under the reason of a step whose outputs' bytes
+ * differ comes one collapsible block per such output: what its comparator
+ * says (the summary, always visible), and the differences, each with its
+ * kind, where and detail (open at first when the content differs, closed when
+ * the output is equivalent).
  *
  * The manifest is data: every string in it reaches the DOM through
  * `textContent` or an attribute value, never as markup, and class names come
@@ -19,6 +23,7 @@ import {
   OUTCOMES,
   statusOf
 } from './manifest';
+import { KINDS } from './schema';
 import type { Status } from './schema';
 import { IReplayManifest, IReplayStep, MIME_TYPE } from './tokens';
 
@@ -66,6 +71,11 @@ export const rendererFactory: IRenderMime.IRendererFactory = {
 
 namespace Private {
   const HASH_CHARS = 12;
+  /**
+   * Outcomes of an output whose bytes differ, which a comparator judged.
+   */
+  const COMPARED: ReadonlySet<string> = new Set(['equivalent', 'output-differs']);
+  const KNOWN_KINDS: ReadonlySet<string> = new Set(KINDS);
 
   /**
    * The verdict of a v2 run by its status: the words, and the outcome whose
@@ -239,6 +249,83 @@ namespace Private {
     return tableNode;
   }
 
+  /**
+   * A step's outputs whose bytes differ (outcome `equivalent` or
+   * `output-differs`), each with its name; a step without `outputs` (v1)
+   * stands for its one output with its own fields.
+   */
+  function comparedOutputs(step: IReplayStep): { [key: string]: unknown }[] {
+    const outputs = outputsOf(step);
+    const all = outputs.length
+      ? outputs
+      : [{ outcome: step.outcome, comparison: step.comparison, artifact_id: step.target_artifact_id }];
+    return all.filter(o => COMPARED.has(outcomeOf(o)));
+  }
+
+  /**
+   * What the comparator said of one output, as a `<details>`: its summary
+   * line (output name, outcome chip, comparator, summary), then the
+   * differences as a grid of kind, where and detail. An output that nothing
+   * could compare says so.
+   */
+  function comparison(output: { [key: string]: unknown }): HTMLElement {
+    const outcome = outcomeOf(output);
+    const node = el('details', 'scidex-Manifest-comparison');
+    node.dataset.outcome = outcome;
+    const head = el('summary', 'scidex-Manifest-comparisonHead');
+    const name = text(output.name) || text(output.artifact_id);
+    if (name) {
+      head.append(code(name, 'scidex-Manifest-comparisonOutput'), ' ');
+    }
+    head.append(el('span', `scidex-Manifest-comparisonOutcome scidex-Outcome-${outcome}`, outcome), ': ');
+    const c = asObject(output.comparison);
+    if (!c) {
+      head.append(
+        el('span', 'scidex-Manifest-comparisonSummary', 'no comparison: the recorded bytes were not in the store')
+      );
+      node.appendChild(head);
+      return node;
+    }
+    head.append(el('span', 'scidex-Manifest-comparator', text(c.comparator)), ': ');
+    head.append(el('span', 'scidex-Manifest-comparisonSummary', text(c.summary)));
+    node.appendChild(head);
+    const differences = Array.isArray(c.differences)
+      ? c.differences.map(asObject).filter((d): d is { [key: string]: unknown } => d !== null)
+      : [];
+    node.open = outcome === 'output-differs';
+    if (!differences.length) {
+      node.appendChild(el('div', 'scidex-Manifest-none', 'no differences listed'));
+      return node;
+    }
+    // A grid of divs, not a table: the steps table's rows stay one per step.
+    const grid = el('div', 'scidex-Manifest-differences');
+    const headRow = el('div', 'scidex-Manifest-differencesHead');
+    for (const title of ['kind', 'where', 'detail']) {
+      headRow.appendChild(el('span', '', title));
+    }
+    grid.appendChild(headRow);
+    for (const d of differences) {
+      const line = el('div', 'scidex-Manifest-difference');
+      const kind = text(d.kind);
+      const known = KNOWN_KINDS.has(kind) ? kind : 'other';
+      line.dataset.kind = known;
+      const kindCell = el('span');
+      kindCell.appendChild(el('span', `scidex-Kind scidex-Kind-${known}`, kind || '?'));
+      line.appendChild(kindCell);
+      line.appendChild(el('span', 'scidex-Manifest-differenceWhere', text(d.where)));
+      line.appendChild(el('span', 'scidex-Manifest-differenceDetail', text(d.detail)));
+      grid.appendChild(line);
+    }
+    node.appendChild(grid);
+    return node;
+  }
+
+  function asObject(value: unknown): { [key: string]: unknown } | null {
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as { [key: string]: unknown })
+      : null;
+  }
+
   function row(
     step: IReplayStep,
     position: number,
@@ -256,7 +343,7 @@ namespace Private {
     cell(stepLabel(step), 'scidex-Manifest-stepLabel');
     cell(text(step.step_type), 'scidex-Manifest-stepType');
     cell(outcomeChip(step), 'scidex-Manifest-outcome');
-    cell(detail(step), 'scidex-Manifest-reason');
+    cell(reason(step), 'scidex-Manifest-reason');
     if (withOutputs) {
       cell(outputList(step), 'scidex-Manifest-outputs');
     }
@@ -354,6 +441,28 @@ namespace Private {
       return colon < 0 ? '' : reason.slice(colon + 1).trim();
     }
     return reason;
+  }
+
+  /**
+   * The reason's words (unless a block's summary says them), then a block per
+   * output whose bytes differ.
+   */
+  function reason(step: IReplayStep): Node | string {
+    const compared = comparedOutputs(step);
+    if (!compared.length) {
+      return detail(step);
+    }
+    const node = el('div');
+    const words = detail(step);
+    const summaries = compared.map(o => text(asObject(o.comparison)?.summary));
+    if (words && !summaries.includes(words)) {
+      // the words say more than the blocks' summaries (several outputs, or no comparison)
+      node.appendChild(el('span', 'scidex-Manifest-reasonText', words));
+    }
+    for (const output of compared) {
+      node.appendChild(comparison(output));
+    }
+    return node;
   }
 
   function hash(value: string): HTMLElement {

@@ -11,6 +11,7 @@
  */
 export type Outcome =
   | 'reproduced'
+  | 'equivalent'
   | 'output-differs'
   | 'input-differs'
   | 'failed'
@@ -212,6 +213,7 @@ export interface ManifestV1 {
  */
 export const OUTCOMES: readonly Outcome[] = [
   "reproduced",
+  "equivalent",
   "output-differs",
   "input-differs",
   "failed",
@@ -232,4 +234,15 @@ export const STATUSES: readonly Status[] = [
   "failed",
   "interrupted",
   "aborted"
+];
+
+/**
+ * Every difference kind, in the schema's order.
+ */
+export const KINDS: readonly Comparison['differences'][number]['kind'][] = [
+  "metadata",
+  "volatile-id",
+  "order",
+  "numeric",
+  "content"
 ];

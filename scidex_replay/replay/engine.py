@@ -203,7 +203,7 @@ def _execute(
         shutil.rmtree(workdir, ignore_errors=True)
         path = manifests.write(manifest, options.out if options.out is not None else registry.home / "runs" / validate_id(run.run_id, "run id"))
         if options.out is not None:
-            _export_outputs(registry, chain, execution.results, options.out)
+            _export_outputs(registry, chain, execution.results, options.out, runner.verdicts)
     report = Report(run=finished, manifest=manifest, manifest_path=path)
     emit("end", {"report": report})
     return report
@@ -233,17 +233,37 @@ def _note_drift(prepared: _Prepared, options: ReplayOptions, runner: StepRunner,
         emit("warning", {"step_id": None, "message": "--live: no recorded source file has changed, so this is a plain replay"})
 
 
-def _export_outputs(registry: Registry, chain: Chain, results: list[StepResult], out: Path) -> None:
+def _export_outputs(
+    registry: Registry, chain: Chain, results: list[StepResult], out: Path, verdicts: dict[str, list[dict[str, Any]]],
+) -> None:
     """Put each replayed output in ``out/STEP/PATH`` beside the manifest (STEP: the step's name or
-    id; PATH: where the command wrote it, or the artifact's name), verified against its digest."""
+    id; PATH: where the command wrote it, or the artifact's name), verified against its digest.
+    An output whose bytes differ also gets its comparator's whole readable diff as
+    ``PATH.diff`` (the ``diff_blob`` of its comparison) and, for an image, the diff picture as
+    ``PATH.diff.png`` (``diff_image_blob``), when the comparator made them (``verdicts``: the
+    runner's per-output verdicts by step id, each with its ``comparison``)."""
     by_id = {s.step_id: s for s in chain.steps}
     for result in results:
         step = by_id[result.step_id]
-        for output, digest in zip(step.all_outputs, result.digests):
+        judged = verdicts.get(step.step_id, [])
+        for i, (output, digest) in enumerate(zip(step.all_outputs, result.digests)):
             name = output.path or safe_name(chain.artifacts[output.artifact_id].name, output.artifact_id)
-            dest = out / safe_name(step.label, step.step_id) / relative_path(name, "output")
+            dest = export_path(out, step.label, step.step_id, name)
             dest.parent.mkdir(parents=True, exist_ok=True)
             registry.store.materialize(digest, dest)
+            metrics = ((judged[i] if i < len(judged) else {}).get("comparison") or {}).get("metrics") or {}
+            for metric, suffix in (("diff_blob", ".diff"), ("diff_image_blob", ".diff.png")):
+                blob = metrics.get(metric)
+                if isinstance(blob, str) and registry.store.has(blob):
+                    registry.store.materialize(blob, dest.with_name(dest.name + suffix))
+
+
+def export_path(out: Path, step_label: str, step_id: str, name: str) -> Path:
+    """Where ``--out`` ``out`` receives a replayed output ``name`` (its recorded path, else its
+    artifact's name) of the step ``step_label`` (its name, else its id): ``out/STEP/PATH``.
+    Its diff, when it differs, is beside it as ``PATH.diff``. Raises ``BadInput`` for a path
+    that leaves ``out``."""
+    return out / safe_name(step_label, step_id) / relative_path(name, "output")
 
 
 class _Execution:

@@ -393,8 +393,121 @@ def rerun_artifact(artifact_id: str, dry_run: bool, as_json: bool, db: str | Non
         click.echo(json.dumps(report.manifest, indent=2))
     else:
         _print_manifest(report.manifest)
+        if options.diff:
+            _print_comparisons(reg, report.manifest, options.out)
     _note(f"manifest: {report.manifest_path}")
     return report.exit_code
+
+
+#: Lines ``--diff`` prints per output at most (header, differences, diff excerpt); the whole diff is a file.
+DIFF_SHOWN_LINES = 40
+#: Differences listed per output at most (the manifest keeps up to 50).
+DIFF_SHOWN_DIFFERENCES = 8
+#: Characters of a diff line shown at most.
+DIFF_LINE_CHARS = 200
+
+
+def _print_comparisons(reg: Any, manifest: dict[str, Any], out: Any) -> None:
+    """``--diff``: for each output that differs or is equivalent, its comparator's verdict as the
+    manifest has it (summary, differences with kind, where and detail), the first lines of its
+    readable diff (the ``diff_blob`` in the store), and where ``--out`` wrote the whole diff.
+    At most ``DIFF_SHOWN_LINES`` lines per output."""
+    from scidex_replay.surfaces.labels import OUTCOME_STYLE
+    from scidex_replay.surfaces.manifest_view import comparison_rows
+
+    say = _sayer()
+    for row in comparison_rows(manifest):
+        name, outcome, c = row["output"], row["outcome"], row["comparison"]
+        lines: list[tuple[str, str]] = []
+        head = f"{_step_label(row['step_name'], row['step_id'])}: {name}: {outcome}"
+        lines.append((head + (f" ({c['comparator']})" if c else ""), f"bold {OUTCOME_STYLE.get(outcome, '')}".strip()))
+        if not c:
+            lines.append(("  no comparison: the recorded bytes are not in the store", "dim"))
+            _emit(say, lines)
+            continue
+        lines.append((f"  {c['summary']}", ""))
+        differences = c.get("differences") or []
+        for d in differences[:DIFF_SHOWN_DIFFERENCES]:
+            lines.append((f"  {d['kind']:<11} {d['where']}: {d['detail']}", _KIND_STYLE.get(d["kind"], "")))
+        if len(differences) > DIFF_SHOWN_DIFFERENCES:
+            lines.append((f"  … {len(differences) - DIFF_SHOWN_DIFFERENCES} more difference(s) (--json lists them)", "dim"))
+        blob = (c.get("metrics") or {}).get("diff_blob")
+        where = _diff_file(out, row) if out is not None else None
+        budget = DIFF_SHOWN_LINES - len(lines) - 2  # the "…" and "full diff" lines
+        if isinstance(blob, str) and reg.store.has(blob):
+            shown, more = _diff_head(reg.store, blob, max(budget, 1))
+            lines.extend((f"  {line}", _diff_style(line)) for line in shown)
+            if more:
+                lines.append(("  …", "dim"))
+            if where is not None:
+                lines.append((f"full diff: {where}", ""))
+            else:
+                lines.append(("full diff: replay with --out DIR to have it in DIR/STEP/NAME.diff", "dim"))
+        _emit(say, lines)
+
+
+_KIND_STYLE = {"content": "red", "numeric": "yellow", "metadata": "cyan", "volatile-id": "cyan", "order": "cyan"}
+
+
+def _diff_style(line: str) -> str:
+    if line.startswith("@@"):
+        return "cyan"
+    if line.startswith("+") and not line.startswith("+++"):
+        return "green"
+    if line.startswith("-") and not line.startswith("---"):
+        return "red"
+    return "dim" if line.startswith(("---", "+++")) else ""
+
+
+def _diff_head(store: Any, digest: str, n: int) -> tuple[list[str], bool]:
+    """The first ``n`` lines of the text blob ``digest`` (each cut at ``DIFF_LINE_CHARS``), and
+    whether more follow; reads only that far."""
+    import io
+
+    lines: list[str] = []
+    with store.open(digest) as fh:
+        text = io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline="")
+        for line in text:
+            if len(lines) == n:
+                return lines, True
+            line = line.rstrip("\r\n")
+            lines.append(line if len(line) <= DIFF_LINE_CHARS else line[:DIFF_LINE_CHARS] + "…")
+    return lines, False
+
+
+def _diff_file(out: Any, row: dict[str, Any]) -> Path | None:
+    """Where ``--out`` wrote the whole diff of a compared output (``OUT/STEP/PATH.diff``,
+    ``row`` from ``comparison_rows``), if it did."""
+    from scidex_replay.handlers.spec import safe_name
+    from scidex_replay.replay.engine import export_path
+
+    name = row["output"]
+    for candidate in (name, safe_name(name, row["artifact_id"] or "output")):
+        try:
+            path = export_path(Path(out), row["step"], row["step_id"], candidate)
+        except BadInput:
+            continue
+        diff = path.with_name(path.name + ".diff")
+        if diff.is_file():
+            return diff
+    return None
+
+
+def _sayer():
+    """Print one line of ``--diff``: through Rich with its style on a terminal, plain otherwise
+    (a pipe, a file). Either way the text is data: never markup, control characters shown."""
+    console = _console()
+    if console.is_terminal:
+        return lambda text, style: console.print(_data(text, style=style), soft_wrap=True)
+    from scidex_replay.surfaces.labels import shown
+
+    return lambda text, style: click.echo(shown(text))
+
+
+def _emit(say: Any, lines: list[tuple[str, str]]) -> None:
+    say("", "")
+    for text, style in lines:
+        say(text, style)
 
 
 def _progress_printer():
@@ -632,9 +745,10 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
         v = verdicts[r["run_id"]]
         start = f" from {_markup(r['from_step'])}" if r["from_step"] else ""
         changed = "".join(f"\n  changed {_markup(c['text'])}" for c in r["changes"])
+        equivalent = f"{r['equivalent']} equivalent, " if r.get("equivalent") else ""  # said only when there are some
         return (
             f"{_markup(r['run_id'])} {_markup(r['kind'])} of {_markup(r['target_artifact_id'])}{start} [{v.rich_style}]{v.label}[/{v.rich_style}]  "
-            f"{r['reproduced']} reproduced, {r.get('differs', 0)} differ, {r['reused']} reused, "
+            f"{r['reproduced']} reproduced, {equivalent}{r.get('differs', 0)} differ, {r['reused']} reused, "
             f"{r['executed']} executed, {r['failed']} failed"
             f"  {r['started_at'][:19]}{changed}"
         )

@@ -3,7 +3,8 @@
 A run's label comes from its ``Status`` (``differs`` is "did not reproduce", ``failed``
 only a run where some step could not run); a first-wave (v1) manifest, whose status
 was ``succeeded``/``failed`` or absent, is labelled from its ``ok``. A step's colour
-comes from its ``Outcome``: ``OUTCOME_STYLE`` (Rich, the CLI) and ``OUTCOME_COLORS``
+comes from its ``Outcome`` (``equivalent``, bytes differ but the content is equal, sits
+between reproduced green and output-differs red: a lighter, yellower green): ``OUTCOME_STYLE`` (Rich, the CLI) and ``OUTCOME_COLORS``
 (HTML, the widget and the static view) have an entry for every member, which
 ``tests/surfaces/test_labels.py`` checks, so a new outcome cannot go uncoloured.
 """
@@ -97,6 +98,7 @@ def manifest_verdict(manifest: Mapping[str, Any]) -> Verdict:
 #: Rich style of each step outcome (the CLI's tables).
 OUTCOME_STYLE: Mapping[Outcome, str] = {
     Outcome.REPRODUCED: "green",
+    Outcome.EQUIVALENT: "bright_green",
     Outcome.OUTPUT_DIFFERS: "red",
     Outcome.INPUT_DIFFERS: "yellow",
     Outcome.FAILED: "red",
@@ -109,6 +111,7 @@ OUTCOME_STYLE: Mapping[Outcome, str] = {
 #: Background colour of each step outcome's row (the widget and the static view).
 OUTCOME_COLORS: Mapping[Outcome, str] = {
     Outcome.REPRODUCED: "#d4edda",
+    Outcome.EQUIVALENT: "#e6f4d7",
     Outcome.OUTPUT_DIFFERS: "#f8d7da",
     Outcome.INPUT_DIFFERS: "#fff3cd",
     Outcome.FAILED: "#f5c6cb",

@@ -3,7 +3,9 @@
 ``ReplayWidget`` is a box of standard controls around synced traits: the chain
 as a table colored by outcome, *Replay all*, *Replay from* the selected step,
 *Strict* and *Diff* toggles, the executor, *Restart last failed run*, a
-progress bar advanced once per step, and a ``manifest.json`` download link.
+progress bar advanced once per step, what differs in each output whose bytes
+differ (the comparator's summary and differences; for an image, the recorded,
+replayed and diff pictures side by side), and a ``manifest.json`` download link.
 It holds no replay logic: every button calls ``rerun_artifact`` (or, to draw
 the chain before anything ran, ``plan_replay``) and copies what the engine
 reports into traits.
@@ -29,7 +31,13 @@ from scidex_replay.surfaces.args import FLAGS
 from scidex_replay.surfaces.labels import OUTCOME_COLORS, Verdict, run_verdict  # noqa: F401 - OUTCOME_COLORS re-exported
 from scidex_replay.surfaces.manifest_view import (  # noqa: F401 - ManifestView, manifest_bundle re-exported
     COLUMNS,
+    IMAGE_WIDTH_PX,
+    PICTURE_LABELS,
     ManifestView,
+    comparison_html,
+    comparison_pictures,
+    comparison_rows,
+    comparisons_html,
     download_link,
     frame,
     manifest_bundle,
@@ -70,6 +78,18 @@ def with_result(rows: Sequence[dict[str, Any]], result: Any) -> list[dict[str, A
     return out
 
 
+def _picture(label: str, picture: bytes | str) -> widgets.Widget:
+    """A captioned ``Image`` (at most ``IMAGE_WIDTH_PX`` wide), or the caption and why it is not shown."""
+    caption = widgets.HTML(f"<b>{html.escape(label)}</b>")
+    if isinstance(picture, str):
+        return widgets.VBox([caption, widgets.HTML(f"<i>{html.escape(picture)}</i>")])
+    from scidex_replay.surfaces.manifest_view import image_of
+
+    fmt = (image_of(picture) or "image/png").split("/")[1]
+    image = widgets.Image(value=picture, format=fmt, layout=widgets.Layout(max_width=f"{IMAGE_WIDTH_PX}px", height="auto"))
+    return widgets.VBox([caption, image])
+
+
 def _verdict(status: str) -> Verdict:
     """The label of the ``status`` trait: a run's, or the widget's own ``idle`` and ``error``."""
     return {"idle": Verdict("idle", "neutral"), "error": Verdict("error", "bad")}.get(status) or run_verdict(status)
@@ -97,6 +117,9 @@ class ReplayWidget(widgets.VBox):
     last_failed_run = Unicode(None, allow_none=True, help="The run 'Restart' restarts.").tag(sync=True)
     message = Unicode("", help="The last run's summary, or the error that stopped it.").tag(sync=True)
     manifest = Dict(help="The last run's manifest.").tag(sync=True)
+    comparisons = List(
+        Dict(), help="One dict per output of the last run whose bytes differ: step, output, outcome, comparison (comparison_rows)."
+    ).tag(sync=True)
 
     def __init__(self, registry: Any, *, owns_registry: bool = False, **kwargs: Any):
         self.registry = registry
@@ -114,6 +137,7 @@ class ReplayWidget(widgets.VBox):
         self._table = widgets.HTML()
         self._status = widgets.HTML()
         self._download = widgets.HTML()
+        self._comparisons = widgets.VBox()
         super().__init__(**kwargs)
         for trait, control in (("selected_step", self._dropdown), ("strict", self._strict), ("diff", self._diff), ("executor", self._executor)):
             widgets.link((self, trait), (control, "value"))
@@ -127,6 +151,7 @@ class ReplayWidget(widgets.VBox):
             widgets.HBox([self.restart_button, self.progress_bar]),
             self._status,
             self._table,
+            self._comparisons,
             self._download,
         ]
         self._draw_all()
@@ -194,6 +219,22 @@ class ReplayWidget(widgets.VBox):
     @observe("manifest")
     def _on_manifest(self, change: Any) -> None:
         self._download.value = download_link(change["new"]) if change["new"] else ""
+        self.comparisons = comparison_rows(change["new"]) if change["new"] else []
+
+    @observe("comparisons")
+    def _on_comparisons(self, change: Any) -> None:
+        """Each compared output as its collapsible block; an image output's three pictures
+        (from the store) below it as ``Image`` widgets side by side."""
+        children: list[widgets.Widget] = []
+        if change["new"]:
+            children.append(widgets.HTML("<b>What differs</b>"))
+        store = getattr(self.registry, "store", None)
+        for row in change["new"]:
+            children.append(widgets.HTML(comparison_html(row)))
+            pictures = comparison_pictures(row, store)
+            if pictures:
+                children.append(widgets.HBox([_picture(PICTURE_LABELS[k], v) for k, v in pictures.items()]))
+        self._comparisons.children = children
 
     def _draw_all(self) -> None:
         self._dropdown.options = list(self.step_ids)
@@ -204,6 +245,7 @@ class ReplayWidget(widgets.VBox):
         self._on_running({})
         self._on_status({})
         self._on_manifest({"new": self.manifest})
+        self._on_comparisons({"new": self.comparisons})
 
     @property
     def dataframe(self):
@@ -268,11 +310,13 @@ class ReplayWidget(widgets.VBox):
 
     # -- display ---------------------------------------------------------------
     def static_html(self) -> str:
-        """What a notebook shows for this widget without a live kernel: the same table."""
+        """What a notebook shows for this widget without a live kernel: the same table and comparisons."""
         head = f"<p><b>chain of {html.escape(self.artifact_id)}</b>"
         if self.run_id:
             head += f" — run {html.escape(self.run_id)}: {html.escape(self.verdict)}"
         body = head + "</p>" + table_html(self.rows)
+        if self.manifest:
+            body += comparisons_html(self.manifest, getattr(self.registry, "store", None))
         return body + (f"<p>{download_link(self.manifest)}</p>" if self.manifest else "")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ writes random bytes: a replay shows ``reproduced``, ``output-differs`` and
 (Playwright on ``/usr/bin/chromium``, never a downloaded browser) opens
 notebooks, runs them, clicks the "Rerun artifact" toolbar button, and the tests
 assert on the DOM and on the saved ``.ipynb``. Screenshots go to
-``docs/screenshots/`` (with SCIDEX_UPDATE_SCREENSHOTS=1).
+``docs/screenshots/`` and ``docs/images/comparison.png`` (with SCIDEX_UPDATE_SCREENSHOTS=1).
 
 ``make test`` installs chromium (Debian package) and builds the extension first.
 """
@@ -15,10 +15,11 @@ assert on the DOM and on the saved ``.ipynb``. Screenshots go to
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
-from _lab import SHOTS, SLOW, Chain, Lab, chips, command, contrast, new_page, outputs_with_manifest, write_notebook
+from _lab import REPO, SHOTS, SLOW, Chain, Lab, chips, command, contrast, new_page, outputs_with_manifest, write_notebook
 from playwright.sync_api import Browser, Page, expect
 
 
@@ -159,5 +160,94 @@ def test_the_shipped_example_notebook_renders_and_keeps_its_manifests(lab: Lab, 
         command(page, "docmanager:save")
         kept = json.loads((lab.root / example.name).read_text())["metadata"]["scidex_replay"]["manifests"]
         assert kept == {m["run_id"]: m for m in saved_outputs}
+    finally:
+        page.context.close()
+
+
+def _compared_manifest() -> dict:
+    """A run that did not reproduce: a JSON output equivalent (only a random id and a time
+    differ), then a CSV output whose content differs (one mean beyond the tolerance), as the
+    comparators' entries read in manifest.json."""
+    h = lambda c: c * 64  # noqa: E731
+
+    def step(n: int, name: str, outcome: str, comparison: dict) -> dict:
+        replayed = h(str(n + 4))
+        return {
+            "step_id": f"s_{name[:4]}000{n}", "step_name": name, "step_type": "shell", "method": f"python {name}.py",
+            "target_artifact_id": f"a_{name[:4]}000{n}", "input_hash": h("0"), "input_hash_replayed": h("0"),
+            "output_hash_live": h(str(n)), "output_hash_replayed": replayed, "ok": False, "outcome": outcome,
+            "reason": f"{outcome}: {comparison['summary']}", "reused_from_run": None, "duration_s": 0.4,
+            "outputs": [{
+                "artifact_id": f"a_{name[:4]}000{n}", "name": {"summarise": "summary.json", "fit": "fit.csv"}[name],
+                "hash_live": h(str(n)), "hash_replayed": replayed, "ok": False, "outcome": outcome, "comparison": comparison,
+            }],
+            "comparison": comparison,
+        }
+
+    return {
+        "schema": "scidex-replay/manifest/v2", "run_id": "r_compare1", "kind": "replay", "parent_run_id": None,
+        "target_artifact_id": "a_fit00002", "from_step": None, "options": {}, "env": {"live": [h("e")], "replay": h("e")},
+        "started_at": "2026-11-29T21:30:00+00:00", "completed_at": "2026-11-29T21:30:01+00:00",
+        "status": "differs", "ok": False, "summary": {"equivalent": 1, "output-differs": 1},
+        "steps": [
+            step(1, "summarise", "equivalent", {
+                "comparator": "json", "equivalent": True, "summary": "equivalent: only $.run_id (a random id) and $.created differ",
+                "differences": [
+                    {"where": "$.run_id", "kind": "volatile-id", "detail": "'3f2a9c…' → '81d0e4…' (uuid4)"},
+                    {"where": "$.created", "kind": "metadata", "detail": "2026-11-29T21:02:11 → 2026-11-29T21:30:00"},
+                ],
+                "metrics": {},
+            }),
+            step(2, "fit", "output-differs", {
+                "comparator": "csv", "equivalent": False,
+                "summary": "content differs: column 'mean' max abs diff 0.25 (row 17), 2 of 120 rows",
+                "differences": [
+                    {"where": "column 'mean' row 17", "kind": "content", "detail": "3.5 → 3.75 (abs 0.25, rel 0.071)"},
+                    {"where": "column 'sd' row 4", "kind": "numeric", "detail": "0.1 → 0.10000000000000002 (within rtol 1e-09)"},
+                ],
+                "metrics": {"max_abs_diff": 0.25, "max_rel_diff": 0.0714, "rows_differing": 2},
+            }),
+        ],
+    }
+
+
+def test_renderer_shows_an_equivalent_step_and_what_differs_with_its_kinds(lab: Lab, browser: Browser) -> None:
+    from scidex_replay.replay.manifest import load
+
+    manifest = load(_compared_manifest())  # a manifest the schema accepts
+    (lab.root / "compared.json").write_text(json.dumps(manifest))
+    write_notebook(lab.root / "compared.ipynb", "from scidex_replay.surfaces.manifest_view import ManifestView\nManifestView.load('compared.json')")
+    page = new_page(browser)
+    page.set_viewport_size({"width": 1600, "height": 1200})  # the whole table in the screenshot
+    try:
+        lab.open(page, "compared.ipynb")
+        if page.locator("#jp-left-stack").is_visible():
+            command(page, "application:toggle-left-area")
+        command(page, "notebook:run-all-cells")
+        table = page.locator(".jp-OutputArea .scidex-Manifest")
+        expect(table).to_have_count(1, timeout=SLOW)
+        assert table.locator(".scidex-Manifest-steps .scidex-Chip").all_inner_texts() == ["equivalent", "output-differs"]
+        assert table.locator(".scidex-Manifest-verdict").inner_text() == "did not reproduce"
+        equivalent, differs = table.locator(".scidex-Manifest-comparison").all()
+        expect(equivalent.locator(".scidex-Manifest-comparisonSummary")).to_have_text(
+            "equivalent: only $.run_id (a random id) and $.created differ"
+        )
+        expect(differs.locator(".scidex-Manifest-comparisonSummary")).to_have_text(
+            "content differs: column 'mean' max abs diff 0.25 (row 17), 2 of 120 rows"
+        )
+        # a content difference is open at first; its kinds show
+        expect(differs.locator(".scidex-Kind").first).to_be_visible()
+        assert differs.locator(".scidex-Kind").all_inner_texts() == ["content", "numeric"]
+        assert differs.locator(".scidex-Manifest-differenceWhere").first.inner_text() == "column 'mean' row 17"
+        # an equivalent one is collapsed until clicked
+        expect(equivalent.locator(".scidex-Kind").first).to_be_hidden()
+        equivalent.locator("summary").click()
+        expect(equivalent.locator(".scidex-Kind").first).to_be_visible()
+        assert equivalent.locator(".scidex-Kind").all_inner_texts() == ["volatile-id", "metadata"]
+        kind_bg = differs.locator(".scidex-Kind-content").evaluate("e => getComputedStyle(e).backgroundColor")
+        assert kind_bg not in ("rgba(0, 0, 0, 0)", "transparent")  # the stylesheet is loaded
+        shots = REPO / "docs" / "images" if os.environ.get("SCIDEX_UPDATE_SCREENSHOTS") else SHOTS
+        shots.mkdir(parents=True, exist_ok=True)
+        table.screenshot(path=str(shots / "comparison.png"))
     finally:
         page.context.close()

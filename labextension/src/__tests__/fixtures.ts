@@ -155,6 +155,59 @@ export function manifestWithOutputs(): ManifestV2 {
 }
 
 /**
+ * A v2 replay that did not reproduce: a JSON output whose bytes differ only
+ * in a random id and a time (equivalent), then a CSV output whose content
+ * differs (a number beyond the tolerance, a changed label).
+ */
+export function manifestWithComparisons(): ManifestV2 {
+  return manifest({
+    status: 'differs',
+    kind: 'replay',
+    parent_run_id: null,
+    summary: { equivalent: 1, 'output-differs': 1 },
+    steps: [
+      step({
+        step_id: 's_json0001',
+        step_name: 'summarise',
+        ok: false,
+        outcome: 'equivalent',
+        reason: 'equivalent: equivalent: only $.id (a random id) and $.created differ',
+        output_hash_replayed: H('a'),
+        comparison: {
+          comparator: 'json',
+          equivalent: true,
+          summary: 'equivalent: only $.id (a random id) and $.created differ',
+          differences: [
+            { where: '$.id', kind: 'volatile-id', detail: "'1f0c…' → '9b2e…'" },
+            { where: '$.created', kind: 'metadata', detail: '12:00:01 → 12:00:07' }
+          ],
+          metrics: {}
+        }
+      }),
+      step({
+        step_id: 's_csv00001',
+        step_name: 'fit',
+        ok: false,
+        outcome: 'output-differs',
+        reason: "output-differs: content differs: column 'mean' max abs diff 0.25 (row 17), 2 of 120 rows",
+        output_hash_replayed: H('b'),
+        comparison: {
+          comparator: 'csv',
+          equivalent: false,
+          summary: "content differs: column 'mean' max abs diff 0.25 (row 17), 2 of 120 rows",
+          differences: [
+            { where: "column 'mean' row 17", kind: 'content', detail: '3.5 → 3.75' },
+            { where: "column 'sd' row 4", kind: 'numeric', detail: '0.1 → 0.10000000000000002 (within rtol 1e-09)' },
+            { where: "column 'label' row 9", kind: 'content', detail: "'<b>a</b>' → 'b'" }
+          ],
+          metrics: { max_abs_diff: 0.25, diff_blob: H('c') }
+        }
+      })
+    ]
+  });
+}
+
+/**
  * A step of a first-wave manifest.
  */
 export function stepV1(overrides: Partial<StepV1> = {}): StepV1 {
@@ -225,7 +278,8 @@ export function allFixtures(): { [name: string]: unknown } {
   const all: { [name: string]: unknown } = {
     v2: manifest(),
     v1: manifestV1(),
-    'v2 several outputs': manifestWithOutputs()
+    'v2 several outputs': manifestWithOutputs(),
+    'v2 with comparisons': manifestWithComparisons()
   };
   for (const status of STATUSES) {
     all[`v2 ${status}`] = manifestWithStatus(status);
