@@ -83,7 +83,7 @@ class ReplayMagics(Magics):
                 except BaseException:
                     widget.close()  # a replay refused by the engine leaves no never-run widget behind
                     raise
-        display(manifest_bundle(report.manifest), raw=True)
+        display(manifest_bundle(report.manifest, registry.store), raw=True)  # its HTML shows image diffs too
         return report
 
     @magic_arguments()
