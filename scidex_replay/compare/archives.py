@@ -291,11 +291,11 @@ def _header_change(report: Report, where: str, field: str, a: Any, b: Any, facet
         report.add(Difference(where, Kind.METADATA, f"{field} {shown(a)} → {shown(b)}"), facet)
 
 
-def _layout_only(report: Report, what: str) -> None:
+def _layout_only(report: Report, what: str, detail: str = "every member reads equal; the compressed streams or the archive layout differ",
+                 facet: str = "compressed streams or archive layout") -> None:
     """Bytes differ, yet every header field and member read equal: the encoding differs."""
     if report.empty:
-        report.add(Difference(what, Kind.METADATA, "every member reads equal; the compressed streams or the archive layout differ"),
-                   "compressed streams or archive layout")
+        report.add(Difference(what, Kind.METADATA, detail), facet)
 
 
 class ZipComparator:
@@ -406,7 +406,7 @@ class GzipComparator:
                                   payload_name=inner)
             if not equal:
                 compare_extracted(report, inner, a_path, b_path, tolerance)
-        _layout_only(report, "gzip stream")
+        _layout_only(report, "gzip stream", "the header and payload read equal; the compressed stream differs (level or encoder)", "compressed stream")
         return report.comparison(self.name, f"the payload {inner}")
 
 
