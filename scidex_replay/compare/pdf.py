@@ -5,9 +5,10 @@ differing lines all mention ``CreationDate``, ``ModDate``, ``ID``, ``Producer`` 
 ``Creator``; here those fields are read, not grepped:
 
 - ``content``: the page count; a page's extracted text (the first changed line named);
-  a page whose drawing differs while its text does not (its content stream, resources,
-  media box or annotations, compared decoded, so recompressing changes nothing); any
-  other document-info entry (``/Title``, ``/Author``...).
+  a page whose drawing differs while its text does not (its content stream, images and
+  other resources, media box or annotations, compared decoded, so recompressing changes
+  nothing; fonts by name, their glyphs being read as the text); any other document-info
+  entry (``/Title``, ``/Author``...).
 - ``metadata``: the document info ``/CreationDate``, ``/ModDate``, ``/Producer``,
   ``/Creator``, the trailer ``/ID``, the XMP metadata stream, and a file whose every page
   and field is equal but whose layout is not (object order, cross-reference form).
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,8 @@ from scidex_replay.compare.text import excerpt
 METADATA_INFO = ("/CreationDate", "/ModDate", "/Producer", "/Creator")
 #: how deep a page's objects are followed for its digest
 MAX_DEPTH = 32
+#: a font subset's tag (PDF 32000-1, 9.6.4: six capitals and "+"), which names the glyph set
+SUBSET_TAG = re.compile(r"^/?[A-Z]{6}\+")
 
 
 class PdfComparator:
@@ -109,7 +113,10 @@ def _page_difference(a: Any, b: Any, number: int) -> Difference | None:
 
 def page_digest(page: Any) -> str:
     """A digest of what a page draws: every object it reaches except its ``/Parent``, streams
-    by their decoded data, indirect objects by content rather than number."""
+    by their decoded data, indirect objects by content rather than number, fonts by name
+    (``/BaseFont``, ``/Subtype``): a font subset also holds the glyphs of other pages, so a
+    page added elsewhere would otherwise change this one (the subset tag ``ABCDEF+`` is left
+    out for the same reason); the page's text is compared apart."""
     h = hashlib.sha256()
     _feed(page, h, set(), 0)
     return h.hexdigest()
@@ -127,6 +134,10 @@ def _feed(obj: Any, h: Any, seen: set[int], depth: int) -> None:
             return
         seen.add(obj.idnum)
         obj = obj.get_object()
+    if isinstance(obj, DictionaryObject) and obj.get("/Type") == "/Font":
+        base = SUBSET_TAG.sub("", str(obj.get("/BaseFont", "")))
+        h.update(f"<font {obj.get('/Subtype')} {base}>".encode())
+        return
     if isinstance(obj, StreamObject):
         h.update(b"<stream>")
         h.update(obj.get_data())
