@@ -170,6 +170,9 @@ def compare_payloads(
         where = f"{member} (sheet {context.sheets[member]!r})" if member in context.sheets else member
         with live() as a, replayed() as b:
             differences, metrics = office.compare_sheet(a, b, where=where, tolerance=tolerance, strings=context.strings)
+        if not differences:
+            differences = [Difference(where, Kind.METADATA, "the same cells and layout, serialised differently")]
+            report.facets[Kind.METADATA][f"{member} serialisation"] = 1
         for d in differences:
             report.add(d, member if d.kind is Kind.CONTENT else None)
         if metrics["cells_within_tolerance"]:

@@ -420,3 +420,31 @@ def test_openpyxl_step_replayed_seconds_later_is_equivalent_through_the_cli(cli,
     assert "docProps/core.xml dcterms:modified" in [d["where"] for d in comparison["differences"]]
     assert comparison["metrics"]["members_changed"] == 0
     assert accepted.returncode == 0, accepted.stderr
+
+
+def _sheet_book(path: Path, cells: str, strings: list[str], when=(2024, 1, 1, 0, 0, 0), extra: str = "") -> Path:
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    workbook = f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets><sheet name="results" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    rels = ('<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Target="worksheets/sheet1.xml" Type="x"/></Relationships>')
+    sst = f'<sst xmlns="{main}">' + "".join(f"<si><t>{s}</t></si>" for s in strings) + "</sst>"
+    sheet = f'<worksheet xmlns="{main}">{extra}<sheetData><row r="1">{cells}</row></sheetData></worksheet>'
+    return _zip(path, [("xl/workbook.xml", workbook), ("xl/_rels/workbook.xml.rels", rels),
+                       ("xl/sharedStrings.xml", sst), ("xl/worksheets/sheet1.xml", sheet)], when)
+
+
+def test_shared_string_cells_are_shown_by_their_strings_and_reserialised_sheets_are_metadata(tmp_path):
+    a = _sheet_book(tmp_path / "a.xlsx", '<c r="A1" t="s"><v>0</v></c><c r="B1"><v>1.5</v></c>', ["control", "treated"])
+    b = _sheet_book(tmp_path / "b.xlsx", '<c r="A1" t="s"><v>1</v></c><c r="B1"><v>1.5</v></c>', ["control", "treated"])
+    spaced = _sheet_book(tmp_path / "c.xlsx", '<c r="A1"  t="s"><v>0</v></c> <c r="B1"><v>1.5</v></c>', ["control", "treated"])
+    wider = _sheet_book(tmp_path / "d.xlsx", '<c r="A1" t="s"><v>0</v></c><c r="B1"><v>1.5</v></c>', ["control", "treated"],
+                        extra='<cols><col min="1" max="1" width="30"/></cols>')
+
+    c = compare(a, b, "t.xlsx")
+    assert c.differences[0].to_json() == {"where": "xl/worksheets/sheet1.xml (sheet 'results') cell A1", "kind": "content",
+                                          "detail": "'control' → 'treated'"}
+    s = compare(a, spaced, "t.xlsx")
+    assert s.equivalent and s.summary == "equivalent: only xl/worksheets/sheet1.xml serialisation differs"
+    w = compare(a, wider, "t.xlsx")
+    assert not w.equivalent and w.differences[0].detail.startswith("the sheet outside its cell values differs")
