@@ -161,13 +161,14 @@ def pixel_difference(a: Any, b: Any) -> dict[str, Any] | None:
     max_abs = 0.0
     inter = union = 0
     for r0 in range(0, height, step):
-        x = x_all[r0:r0 + step].astype(np.float64)
-        y = y_all[r0:r0 + step].astype(np.float64)
-        diff = np.abs(x - y)
-        total_abs += float(diff.sum())
-        total_sq += float(np.square(diff).sum())
-        max_abs = max(max_abs, float(diff.max()))
-        mask[r0:r0 + step] = diff.max(axis=2) > 0 if diff.ndim == 3 else diff > 0
+        x, y = x_all[r0:r0 + step], y_all[r0:r0 + step]
+        ne = x != y
+        if ne.any():  # the samples that differ, and only those, in float64
+            diff = np.abs(x[ne].astype(np.float64) - y[ne].astype(np.float64))
+            total_abs += float(diff.sum())
+            total_sq += float(np.dot(diff, diff))
+            max_abs = max(max_abs, float(diff.max()))
+            mask[r0:r0 + step] = ne.any(axis=2) if ne.ndim == 3 else ne
         if labels:
             codes, counts = np.unique(np.stack([x_all[r0:r0 + step].ravel(), y_all[r0:r0 + step].ravel()]), axis=1, return_counts=True)
             for (p, q), n in zip(codes.T.tolist(), counts.tolist()):
@@ -237,19 +238,31 @@ def label_iou(pairs: dict[tuple[int, int], int]) -> float:
     return worst
 
 
+#: the diff image's palette: 16 faded greys (the recorded image), then red (a changed pixel)
+DIFF_GREYS = 16
+DIFF_RED = (230, 0, 0)
+
+
 def diff_image(live: Any, mask: Any) -> Path:
-    """A PNG of the recorded frame, greyed and faded, with the changed pixels in red; its path
-    (a temporary file the caller removes; the replay stores it as a blob, then deletes it)."""
+    """A PNG of the recorded frame, greyed, faded and reduced to ``DIFF_GREYS`` levels, with the
+    changed pixels in red (a palette image: one byte a pixel, quick to write for a large
+    frame); its path, a temporary file the caller removes (the replay stores it as a blob,
+    then deletes it)."""
     import numpy as np
     from PIL import Image
 
     grey = np.asarray(live.convert("L"), dtype=np.uint16)
-    faded = (255 - (255 - grey) * 2 // 5).astype(np.uint8)
-    rgb = np.repeat(faded[:, :, None], 3, axis=2)
-    rgb[mask] = (230, 0, 0)
+    index = (grey * DIFF_GREYS // 256).astype(np.uint8)
+    index[mask] = DIFF_GREYS
+    palette = []
+    for level in range(DIFF_GREYS):
+        v = 255 - (255 - level * 255 // (DIFF_GREYS - 1)) * 2 // 5
+        palette += [v, v, v]
+    out = Image.frombytes("P", (index.shape[1], index.shape[0]), index.tobytes())
+    out.putpalette(palette + list(DIFF_RED))
     fd, path = tempfile.mkstemp(prefix="scidex-diff-", suffix=".png")
     os.close(fd)
-    Image.fromarray(rgb, "RGB").save(path)
+    out.save(path, compress_level=1)
     return Path(path)
 
 
