@@ -104,7 +104,8 @@ class Report:
                 summary += f"; also {others}"
         else:
             kinds = [Kind.NUMERIC, Kind.ORDER, Kind.VOLATILE_ID, Kind.METADATA]
-            summary = f"equivalent: only {self.phrase(kinds)} differ{'s' if self._facet_count(kinds) == 1 else ''}"
+            said = self.phrase(kinds) or " and ".join(k.value for k in kinds if self.counts[k])
+            summary = f"equivalent: only {said} differ{'s' if self._facet_count(kinds) <= 1 else ''}"
         if len(summary) > 400:
             summary = summary[:399] + "…"
         self.metrics["differences_by_kind"] = {k.value: n for k, n in self.counts.items() if n}
