@@ -181,9 +181,10 @@ def _ids(reader: Any) -> str | None:
     ids = reader.trailer.get("/ID")
     if ids is None:
         return None
-    def hexed(x: Any) -> str:
+    def hexed(x: Any) -> str:  # a byte string, or a text string pypdf decoded from bytes
         x = x.get_object()
-        return bytes(getattr(x, "original_bytes", x)).hex() if not isinstance(x, str) or hasattr(x, "original_bytes") else x.encode().hex()
+        raw = getattr(x, "original_bytes", None)
+        return (raw if raw is not None else x if isinstance(x, bytes) else str(x).encode("latin-1", "replace")).hex()
     return " ".join(hexed(x) for x in ids.get_object())
 
 
