@@ -64,7 +64,7 @@ def test_csv_parquet_png_svg_and_kmeans_reproduce_byte_for_byte_in_subprocesses(
     assert (tmp_path / "plot.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_gzip_header_mtime_is_caught_as_output_differs(envs, tmp_path):
+def test_gzip_header_mtime_is_caught_and_named_by_the_gzip_comparator(envs, tmp_path):
     record, replay = envs
     (tmp_path / "x.txt").write_text("payload\n" * 100)
     target = _run_step(record, "gz.py", [str(tmp_path / "x.txt")], "x.txt.gz", tmp_path)
@@ -72,7 +72,8 @@ def test_gzip_header_mtime_is_caught_as_output_differs(envs, tmp_path):
 
     time.sleep(1.1)  # gzip stores whole seconds
     proc = _cli(["rerun-artifact", target, "--diff", "--json"], replay, check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == 1  # equivalent is not ok unless accepted
     step = json.loads(proc.stdout)["steps"][0]
-    assert step["outcome"] == "output-differs"
+    assert step["outcome"] == "equivalent"  # the bytes differ, the payload does not (issue 18)
+    assert step["comparison"]["summary"] == "equivalent: only gzip header mtime differs"
     assert step["diff"]["first_difference_offset"] == 4  # the 4-byte mtime field of the gzip header
