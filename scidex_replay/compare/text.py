@@ -13,6 +13,7 @@ characters around its first change.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import io
 from collections import deque
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from itertools import islice
 from pathlib import Path
 
 from scidex_replay.compare.base import Comparison, Difference, Kind, Tolerance
+from scidex_replay.compare.numbers import numeric_change
 
 #: lines of each file held while looking for where two differing regions meet again
 WINDOW = 2000
@@ -308,8 +310,16 @@ class LineDiff:
 
 
 class TextComparator:
-    """UTF-8 text: which lines differ, with line numbers; every difference is ``content``
-    (formats that know better, CSV, JSON, HTML, build on ``LineDiff`` and ``diff_lines``)."""
+    """UTF-8 text (a log, printed results, a report): which lines differ, with line numbers.
+
+    Lines equal but for their numbers (``compare.numbers``) are ``numeric`` when every number
+    is within the tolerance (a bootstrap mean that moved by 1.7e-12), else ``content`` with
+    the largest absolute and relative difference. When the lines removed and the lines added
+    are the same multiset (the same lines in another order, like a set printed under another
+    hash seed) the moves are ``order``; found with an order-independent sum of line hashes,
+    so memory stays bounded. Anything else is ``content``. (Formats that know better, CSV,
+    JSON, HTML, build on ``LineDiff`` and ``diff_lines``.)
+    """
 
     name = "text"
     extensions = (".txt", ".log", ".md", ".rst", ".py", ".r", ".tex", ".yaml", ".yml", ".toml", ".ini", ".fa", ".fasta", ".fastq", ".vcf", ".bed", ".gff", ".sam")
@@ -321,21 +331,105 @@ class TextComparator:
     def compare(self, live: Path, replayed: Path, *, name: str, tolerance: Tolerance) -> Comparison:
         differences: list[Difference] = []
         unified = [f"--- live/{name}\n", f"+++ replayed/{name}\n"]
-        changed = 0
+        changed = hunks = 0
+        numeric = Numbers()
+        moved = _Multiset(), _Multiset()  # the lines removed and added outside numeric hunks
+        first_other: str | None = None
         lines = LineDiff(live, replayed)
         for n, hunk in enumerate(lines):
+            hunks += 1
             changed += max(len(hunk.a_lines), len(hunk.b_lines))
-            differences.append(Difference(hunk.where(), Kind.CONTENT, hunk.detail()))
+            kind, detail = numeric.judge(hunk, tolerance)
+            if kind is None:
+                kind, detail = Kind.CONTENT, hunk.detail()
+                moved[0].add(hunk.a_lines)
+                moved[1].add(hunk.b_lines)
+                first_other = first_other or hunk.where()
+            if len(differences) < KEEP_DIFFERENCES:
+                differences.append(Difference(hunk.where(), kind, detail))
             if n < MAX_HUNKS:
                 unified.append(hunk.unified(name))
-        metrics = {"hunks": len(differences), "lines_changed": changed, "lines_live": lines.lines_live, "lines_replayed": lines.lines_replayed}
+        metrics = {"hunks": hunks, "lines_changed": changed, "lines_live": lines.lines_live, "lines_replayed": lines.lines_replayed}
         if not differences:  # only line endings or undecodable bytes differ
             why = endings(lines) or "invalid UTF-8 bytes differ"
             differences.append(Difference(name, Kind.CONTENT, f"the lines read equal; {why}"))
             return Comparison(self.name, f"content differs: {why} only", differences, metrics)
-        first = differences[0].where
-        summary = f"content differs: {changed} line(s) in {len(differences)} place(s), first at {first}"
-        return Comparison(self.name, summary, differences, metrics, full_diff="".join(unified))
+        reordered = first_other is not None and moved[0] == moved[1]
+        if reordered:  # every line removed was added elsewhere
+            differences = [Difference(d.where, Kind.ORDER, d.detail) if d.kind is Kind.CONTENT else d for d in differences]
+            metrics["lines_moved"] = moved[0].count
+        metrics.update(numeric.metrics())
+        full = "".join(unified)
+        if not numeric.beyond and (first_other is None or reordered):
+            parts = []
+            if numeric.lines:
+                parts.append(f"numbers within the tolerance on {numeric.lines} line(s) (max rel {numeric.max_rel:.2g}, first at {numeric.first})")
+            if reordered:
+                parts.append(f"the same lines in another order ({moved[0].count} moved, first at {first_other})")
+            return Comparison(self.name, "equivalent: " + "; ".join(parts), differences, metrics, full_diff=full)
+        beyond = f"numbers beyond the tolerance on {numeric.beyond} line(s) (max abs {numeric.max_abs:.3g}, rel {numeric.max_rel:.3g})"
+        if first_other is None or reordered:  # only numbers differ, some too much
+            summary = f"content differs: {beyond}, first at {numeric.first}"
+        else:
+            summary = f"content differs: {changed} line(s) in {hunks} place(s), first at {differences[0].where}"
+            summary += f"; {beyond}" if numeric.beyond else ""
+        return Comparison(self.name, summary, differences, metrics, full_diff=full)
+
+
+#: differences a text comparison keeps (its metrics count every hunk)
+KEEP_DIFFERENCES = 200
+
+
+class Numbers:
+    """The hunks whose lines are equal but for their numbers, and how far those numbers moved."""
+
+    def __init__(self) -> None:
+        self.lines = self.beyond = 0
+        self.max_abs = self.max_rel = 0.0
+        self.first: str | None = None
+
+    def judge(self, hunk: Hunk, tolerance: Tolerance) -> tuple[Kind | None, str]:
+        """(``numeric`` or ``content``, detail) for a hunk of line pairs that differ only in
+        numbers; (None, "") for any other hunk."""
+        if len(hunk.a_lines) != len(hunk.b_lines):
+            return None, ""
+        changes = [numeric_change(a, b, tolerance) for a, b in zip(hunk.a_lines, hunk.b_lines)]
+        if any(c is None for c in changes):
+            return None, ""
+        within = all(c.within for c in changes)  # type: ignore[union-attr]
+        max_abs = max(c.max_abs for c in changes)  # type: ignore[union-attr]
+        max_rel = max(c.max_rel for c in changes)  # type: ignore[union-attr]
+        self.lines += len(changes)
+        self.beyond += sum(not c.within for c in changes)  # type: ignore[union-attr]
+        self.max_abs, self.max_rel = max(self.max_abs, max_abs), max(self.max_rel, max_rel)
+        self.first = self.first or hunk.where()
+        a, b = changes[0].first  # type: ignore[union-attr]
+        detail = f"{a} → {b} (abs {max_abs:.3g}, rel {max_rel:.3g})"
+        return (Kind.NUMERIC if within else Kind.CONTENT), detail
+
+    def metrics(self) -> dict[str, float | int]:
+        if not self.lines:
+            return {}
+        return {"numeric_lines": self.lines, "numbers_beyond_tolerance": self.beyond,
+                "max_abs_diff": self.max_abs, "max_rel_diff": self.max_rel}
+
+
+class _Multiset:
+    """An order-independent summary of lines: their count and the sum of their 64-bit hashes
+    (two multisets with equal sums are equal but for a 2**-64 chance)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0
+
+    def add(self, lines: list[str]) -> None:
+        for line in lines:
+            digest = hashlib.blake2b(line.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+            self.total = (self.total + int.from_bytes(digest, "little")) % (1 << 64)
+        self.count += len(lines)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Multiset) and (self.count, self.total) == (other.count, other.total)
 
 
 def endings(lines: LineDiff) -> str:
