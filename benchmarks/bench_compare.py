@@ -1,9 +1,11 @@
 """Comparators against reading: ``compare_files`` on two files that differ in one value, and
 the time and memory the format's usual library takes just to read both, in the same run.
 
-For each format pair (``FORMATS``; today ``csv``: two 256 MiB tables that differ in one
-digit of one cell in the middle, and ``csv-noise``: every row's ``x`` off by a relative
-1.7e-12, as a bootstrap replayed on another BLAS would be), every round runs, each in a fresh interpreter so that its peak
+For each format pair (``FORMATS``; ``csv``: two 256 MiB tables that differ in one
+digit of one cell in the middle; ``csv-noise``: every row's ``x`` off by a relative
+1.7e-12, as a bootstrap replayed on another BLAS would be; ``zip-csv`` and ``gzip-csv``:
+the ``csv`` pair inside a zip or a gzip whose member or header times differ, a container
+around a table), every round runs, each in a fresh interpreter so that its peak
 resident memory (``getrusage(RUSAGE_SELF).ru_maxrss``) is its own:
 
 - baseline: the library reading both files (CSV: ``pandas.read_csv`` of each);
@@ -90,6 +92,50 @@ def _write_table(size: int, live: Path, noisy: Path | None = None) -> None:
             row += k
 
 
+def make_zip_csv(where: Path, size: int) -> tuple[Path, Path, str]:
+    """The ``csv`` pair, each table deflated as the one member of a zip written a minute apart
+    (member times differ, as two runs of a tool make them): a container around a table."""
+    import zipfile
+
+    live_csv, replayed_csv, _ = make_csv(where, size)
+    live, replayed = where / "live.zip", where / "replayed.zip"
+    for src, dest, minute in ((live_csv, live, 0), (replayed_csv, replayed, 1)):
+        with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            info = zipfile.ZipInfo("table.csv", date_time=(2026, 11, 29, 12, minute, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with open(src, "rb") as fh, zf.open(info, "w", force_zip64=True) as out:
+                shutil.copyfileobj(fh, out, 8 << 20)
+        src.unlink()
+    return live, replayed, "tables.zip"
+
+
+def make_gzip_csv(where: Path, size: int) -> tuple[Path, Path, str]:
+    """The ``csv`` pair gzipped with header times a minute apart (``table.csv.gz``)."""
+    import gzip
+
+    live_csv, replayed_csv, _ = make_csv(where, size)
+    live, replayed = where / "live.csv.gz", where / "replayed.csv.gz"
+    for src, dest, mtime in ((live_csv, live, 1_800_000_000), (replayed_csv, replayed, 1_800_000_060)):
+        with open(src, "rb") as fh, open(dest, "wb") as raw, gzip.GzipFile("table.csv", "wb", 1, raw, mtime) as out:
+            shutil.copyfileobj(fh, out, 8 << 20)
+        src.unlink()
+    return live, replayed, "table.csv.gz"
+
+
+def read_zip_csv(live: Path, replayed: Path) -> str:
+    import pandas as pd
+
+    a, b = pd.read_csv(live, compression="zip"), pd.read_csv(replayed, compression="zip")
+    return f"{a.shape} and {b.shape}"
+
+
+def read_gzip_csv(live: Path, replayed: Path) -> str:
+    import pandas as pd
+
+    a, b = pd.read_csv(live, compression="gzip"), pd.read_csv(replayed, compression="gzip")
+    return f"{a.shape} and {b.shape}"
+
+
 def read_csv(live: Path, replayed: Path) -> str:
     import pandas as pd
 
@@ -109,6 +155,8 @@ class Format:
 FORMATS = {
     "csv": Format("csv", "pandas.read_csv of both", make_csv, read_csv, ("pandas",)),
     "csv-noise": Format("csv-noise", "pandas.read_csv of both", make_csv_noise, read_csv, ("pandas",)),
+    "zip-csv": Format("zip-csv", "pandas.read_csv of the member of both zips", make_zip_csv, read_zip_csv, ("pandas",)),
+    "gzip-csv": Format("gzip-csv", "pandas.read_csv of both gzip files", make_gzip_csv, read_gzip_csv, ("pandas",)),
 }
 
 
