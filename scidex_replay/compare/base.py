@@ -194,19 +194,6 @@ class Comparator(Protocol):
     def compare(self, live: Path, replayed: Path, *, name: str, tolerance: Tolerance) -> Comparison: ...
 
 
-def summary_of(comparator: str, differences: list[Difference], what: str = "") -> str:
-    """A one-line summary: ``equivalent: only metadata differs (2 places)`` or
-    ``content differs: 3 lines (first at line 12)``-like text built from the kinds."""
-    if not differences:
-        return f"no difference found by {comparator}{what}"
-    counts: dict[str, int] = {}
-    for d in differences:
-        counts[d.kind.value] = counts.get(d.kind.value, 0) + 1
-    parts = ", ".join(f"{n} {k}" for k, n in counts.items())
-    verdict = "equivalent" if not counts.get(Kind.CONTENT.value) else "content differs"
-    return f"{verdict}: {parts} difference{'s' if len(differences) > 1 else ''}{what}"
-
-
 def _json_safe(value: Any) -> Any:
     """``value`` with the floats JSON cannot hold (inf, nan) written as strings, at any depth."""
     if isinstance(value, float) and not math.isfinite(value):
