@@ -94,7 +94,9 @@ class ValueDiff:
             absd = np.abs(a - b)
             absd = np.where(np.isnan(absd), np.inf, absd)  # NaN against a number: as far apart as can be
             rel = np.where(a != 0, absd / np.abs(a), np.inf)
-            close = absd <= self.tolerance.atol + self.tolerance.rtol * np.abs(a)
+            integers = live.dtype.kind in "iu" and replayed.dtype.kind in "iu"
+            tolerance = self.tolerance.for_integers if integers else self.tolerance
+            close = absd <= tolerance.atol + tolerance.rtol * np.abs(a)
             close &= np.isfinite(a) & np.isfinite(b)
         self.beyond += n - int(close.sum())
         k = int(np.argmax(absd))

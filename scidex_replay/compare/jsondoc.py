@@ -114,7 +114,8 @@ class Walk:
             self.max_abs, self.max_abs_path = d, path
         if r > self.max_rel or not self.max_rel_path:
             self.max_rel, self.max_rel_path = r, path
-        kind = Kind.NUMERIC if self.tolerance.close(a, b) else Kind.CONTENT
+        tolerance = self.tolerance.for_integers if isinstance(a, int) and isinstance(b, int) else self.tolerance
+        kind = Kind.NUMERIC if tolerance.close(a, b) else Kind.CONTENT
         self.note(path, kind, f"{a!r} → {b!r} (abs diff {d:.3g}, rel diff {r:.3g})")
 
     def _object(self, a: dict, b: dict, path: str) -> None:

@@ -17,6 +17,9 @@ from scidex_replay.compare.base import Tolerance, relative_difference
 #: of a name (gene2, x_1)
 NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|(?<![A-Za-z])(?:nan|inf)(?![A-Za-z]))", re.IGNORECASE)
 
+#: a number written as an integer: compared exactly unless a tolerance was declared
+INTEGER = re.compile(r"[-+]?\d+")
+
 
 @dataclass(frozen=True)
 class NumericChange:
@@ -41,10 +44,11 @@ def numeric_change(live: str, replayed: str, tolerance: Tolerance) -> NumericCha
     within, count = True, 0
     for a, b in pairs:
         x, y = float(a), float(b)
+        close = tolerance.for_integers.close if INTEGER.fullmatch(a) and INTEGER.fullmatch(b) else tolerance.close
         if x == y or (math.isnan(x) and math.isnan(y)):  # 1.50 and 1.5: one number written two ways
             continue
         count += 1
         diff = abs(x - y) if math.isfinite(x) and math.isfinite(y) else math.inf
         max_abs, max_rel = max(max_abs, diff), max(max_rel, relative_difference(x, y))
-        within = within and tolerance.close(x, y)
+        within = within and close(x, y)
     return NumericChange(count, max_abs, max_rel, within, pairs[0])

@@ -36,6 +36,7 @@ from pathlib import Path
 from scidex_replay.compare.base import (
     MAX_DIFFERENCES, Comparison, Difference, Kind, Tolerance, relative_difference,
 )
+from scidex_replay.compare.numbers import INTEGER
 from scidex_replay.compare.text import MAX_HUNKS, WINDOW, Hunk, LineDiff, endings, excerpt
 
 #: the columns named in a summary
@@ -219,9 +220,10 @@ class _Table:
                 self._cell(j, a0 + i, va, vb)
             return
         lines = np.array([a0 + i for i, _, _ in cells])
-        self.numbers(j, lines, A, B, lambda k: (cells[k][1], cells[k][2]))
+        integers = all(INTEGER.fullmatch(va.strip()) and INTEGER.fullmatch(vb.strip()) for _, va, vb in cells)
+        self.numbers(j, lines, A, B, lambda k: (cells[k][1], cells[k][2]), integers)
 
-    def numbers(self, j: int, lines, A, B, text) -> None:
+    def numbers(self, j: int, lines, A, B, text, integers: bool = False) -> None:
         """Numbers of column ``j`` that differ (NumPy arrays; ``lines`` their 0-based line
         numbers; ``text(k)`` the two cells as written): counts, maxima and the examples."""
         import numpy as np
@@ -233,7 +235,8 @@ class _Table:
             d = np.where(np.isnan(d), np.inf, d)
             r = np.where(eq, 0.0, d / np.abs(A))
             r = np.where(np.isnan(r), np.inf, r)
-            close = eq | (np.isfinite(d) & (d <= self.tolerance.atol + self.tolerance.rtol * np.abs(A)))
+            tolerance = self.tolerance.for_integers if integers else self.tolerance  # counts and ids are exact
+            close = eq | (np.isfinite(d) & (d <= tolerance.atol + tolerance.rtol * np.abs(A)))
         k = int(np.argmax(d))
         if d[k] > stats.max_abs_diff or not stats.max_abs_row:
             stats.max_abs_diff, stats.max_abs_row = float(d[k]), self.row(int(lines[k]))
@@ -322,7 +325,10 @@ class _Table:
                     neq = ~((A == B) | (np.isnan(A) & np.isnan(B)))
                 idx = np.flatnonzero(neq)
                 if idx.size:
-                    self.numbers(j, start + idx, A[idx], B[idx], lambda k, A=A[idx], B=B[idx]: (repr(float(A[k])), repr(float(B[k]))))
+                    integers = pd.api.types.is_integer_dtype(sa) and pd.api.types.is_integer_dtype(sb)
+                    self.numbers(
+                        j, start + idx, A[idx], B[idx], lambda k, A=A[idx], B=B[idx]: (repr(float(A[k])), repr(float(B[k]))), integers,
+                    )
             else:
                 na_a, na_b = sa.isna().to_numpy(), sb.isna().to_numpy()
                 ta, tb = sa.astype(str).to_numpy(), sb.astype(str).to_numpy()
@@ -383,7 +389,8 @@ class _Table:
         na, nb = _number(va), _number(vb)
         if na is not None and nb is not None:
             stats.add(na, nb, row)
-            close = self.tolerance.close(na, nb)
+            integers = INTEGER.fullmatch(va.strip()) and INTEGER.fullmatch(vb.strip())
+            close = (self.tolerance.for_integers if integers else self.tolerance).close(na, nb)
             stats.numeric += close
             stats.content += not close
             detail = f"{va} → {vb} (abs diff {abs(na - nb):.3g}, rel diff {relative_difference(na, nb):.3g})"

@@ -242,3 +242,17 @@ def test_a_recorded_step_writing_the_clock_differs_at_its_last_line(cli, tmp_pat
     assert re.fullmatch(r"content differs: line 200002 \(comment\): column \d+: '# generated at [\d.]+' → '# generated at [\d.]+'", comparison["summary"])
     assert comparison["differences"][0]["where"] == "line 200002 (comment)"
     assert comparison["metrics"]["rows_live"] == 200_001
+
+
+@pytest.mark.parametrize("rows", [5, 3000])  # line by line, and pandas chunks past the window
+def test_an_integer_column_is_exact_under_float_noise_but_not_under_a_declared_tolerance(tmp_path, rows):
+    from scidex_replay.compare.base import Tolerance
+    from scidex_replay.compare.tables import CsvComparator
+
+    base = 1795986302472021823  # time.time_ns(): a clock, in an integer column
+    (tmp_path / "a.csv").write_text("id,stamp\n" + "".join(f"{i},{base + i}\n" for i in range(rows)))
+    (tmp_path / "b.csv").write_text("id,stamp\n" + "".join(f"{i},{base + i + 988_763_678}\n" for i in range(rows)))
+    noise = CsvComparator().compare(tmp_path / "a.csv", tmp_path / "b.csv", name="t.csv", tolerance=Tolerance())
+    assert not noise.equivalent and "content" in noise.kinds
+    declared = CsvComparator().compare(tmp_path / "a.csv", tmp_path / "b.csv", name="t.csv", tolerance=Tolerance(rtol=1e-6, declared=True))
+    assert declared.equivalent and declared.kinds == ["numeric"]
