@@ -74,10 +74,11 @@ class Tolerance:
 
     @property
     def for_integers(self) -> "Tolerance":
-        """The tolerance for two integers (a count, an id, a timestamp in ns): exact unless one
-        was declared. Float noise does not move integers: 1795986302472021823 and
-        1795986303460785501 are within a relative 1e-9, and are two readings of a clock."""
-        return self if self.declared else Tolerance(0.0, 0.0)
+        """The tolerance for two integers (a count, an id, a date written 20261129, a timestamp
+        in ns): no relative part, and a declared ``atol`` only. Float noise does not move
+        integers: 1795986302472021823 and 1795986303460785501 are within a relative 1e-9, and
+        are two readings of a clock."""
+        return Tolerance(0.0, self.atol if self.declared else 0.0, self.declared)
 
     def to_json(self) -> dict[str, float]:
         return {"rtol": self.rtol, "atol": self.atol}

@@ -4,14 +4,14 @@ Two documents of at most ``MAX_PARSE`` bytes each are parsed (stdlib ``json``) a
 side by side; a difference is named by its path (``$.results[3].p``, ``$["a key"]``):
 numbers within the tolerance are ``numeric``, beyond it ``content``, with the largest
 absolute and relative difference and its path; an object whose keys come in another
-order, or an array holding the same items in another order (a set written as a list),
-is ``order``; two strings that are both random tokens of the same shape (uuids, hex
-digests of 16 digits or more) at the same path are ``volatile-id``; equal documents
+order is ``order``; an array holding the same items in another order is ``content`` (an
+array is ordered: coefficients, ranks, a series); two strings that are both uuids at the
+same path are ``volatile-id`` (a hex digest is not: a changed checksum is a change); equal documents
 written differently (indentation, escapes) differ in ``metadata``. Anything else that
 differs (a value, a type, a key or an item only on one side) is ``content``.
 
 Memory: a parsed document costs several times its size, so a file over ``MAX_PARSE``
-(64 MiB) is not parsed whole: it is compared line by line with ``text.LineDiff`` (bounded
+(8 MiB; a parsed document takes about ten times its size) is not parsed whole: it is compared line by line with ``text.LineDiff`` (bounded
 by a block and a window of lines), and each pair of differing lines is parsed alone when
 it can be (``"p": 0.25,`` is the member ``p``), so a pretty-printed file still gets
 ``numeric`` for numbers within the tolerance. JSON Lines (``.jsonl``, ``.ndjson``, or a
@@ -38,23 +38,20 @@ from scidex_replay.compare.base import (
 from scidex_replay.compare.text import MAX_HUNKS, Hunk, LineDiff, endings, excerpt
 
 #: the largest file parsed whole, in bytes; larger ones are compared line by line
-MAX_PARSE = 64 << 20
+MAX_PARSE = 8 << 20
 #: the longest arrays of different lengths aligned with difflib
 MAX_ALIGN = 10_000
 LINE_EXTENSIONS = (".jsonl", ".ndjson")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_HEX = re.compile(r"(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{16,}")
 _START = re.compile(rb'\{\s*["}]|\[\s*(?:[\]\[{"\-0-9]|true|false|null)')
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MASK = (1 << 64) - 1
 
 
 def volatile(a: str, b: str) -> bool:
-    """Whether ``a`` and ``b`` are both random tokens of one shape: uuids, or hex strings of
-    16 digits or more of the same length."""
-    if _UUID.fullmatch(a) and _UUID.fullmatch(b):
-        return True
-    return len(a) == len(b) and bool(_HEX.fullmatch(a)) and bool(_HEX.fullmatch(b))
+    """Whether ``a`` and ``b`` are both uuids: ids a run makes (``uuid4()``, ``uuid1()``). A hex
+    digest is not: a checksum or a commit that changed says the data or the code did."""
+    return bool(_UUID.fullmatch(a) and _UUID.fullmatch(b))
 
 
 def member(path: str, key: str) -> str:
@@ -135,9 +132,9 @@ class Walk:
     def _array(self, a: list, b: list, path: str) -> None:
         ca = [json.dumps(x, sort_keys=True) for x in a]
         cb = [json.dumps(x, sort_keys=True) for x in b]
-        if sorted(ca) == sorted(cb):
+        if sorted(ca) == sorted(cb):  # a JSON array is ordered (RFC 8259): coefficients, ranks, a series
             moved = sum(x != y for x, y in zip(ca, cb))
-            self.note(path, Kind.ORDER, f"the same {len(a)} items in another order ({moved} moved)")
+            self.note(path, Kind.CONTENT, f"the same {len(a)} items in another order ({moved} moved)")
             return
         if len(a) == len(b) or len(a) > MAX_ALIGN or len(b) > MAX_ALIGN:
             if len(a) != len(b):

@@ -17,8 +17,10 @@ from scidex_replay.compare.base import Tolerance, relative_difference
 #: of a name (gene2, x_1)
 NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|(?<![A-Za-z])(?:nan|inf)(?![A-Za-z]))", re.IGNORECASE)
 
-#: a number written as an integer: compared exactly unless a tolerance was declared
+#: a number written as an integer: compared exactly (a declared atol aside)
 INTEGER = re.compile(r"[-+]?\d+")
+#: a code written with leading zeros (a sample id 007, a ZIP code 02139): text, not a number
+LEADING_ZERO = re.compile(r"[-+]?0\d")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ def numeric_change(live: str, replayed: str, tolerance: Tolerance) -> NumericCha
     pairs = [(a, b) for a, b in zip(NUMBER.findall(live), NUMBER.findall(replayed)) if a != b]
     max_abs = max_rel = 0.0
     within, count = True, 0
+    if any(LEADING_ZERO.match(a) or LEADING_ZERO.match(b) for a, b in pairs):
+        return None  # 007 → 7 is a code that lost its zeros, not a number that moved
     for a, b in pairs:
         x, y = float(a), float(b)
         close = tolerance.for_integers.close if INTEGER.fullmatch(a) and INTEGER.fullmatch(b) else tolerance.close

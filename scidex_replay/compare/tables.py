@@ -36,7 +36,8 @@ from pathlib import Path
 from scidex_replay.compare.base import (
     MAX_DIFFERENCES, Comparison, Difference, Kind, Tolerance, relative_difference,
 )
-from scidex_replay.compare.numbers import INTEGER
+from scidex_replay.compare.numbers import INTEGER, LEADING_ZERO
+from scidex_replay.compare.registry import HEAD_BYTES
 from scidex_replay.compare.text import MAX_HUNKS, WINDOW, Hunk, LineDiff, endings, excerpt
 
 #: the columns named in a summary
@@ -62,8 +63,21 @@ def _fields(line: str, delimiter: str) -> list[str]:
         return [line]
 
 
+class NotATable(Exception):
+    """A file named as a table that holds binary data."""
+
+
+def _binary(head: bytes) -> bool:
+    """Whether a file's first bytes are binary data rather than a table in some text encoding
+    (UTF-8, or Latin-1 as spreadsheets export it): a NUL, or more than 1% control characters."""
+    controls = sum(b < 9 or 13 < b < 32 for b in head)
+    return b"\x00" in head or controls > len(head) // 100
+
+
 def _number(cell: str) -> float | None:
-    if not cell or "_" in cell:
+    """The number a cell holds; None for text, and for a code written with leading zeros
+    (``007``, ``02139``: a sample id or a ZIP code, compared as written)."""
+    if not cell or "_" in cell or LEADING_ZERO.match(cell.strip()):
         return None
     try:
         return float(cell)
@@ -151,6 +165,8 @@ class _Table:
         return self.columns[j] if j < len(self.columns) else f"column {j + 1}"
 
     def hunk(self, h: Hunk) -> None:
+        if any(line.count('"') % 2 for line in (*h.a_lines, *h.b_lines)):
+            self.order_possible = False  # a quoted field spans lines: these lines are not rows
         for line in h.a_lines:
             self.sum_live = (self.sum_live + hash(line)) & _MASK
         for line in h.b_lines:
@@ -211,8 +227,8 @@ class _Table:
         import numpy as np  # pandas' dependency, so always there
 
         try:
-            if any("_" in va or "_" in vb for _, va, vb in cells):
-                raise ValueError("1_000 is not a number in a table")
+            if any(_number(va) is None or _number(vb) is None for _, va, vb in cells):
+                raise ValueError("text, 1_000 or 007 in this column: cell by cell")
             A = np.array([va for _, va, _ in cells], dtype=float)
             B = np.array([vb for _, _, vb in cells], dtype=float)
         except ValueError:  # text in this column: cell by cell
@@ -416,6 +432,10 @@ class CsvComparator:
         return False  # a table is any text; the extension decides
 
     def compare(self, live: Path, replayed: Path, *, name: str, tolerance: Tolerance) -> Comparison:
+        for path in (live, replayed):
+            with open(path, "rb") as fh:
+                if _binary(fh.read(HEAD_BYTES)):
+                    raise NotATable("binary data, not a table")  # the registry falls back to bytes
         try:
             return self._compare(live, replayed, name, tolerance, dense=True)
         except ValueError:  # pandas could not read the rest (ragged rows): line by line all along

@@ -314,10 +314,10 @@ class TextComparator:
 
     Lines equal but for their numbers (``compare.numbers``) are ``numeric`` when every number
     is within the tolerance (a bootstrap mean that moved by 1.7e-12), else ``content`` with
-    the largest absolute and relative difference. When the lines removed and the lines added
-    are the same multiset (the same lines in another order, like a set printed under another
-    hash seed) the moves are ``order``; found with an order-independent sum of line hashes,
-    so memory stays bounded. Anything else is ``content``. (Formats that know better, CSV,
+    the largest absolute and relative difference. Anything else is ``content``: also the same
+    lines in another order, which the summary says (a ranking, a log and a time series are
+    ordered; a text file does not say when its order means nothing), found with an
+    order-independent sum of line hashes, so memory stays bounded. (Formats that know better, CSV,
     JSON, HTML, build on ``LineDiff`` and ``diff_lines``.)
     """
 
@@ -354,22 +354,18 @@ class TextComparator:
             why = endings(lines) or "invalid UTF-8 bytes differ"
             differences.append(Difference(name, Kind.CONTENT, f"the lines read equal; {why}"))
             return Comparison(self.name, f"content differs: {why} only", differences, metrics)
-        reordered = first_other is not None and moved[0] == moved[1]
-        if reordered:  # every line removed was added elsewhere
-            differences = [Difference(d.where, Kind.ORDER, d.detail) if d.kind is Kind.CONTENT else d for d in differences]
-            metrics["lines_moved"] = moved[0].count
         metrics.update(numeric.metrics())
         full = "".join(unified)
-        if not numeric.beyond and (first_other is None or reordered):
-            parts = []
-            if numeric.lines:
-                parts.append(f"numbers within the tolerance on {numeric.lines} line(s) (max rel {numeric.max_rel:.2g}, first at {numeric.first})")
-            if reordered:
-                parts.append(f"the same lines in another order ({moved[0].count} moved, first at {first_other})")
-            return Comparison(self.name, "equivalent: " + "; ".join(parts), differences, metrics, full_diff=full)
+        if first_other is None and not numeric.beyond:
+            summary = f"equivalent: numbers within the tolerance on {numeric.lines} line(s) (max rel {numeric.max_rel:.2g}, first at {numeric.first})"
+            return Comparison(self.name, summary, differences, metrics, full_diff=full)
         beyond = f"numbers beyond the tolerance on {numeric.beyond} line(s) (max abs {numeric.max_abs:.3g}, rel {numeric.max_rel:.3g})"
-        if first_other is None or reordered:  # only numbers differ, some too much
+        if first_other is None:  # only numbers differ, some too much
             summary = f"content differs: {beyond}, first at {numeric.first}"
+        elif moved[0] == moved[1]:  # every line removed was added elsewhere: a ranking, a log, a set printed
+            metrics["lines_moved"] = moved[0].count
+            summary = f"content differs: the same lines in another order ({moved[0].count} moved, first at {first_other})"
+            summary += f"; {beyond}" if numeric.beyond else ""
         else:
             summary = f"content differs: {changed} line(s) in {hunks} place(s), first at {differences[0].where}"
             summary += f"; {beyond}" if numeric.beyond else ""

@@ -214,7 +214,7 @@ def test_a_truncated_or_binary_file_named_csv_is_compared_without_crashing(tmp_p
     junk = tmp_path / "junk.csv"
     junk.write_bytes(bytes(range(256)) * 64 + b"\n" + b"x" * 200_000)  # binary, and a cell over csv's field limit
     c = compare_files(live, junk, name="t.csv", tolerance=NOISE)
-    assert c.comparator == "csv" and not c.equivalent and c.differences[0].where == "header (line 1)"
+    assert c.comparator == "bytes" and not c.equivalent and "binary data, not a table" in c.summary
 
 
 CLOCK_STEP = """\
@@ -245,7 +245,7 @@ def test_a_recorded_step_writing_the_clock_differs_at_its_last_line(cli, tmp_pat
 
 
 @pytest.mark.parametrize("rows", [5, 3000])  # line by line, and pandas chunks past the window
-def test_an_integer_column_is_exact_under_float_noise_but_not_under_a_declared_tolerance(tmp_path, rows):
+def test_an_integer_column_is_exact_under_any_relative_tolerance_and_moves_only_within_a_declared_atol(tmp_path, rows):
     from scidex_replay.compare.base import Tolerance
     from scidex_replay.compare.tables import CsvComparator
 
@@ -254,5 +254,34 @@ def test_an_integer_column_is_exact_under_float_noise_but_not_under_a_declared_t
     (tmp_path / "b.csv").write_text("id,stamp\n" + "".join(f"{i},{base + i + 988_763_678}\n" for i in range(rows)))
     noise = CsvComparator().compare(tmp_path / "a.csv", tmp_path / "b.csv", name="t.csv", tolerance=Tolerance())
     assert not noise.equivalent and "content" in noise.kinds
-    declared = CsvComparator().compare(tmp_path / "a.csv", tmp_path / "b.csv", name="t.csv", tolerance=Tolerance(rtol=1e-6, declared=True))
-    assert declared.equivalent and declared.kinds == ["numeric"]
+    relative = CsvComparator().compare(tmp_path / "a.csv", tmp_path / "b.csv", name="t.csv", tolerance=Tolerance(rtol=1e-6, declared=True))
+    assert not relative.equivalent  # a relative tolerance is for floats: counts, dates, clocks stay exact
+    absolute = CsvComparator().compare(tmp_path / "a.csv", tmp_path / "b.csv", name="t.csv", tolerance=Tolerance(atol=1e9, declared=True))
+    assert absolute.equivalent and absolute.kinds == ["numeric"]
+
+
+def test_a_code_that_lost_its_leading_zeros_is_content(tmp_path):
+    from scidex_replay.compare.base import Tolerance
+    from scidex_replay.compare.tables import CsvComparator
+
+    (tmp_path / "a.csv").write_text("sample_id,zip,count\n007,02139,5\n008,02140,6\n")
+    (tmp_path / "b.csv").write_text("sample_id,zip,count\n7,2139,5\n8,2140,6\n")  # read as numbers and written back
+    c = CsvComparator().compare(tmp_path / "a.csv", tmp_path / "b.csv", name="t.csv", tolerance=Tolerance(atol=1, declared=True))
+    assert not c.equivalent and c.kinds == ["content"]
+    assert {d.where.split(" row")[0] for d in c.differences} == {"column 'sample_id'", "column 'zip'"}
+
+
+def test_binary_data_named_csv_falls_back_to_bytes_and_a_quoted_line_break_is_never_a_reorder(tmp_path):
+    import os
+
+    from scidex_replay.compare.base import Tolerance
+    from scidex_replay.compare.registry import compare_files
+
+    (tmp_path / "a.csv").write_bytes(os.urandom(3000))
+    (tmp_path / "b.csv").write_bytes(os.urandom(3000))
+    c = compare_files(tmp_path / "a.csv", tmp_path / "b.csv", name="x.csv", tolerance=Tolerance())
+    assert c.comparator == "bytes" and "binary data, not a table" in c.summary
+    (tmp_path / "a.csv").write_text('id,note\n1,"x\n2,y"\n3,"z\n4,w"\n')  # two rows, each over two lines
+    (tmp_path / "b.csv").write_text('id,note\n1,"x\n4,w"\n3,"z\n2,y"\n')  # both notes changed
+    c = compare_files(tmp_path / "a.csv", tmp_path / "b.csv", name="x.csv", tolerance=Tolerance())
+    assert not c.equivalent and "order" not in c.kinds

@@ -45,9 +45,11 @@ def test_zero_recorded_makes_the_relative_difference_infinite_and_only_atol_can_
     assert numeric_change("residual 0", "residual 1e-17", Tolerance(atol=1e-15)).within
 
 
-def test_integers_are_exact_unless_a_tolerance_was_declared():
+def test_integers_are_exact_but_for_a_declared_atol_and_leading_zeros_are_text():
     # two readings of time.time_ns(): a relative 5e-10 apart, inside float noise, yet a clock
     change = numeric_change("at 1795986302472021823", "at 1795986303460785501", Tolerance())
     assert change is not None and not change.within
-    assert numeric_change("n = 1000000", "n = 1000001", Tolerance(rtol=1e-5, declared=True)).within
+    assert not numeric_change("n = 1000000", "n = 1000001", Tolerance(rtol=1e-5, declared=True)).within
+    assert numeric_change("n = 1000000", "n = 1000001", Tolerance(atol=1, declared=True)).within
+    assert numeric_change("best sample: 007", "best sample: 7", Tolerance(atol=1, declared=True)) is None  # a code
     assert numeric_change("x = 1000000.0", "x = 1000000.0000001", Tolerance()).within  # a float: noise

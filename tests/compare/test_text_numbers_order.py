@@ -1,5 +1,5 @@
 """The text comparator on printed results: numbers within a tolerance are ``numeric``, the same
-lines in another order are ``order``; and ``run --rtol`` records a tolerance that a replay honours."""
+lines in another order are content said as such; and ``run --rtol`` records a tolerance that a replay honours."""
 
 from __future__ import annotations
 
@@ -36,13 +36,18 @@ def test_a_number_beyond_the_tolerance_is_content_and_says_how_far(tmp_path):
     assert declared.equivalent and declared.kinds == ["numeric"]
 
 
-def test_the_same_lines_in_another_order_are_order(tmp_path):
-    live = "genes\n" + "".join(f"g{i}\n" for i in (3, 1, 4, 5, 9, 2, 6)) + "end\n"
-    replayed = "genes\n" + "".join(f"g{i}\n" for i in (1, 2, 3, 4, 5, 6, 9)) + "end\n"
-    c = compare(tmp_path, live, replayed)
-    assert c.equivalent and c.kinds == ["order"]
-    assert c.summary.startswith("equivalent: the same lines in another order (")
+def test_the_same_lines_in_another_order_are_content_and_said_so(tmp_path):
+    live = "top genes\n" + "".join(f"g{i}\n" for i in (3, 1, 4, 5, 9, 2, 6)) + "end\n"
+    replayed = "top genes\n" + "".join(f"g{i}\n" for i in (1, 2, 3, 4, 5, 6, 9)) + "end\n"
+    c = compare(tmp_path, live, replayed)  # a ranking reordered is another ranking
+    assert not c.equivalent and c.kinds == ["content"]
+    assert c.summary.startswith("content differs: the same lines in another order (")
     assert c.metrics["lines_moved"] >= 2
+
+
+def test_a_code_that_lost_its_leading_zeros_is_content(tmp_path):
+    c = compare(tmp_path, "best sample: 007\n", "best sample: 7\n", Tolerance(atol=10, declared=True))
+    assert not c.equivalent and c.kinds == ["content"]
 
 
 def test_a_reorder_that_also_loses_a_line_is_content(tmp_path):
