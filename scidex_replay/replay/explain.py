@@ -1,0 +1,620 @@
+"""``--explain``: name the cause of a step that does not reproduce, by re-running it under perturbations.
+
+One step is re-run, never its chain, on the bytes the replay gave it, in scratch space (its
+stable working directory under its lock, or a scratch directory; never a live artifact, never
+the store: perturbed outputs are compared where they were written and then deleted). Every
+re-run goes through a fresh deterministic child (``SubprocessExecutor``, the path of
+``--executor subprocess``, the replay's interpreter when the step runs pinned), with the same
+timeout and memory limit as replay. Factors (the manifest's ``explanation.factors``):
+
+=========  ================================================================================
+repeat     the same conditions again (entropy, races, durations)
+clock      the wall clock: libfaketime (``LD_PRELOAD``, ``FAKETIME``), shifted by 400 days
+hash-seed  ``PYTHONHASHSEED`` 0 → 4242
+threads    ``OMP/OPENBLAS/MKL/NUMEXPR_NUM_THREADS`` 1 → N, and one CPU visible instead of all
+tz         ``TZ`` UTC → ``<+0930>-09:30`` (a POSIX rule: no tzdata needed)
+locale     ``LC_ALL``/``LANG`` C.UTF-8 → another installed UTF-8 locale
+rng-seed   ``SCIDEX_REPLAY_SEED`` (what deterministic mode seeds ``random``/``numpy`` with) 0 → 4242
+workdir    another absolute path for the working directory
+env        an extra, unrelated variable
+=========  ================================================================================
+
+Group testing: a reference run and a repeat; when they differ, two runs under one frozen fake
+clock tell the clock from intrinsic nondeterminism (the other factors cannot be judged against
+an output that changes by itself: ``not-tested``). Otherwise every factor is varied at once;
+only when that changes the output is the set split in halves, recursively (a half with no
+effect clears its factors; when the first half has none, the second is known to have one and
+is split without being run, assuming that factors do not cancel each other out). A pure step
+costs 3 runs, one culprit among the 8 about 6-8.
+
+Each perturbed output is compared with the reference run's by the comparators: a factor whose
+change the comparator finds to be metadata or volatile ids only is still ``changes-output``,
+and the summary says "in metadata only" (numbers within tolerance: "numbers within
+tolerance only"); a run that fails under a factor changes the output too. A factor that cannot
+be varied here is ``not-tested``, with the reason in ``not_tested``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scidex_replay.compare import Comparison, Tolerance, compare_files
+from scidex_replay.errors import BadInput, one_line
+from scidex_replay.executors.subprocess import SubprocessExecutor
+from scidex_replay.handlers.spec import Handler, output_paths, stable_workdir, staged_inputs, workdir_lock
+from scidex_replay.registry.records import Step, find_step, validate_id
+from scidex_replay.replay.options import EXPLAIN_NOT_REPRODUCED
+
+if TYPE_CHECKING:
+    from scidex_replay.registry import Registry, StepResult
+    from scidex_replay.store import BlobStore
+
+logger = logging.getLogger(__name__)
+
+FACTORS = ("repeat", "clock", "hash-seed", "threads", "tz", "locale", "rng-seed", "workdir", "env")
+CHANGES, NO_EFFECT, NOT_TESTED = "changes-output", "no-effect", "not-tested"
+#: ``--explain`` given alone: the steps that did not reproduce (not a possible step name or id)
+NOT_REPRODUCED = EXPLAIN_NOT_REPRODUCED
+#: ``--explain all``: every replayed step
+ALL = "all"
+
+#: What each factor's dependence is called in a summary.
+PHRASES = {
+    "repeat": "changes from run to run under identical conditions (repeat)",
+    "clock": "depends on the wall clock (clock)",
+    "hash-seed": "depends on Python's hash seed (hash-seed)",
+    "threads": "depends on the thread or CPU count (threads)",
+    "tz": "depends on the time zone (tz)",
+    "locale": "depends on the locale (locale)",
+    "rng-seed": "depends on the random seed (rng-seed)",
+    "workdir": "depends on the working directory's path (workdir)",
+    "env": "depends on unrelated environment variables (env)",
+}
+#: Factors that deterministic mode fixes: a dependence on one reproduces under scidex-replay.
+FIXED_BY_DETERMINISTIC_MODE = ("hash-seed", "tz", "locale", "rng-seed")
+
+FAKETIME_LIBS = (
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/faketime/libfaketime.so.1",
+    "/usr/local/lib/faketime/libfaketime.so.1",
+)
+#: How far the clock factor moves the (fake) clock: a day, an hour, a minute and a second of
+#: every field a date or a time shows changes.
+CLOCK_SHIFT = timedelta(days=400, hours=1, minutes=1, seconds=1)
+OTHER_TZ = "<+0930>-09:30"
+OTHER_SEED = "4242"
+EXTRA_VARIABLE = ("SCIDEX_EXPLAIN_UNRELATED", "1")
+#: A run under a fake clock gets at most this many times the reference run's time (at least
+#: ``CLOCK_GUARD_MIN_S``): libfaketime cannot fake timed waits, and a step that uses them hangs.
+CLOCK_GUARD_FACTOR, CLOCK_GUARD_MIN_S = 10.0, 30.0
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One step as an explanation re-runs it: its handler, the executor replay runs it with, the
+    digests of the input bytes (in the store) and the names its inputs and outputs are staged
+    under, and the tolerance its numbers are compared with."""
+
+    step: Step
+    handler: Handler
+    executor: Any
+    inputs: tuple[str, ...]
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    tolerance: Tolerance
+
+
+@dataclass
+class Explanation:
+    """The manifest's ``explanation``: each factor's verdict, a one-line summary, the re-runs it took."""
+
+    factors: dict[str, str]
+    summary: str
+    runs: int
+    seconds: float
+    not_tested: dict[str, str] = field(default_factory=dict)
+    details: dict[str, str] = field(default_factory=dict)  # factor -> how the output changed
+    stable: bool = False  # the step runs in a stable working directory (a `run` step)
+    declared: bool = False  # the step sees only the variables it declared
+
+    def changed(self) -> list[str]:
+        return [f for f in FACTORS if self.factors.get(f) == CHANGES]
+
+    def threats(self) -> list[str]:
+        """The factors that change the output and that differ from one run of the step to the next
+        under scidex-replay: the repeat, the clock, the CPU count of another machine, the working
+        directory (unless stable) and the environment (unless declared). The others are fixed
+        by deterministic mode."""
+        skip = set(FIXED_BY_DETERMINISTIC_MODE)
+        if self.stable:
+            skip.add("workdir")
+        if self.declared:
+            skip.add("env")
+        return [f for f in self.changed() if f not in skip]
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "factors": {f: self.factors[f] for f in FACTORS if f in self.factors},
+            "summary": self.summary,
+            "runs": self.runs,
+            "seconds": round(self.seconds, 3),
+        }
+        if self.not_tested:
+            out["not_tested"] = dict(self.not_tested)
+        if self.details:
+            out["details"] = dict(self.details)
+        return out
+
+
+# -- what this machine can vary ----------------------------------------------------------
+@cache
+def faketime_library() -> str | None:
+    """libfaketime's preload library (Debian's ``libfaketime``), or None."""
+    found = os.environ.get("SCIDEX_REPLAY_FAKETIME_LIB")
+    candidates = (found,) if found else FAKETIME_LIBS
+    return next((c for c in candidates if c and os.path.isfile(c)), None)
+
+
+@cache
+def other_locale() -> str | None:
+    """An installed UTF-8 locale other than C.UTF-8 (en_US.UTF-8 first), or None."""
+    try:
+        names = subprocess.run(["locale", "-a"], capture_output=True, text=True, timeout=10).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    utf8 = [n for n in names if n.lower().replace("-", "").endswith(".utf8") and not n.lower().startswith(("c.", "posix"))]
+    utf8.sort(key=lambda n: (not n.lower().startswith("en_us"), n))
+    return utf8[0] if utf8 else None
+
+
+def _cpus() -> set[int]:
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return set(range(os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """How one re-run differs from the replay: variables over the fixed settings, the CPUs it may
+    use, whether its working directory is moved, and a tighter timeout (under a fake clock)."""
+
+    overlay: Mapping[str, str] = field(default_factory=dict)
+    cpus: frozenset[int] | None = None
+    moved: bool = False
+    guarded: bool = False
+
+    def plus(self, other: "Conditions") -> "Conditions":
+        return Conditions(
+            {**self.overlay, **other.overlay}, other.cpus or self.cpus, self.moved or other.moved, self.guarded or other.guarded,
+        )
+
+
+def perturbations(step: Step) -> tuple[dict[str, Conditions], dict[str, str]]:
+    """Each factor this machine can vary (but ``repeat``) and the conditions that vary it; the
+    reason each other factor cannot be varied."""
+    varied: dict[str, Conditions] = {}
+    missing: dict[str, str] = {}
+    shifted = _fake_clock(step, running=True, shift=CLOCK_SHIFT)
+    if shifted is not None:
+        varied["clock"] = shifted
+    else:
+        missing["clock"] = "libfaketime is not installed (apt-get install faketime)"
+    varied["hash-seed"] = Conditions({"PYTHONHASHSEED": OTHER_SEED})
+    cpus = _cpus()
+    n = str(max(2, len(cpus)))
+    threads = {k: n for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
+    varied["threads"] = Conditions(threads, cpus=frozenset({min(cpus)}) if len(cpus) > 1 else None)
+    varied["tz"] = Conditions({"TZ": OTHER_TZ})
+    other = other_locale()
+    if other:
+        varied["locale"] = Conditions({"LC_ALL": other, "LANG": other})
+    else:
+        missing["locale"] = "no UTF-8 locale but C.UTF-8 is installed (e.g. apt-get install locales-all)"
+    varied["rng-seed"] = Conditions({"SCIDEX_REPLAY_SEED": OTHER_SEED})
+    varied["workdir"] = Conditions(moved=True)
+    varied["env"] = Conditions(dict([EXTRA_VARIABLE]))
+    return varied, missing
+
+
+# -- one re-run --------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    outputs: list[Path] | None  # copies of the outputs, or None when the step failed
+    error: str = ""
+    timed_out: bool = False
+
+
+class _Rerunner:
+    """Re-runs one subject in scratch space and compares outputs with the reference run's."""
+
+    def __init__(self, store: "BlobStore", subject: Subject, scratch: Path):
+        self.store = store
+        self.subject = subject
+        self.scratch = scratch
+        self.runs = 0
+        self.seconds = 0.0
+        self.reference_s = 0.0
+        self.stable = stable_workdir(subject.step)
+        self._lock: workdir_lock | None = None
+        self._home: Path | None = None
+
+    def __enter__(self) -> "_Rerunner":
+        if self.stable is not None:
+            self._lock = workdir_lock(self.stable)
+            self._home = self._lock.acquire()
+        else:
+            self._home = self.scratch / "work" / "step"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+    def run(self, conditions: Conditions, keep: str) -> RunResult:
+        """Run the step once under ``conditions``; its outputs are copied to ``scratch/keep``."""
+        assert self._home is not None
+        step = self.subject.step
+        home = self.scratch / "moved" / "elsewhere" / "step" if conditions.moved else self._home
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        t0 = time.perf_counter()
+        try:
+            inputs = staged_inputs(step, home, list(self.subject.input_names))
+            for digest, dest in zip(self.subject.inputs, inputs):
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                self.store.copy_out(digest, dest)
+            outputs = output_paths(step, home, list(self.subject.output_names))
+            executor = self._executor(conditions)
+            produced = executor.run(self.subject.handler, step, inputs, outputs[0])
+            paths = list(produced.all_paths)
+            if len(paths) != len(outputs):
+                raise BadInput(f"the handler returned {len(paths)} output(s); the step recorded {len(outputs)}")
+            kept = self.scratch / keep
+            shutil.rmtree(kept, ignore_errors=True)
+            kept.mkdir(parents=True)
+            copies = []
+            for i, p in enumerate(paths):
+                dest = kept / f"{i}-{Path(self.subject.output_names[i]).name}"
+                shutil.copyfile(p, dest)
+                copies.append(dest)
+            return RunResult(copies)
+        except Exception as exc:  # the step's failure under these conditions is an answer
+            timed_out = "timed out" in str(exc)
+            return RunResult(None, one_line(f"{exc}")[:300], timed_out=timed_out)
+        finally:
+            elapsed = time.perf_counter() - t0
+            self.runs += 1
+            self.seconds += elapsed
+            if not conditions.overlay and not conditions.moved and not self.reference_s:
+                self.reference_s = elapsed
+            if home != self._home or self.stable is None:
+                shutil.rmtree(home, ignore_errors=True)
+
+    def _executor(self, conditions: Conditions) -> SubprocessExecutor:
+        """A fresh-process executor like the one replay runs the step with, under ``conditions``."""
+        base = self.subject.executor
+        if isinstance(base, SubprocessExecutor):
+            executor = copy.copy(base)
+        else:
+            executor = SubprocessExecutor()
+            options = getattr(base, "step_options", None)  # the dask executor's per-step limits
+            if isinstance(options, dict):
+                executor.timeout_s = options.get("timeout_s") or executor.timeout_s
+                executor.memory_limit_mb = options.get("memory_limit_mb") or executor.memory_limit_mb
+        executor.echo = None
+        executor.overlay = {**executor.overlay, **conditions.overlay}
+        executor.cpus = set(conditions.cpus) if conditions.cpus else executor.cpus
+        if conditions.guarded:
+            guard = max(CLOCK_GUARD_MIN_S, CLOCK_GUARD_FACTOR * self.reference_s)
+            executor.timeout_s = min(executor.timeout_s, guard)
+        return executor
+
+    def difference(self, reference: RunResult, other: RunResult) -> str | None:
+        """None when ``other`` gave the reference's bytes; else how it differs, in a few words
+        (prefixed ``metadata:`` or ``numeric:`` when the comparator found only such differences)."""
+        if other.outputs is None:
+            return f"the step fails: {other.error}"
+        assert reference.outputs is not None
+        for i, (a, b) in enumerate(zip(reference.outputs, other.outputs)):
+            if _digest(a) == _digest(b):
+                continue
+            name = self.subject.output_names[i]
+            comparison = compare_files(a, b, name=name, tolerance=self.subject.tolerance)
+            return _words(comparison, name if len(reference.outputs) > 1 else "")
+        return None
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _words(comparison: Comparison, name: str) -> str:
+    kinds = set(comparison.kinds)
+    prefix = ""
+    if kinds and kinds <= {"metadata", "volatile-id"}:
+        prefix = "metadata: "
+    elif kinds and comparison.equivalent:
+        prefix = "numeric: "
+    where = f"{name}: " if name else ""
+    return f"{prefix}{where}{comparison.summary}"
+
+
+# -- the search --------------------------------------------------------------------------
+def explain_subject(store: "BlobStore", subject: Subject, scratch: Path | None = None) -> Explanation:
+    """Re-run ``subject`` under perturbations (group testing) and say which factors change its output."""
+    own = scratch is None
+    scratch = Path(tempfile.mkdtemp(prefix="scidex-explain-")) if scratch is None else scratch
+    varied, missing = perturbations(subject.step)
+    factors: dict[str, str] = {}
+    details: dict[str, str] = {}
+    not_tested = dict(missing)
+    try:
+        with _Rerunner(store, subject, scratch) as rr:
+            base, reference = _reference(rr, factors, details, not_tested)
+            if reference.outputs is None:
+                for f in FACTORS:
+                    not_tested[f] = "the step fails under the reference conditions"
+                summary = f"could not explain: the step fails when re-run: {reference.error}"
+                return _explanation(subject, {f: NOT_TESTED for f in FACTORS}, summary, rr, not_tested, details)
+            candidates = [f for f in FACTORS[1:] if f in varied and f not in factors]
+            if factors.get("repeat") == CHANGES:
+                for f in candidates:
+                    not_tested.setdefault(f, "the output changes even under identical conditions (repeat)")
+                candidates = []
+            _search(rr, base, reference, candidates, varied, factors, details, not_tested, known=False)
+            for f in FACTORS:
+                if f not in factors:
+                    factors[f] = NOT_TESTED
+                    not_tested.setdefault(f, "not varied")
+                elif factors[f] != NOT_TESTED:
+                    not_tested.pop(f, None)
+            return _explanation(subject, factors, summarize(factors, details, not_tested), rr, not_tested, details)
+    finally:
+        if own:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _reference(
+    rr: _Rerunner, factors: dict[str, str], details: dict[str, str], not_tested: dict[str, str],
+) -> tuple[Conditions, RunResult]:
+    """The conditions every later run starts from and the output they are compared with; decides
+    ``repeat`` and, when it can, ``clock``.
+
+    Under the real clock a step that reads the time changes between any two runs, so the
+    reference runs under a fake clock started at the second the step was recorded (libfaketime,
+    when installed): a first run under the real clock (``R``), then two under the fake one
+    (``C1``, ``C2``). ``C1 == C2``: ``repeat`` has no effect, and ``clock`` changes the output
+    when ``R`` differs from ``C1`` (else it is tried, 400 days on, with the other factors). ``C1 != C2``: two more runs under a clock frozen at that second tell a
+    clock read below the second (``clock``) from intrinsic nondeterminism (``repeat``).
+    Without libfaketime (or when the step does not run under it), two runs under the real clock.
+    """
+    step = rr.subject.step
+    real = rr.run(Conditions(), "real")
+    if real.outputs is None:
+        return Conditions(), real
+    started = _fake_clock(step, running=True)
+    if started is None:
+        return _repeat(rr, Conditions(), real, factors, details)
+    first = rr.run(started, "reference")
+    if first.outputs is None:
+        not_tested["clock"] = f"the step does not run under libfaketime ({first.error})"
+        factors["clock"] = NOT_TESTED
+        return _repeat(rr, Conditions(), real, factors, details)
+    second = rr.run(started, "again")
+    change = rr.difference(first, second)
+    if change is None:
+        factors["repeat"] = NO_EFFECT
+        clock = rr.difference(first, real)
+        if clock is not None:  # else the clock is tried, 400 days on, with the other factors
+            factors["clock"] = CHANGES
+            details["clock"] = f"under a fake clock: {clock}"
+        return started, first
+    frozen = _fake_clock(step, running=False)
+    assert frozen is not None
+    f1 = rr.run(frozen, "frozen")
+    f2 = rr.run(frozen, "frozen-again") if f1.outputs is not None else f1
+    if f1.outputs is not None and rr.difference(f1, f2) is None:
+        factors["repeat"], factors["clock"] = NO_EFFECT, CHANGES
+        details["clock"] = f"changes between two runs, not between two under a frozen fake clock: {change}"
+        return frozen, f1
+    factors["repeat"] = CHANGES
+    details["repeat"] = change
+    return started, first
+
+
+def _repeat(rr: _Rerunner, base: Conditions, reference: RunResult, factors: dict[str, str], details: dict[str, str]) -> tuple[Conditions, RunResult]:
+    again = rr.run(base, "again")
+    change = rr.difference(reference, again)
+    factors["repeat"] = NO_EFFECT if change is None else CHANGES
+    if change is not None:
+        details["repeat"] = change
+    return base, reference
+
+
+def _search(
+    rr: _Rerunner, base: Conditions, reference: RunResult, group: list[str], varied: Mapping[str, Conditions],
+    factors: dict[str, str], details: dict[str, str], not_tested: dict[str, str], *, known: bool, change: str | None = None,
+) -> None:
+    """Find which factors of ``group`` change the output; ``known``: the group is known to (its
+    ``change`` then says how, when it was run)."""
+    if not group:
+        return
+    if not known:
+        conditions = base
+        for f in group:
+            conditions = conditions.plus(varied[f])
+        result = rr.run(conditions, "perturbed")
+        if result.timed_out and "clock" in group:  # libfaketime and a timed wait: leave the clock out
+            not_tested["clock"] = f"the step does not finish under a fake clock ({result.error})"
+            factors["clock"] = NOT_TESTED
+            _search(rr, base, reference, [f for f in group if f != "clock"], varied, factors, details, not_tested, known=False)
+            return
+        change = rr.difference(reference, result)
+        if change is None:
+            for f in group:
+                factors[f] = NO_EFFECT
+            return
+    if len(group) == 1:
+        factors[group[0]] = CHANGES
+        details[group[0]] = change or "the output changes"
+        return
+    half = (len(group) + 1) // 2
+    first, second = group[:half], group[half:]
+    before = {f: factors.get(f) for f in first}
+    _search(rr, base, reference, first, varied, factors, details, not_tested, known=False)
+    first_changes = any(factors.get(f) == CHANGES for f in first) or any(
+        factors.get(f) == NOT_TESTED and before[f] != NOT_TESTED for f in first
+    )
+    # the group changes the output; when its first half does not, its second half does
+    _search(rr, base, reference, second, varied, factors, details, not_tested, known=not first_changes, change=change)
+
+
+def _fake_clock(step: Step, *, running: bool, shift: timedelta = timedelta()) -> Conditions | None:
+    """A fake clock at the second the step was recorded (plus ``shift``), running from there or
+    frozen; None without libfaketime. Guarded: a step that hangs under it is stopped early."""
+    lib = faketime_library()
+    if lib is None:
+        return None
+    at = int((step.started_at + shift).timestamp())  # seconds since the epoch: the same instant in every TZ
+    return Conditions({"LD_PRELOAD": lib, "FAKETIME_FMT": "%s", "FAKETIME": f"@{at}" if running else str(at)}, guarded=True)
+
+
+def _explanation(
+    subject: Subject, factors: dict[str, str], summary: str, rr: _Rerunner, not_tested: dict[str, str], details: dict[str, str],
+) -> Explanation:
+    from scidex_replay.env.deterministic import declared_of
+
+    return Explanation(
+        factors=factors, summary=summary, runs=rr.runs, seconds=rr.seconds,
+        not_tested={f: not_tested[f] for f in FACTORS if factors.get(f) == NOT_TESTED and f in not_tested},
+        details={f: details[f] for f in FACTORS if f in details and factors.get(f) == CHANGES},
+        stable=rr.stable is not None, declared=declared_of(subject.step.parameters) is not None,
+    )
+
+
+def summarize(factors: Mapping[str, str], details: Mapping[str, str], not_tested: Mapping[str, str]) -> str:
+    """One line: ``output depends on the wall clock (clock); hash-seed, threads, ...: no effect;
+    not tested: locale (why)``."""
+    changed = [f for f in FACTORS if factors.get(f) == CHANGES]
+    quiet = [f for f in FACTORS if factors.get(f) == NO_EFFECT]
+    untested = [f for f in FACTORS if factors.get(f) == NOT_TESTED]
+    parts = []
+    if changed:
+        phrases = []
+        for f in changed:
+            detail = details.get(f, "")
+            note = ", in metadata only" if detail.startswith("metadata:") else ", numbers within tolerance only" if detail.startswith("numeric:") else ""
+            note = ", it fails" if detail.startswith("the step fails") else note
+            phrases.append(PHRASES[f] + note)
+        parts.append("output " + " and ".join(phrases))
+        if quiet:
+            parts.append(f"{', '.join(quiet)}: no effect")
+    elif quiet:
+        parts.append(f"no factor changes the output ({', '.join(quiet)}: no effect)")
+    if untested:
+        reasons = [f"{f} ({not_tested[f]})" if f in not_tested else f for f in untested]
+        if changed and all(not_tested.get(f, "").endswith("(repeat)") for f in untested):
+            parts.append(f"not tested: {', '.join(untested)}")
+        else:
+            parts.append(f"not tested: {', '.join(reasons)}")
+    return "; ".join(parts)
+
+
+# -- which steps, from a replay ----------------------------------------------------------
+def check_request(steps: Sequence[Step], which: str | None) -> None:
+    """``BadInput`` when ``--explain STEP`` names no step of the chain."""
+    if which in (None, NOT_REPRODUCED, ALL):
+        return
+    if find_step(list(steps), which) is None:
+        known = ", ".join(s.label for s in steps)
+        raise BadInput(f"--explain {which}: no such step in this chain (its steps: {known})")
+
+
+def chosen(which: str, steps: Sequence[Step], results: Sequence["StepResult"]) -> list[str]:
+    """The step ids ``--explain WHICH`` explains, in execution order."""
+    from scidex_replay.outcomes import Outcome
+
+    ran = {Outcome.REPRODUCED, Outcome.EQUIVALENT, Outcome.OUTPUT_DIFFERS, Outcome.INPUT_DIFFERS, Outcome.FORKED}
+    if which == NOT_REPRODUCED:
+        return [r.step_id for r in results if r.outcome in (Outcome.OUTPUT_DIFFERS, Outcome.EQUIVALENT)]
+    if which == ALL:
+        return [r.step_id for r in results if r.outcome in ran]
+    step = find_step(list(steps), which)
+    if step is None:
+        return []
+    broken = {Outcome.FAILED, Outcome.UNREPLAYABLE, Outcome.SKIPPED}
+    return [r.step_id for r in results if r.step_id == step.step_id and r.outcome not in broken]
+
+
+def explain_run(
+    runner: Any, which: str, steps: Sequence[Step], results: Sequence["StepResult"], emit: Callable[[str, dict[str, Any]], None],
+) -> dict[str, Explanation]:
+    """Explain the steps of a finished run that ``which`` chooses; each explanation goes into the
+    step's manifest entry (``runner.extras``) and is emitted as an ``explain`` event."""
+    out: dict[str, Explanation] = {}
+    by_id = {s.step_id: s for s in steps}
+    for step_id in chosen(which, steps, results):
+        step = by_id[step_id]
+        emit("explaining", {"step_id": step_id})
+        scratch = runner.workdir / f"explain-{validate_id(step_id, 'step id')}"
+        scratch.mkdir(parents=True, exist_ok=True)
+        explanation = explain_subject(runner.store, runner.subject(step), scratch)
+        runner.extras.setdefault(step_id, {})["explanation"] = explanation.to_json()
+        out[step_id] = explanation
+        emit("explain", {"step_id": step_id, "explanation": explanation})
+    return out
+
+
+# -- at record time ----------------------------------------------------------------------
+def explain_recorded(registry: "Registry", artifact_id: str) -> Explanation:
+    """Explain the step that produced ``artifact_id`` as it was recorded (``run --check``,
+    ``record_call(check=True)``, ``%%scidex_step --check``)."""
+    from scidex_replay.compare.base import recorded_tolerance
+    from scidex_replay.handlers import load_handlers
+    from scidex_replay.handlers.spec import safe_name
+
+    step = registry.producing_step(artifact_id)
+    if step is None:
+        raise BadInput(f"{artifact_id} is a source artifact: no step to check")
+    artifacts = registry.artifacts([*step.source_artifact_ids, *step.output_ids])
+    subject = Subject(
+        step=step,
+        handler=load_handlers().get(step.step_type),
+        executor=SubprocessExecutor(),
+        inputs=tuple(artifacts[a].content_hash for a in step.source_artifact_ids),
+        input_names=tuple(safe_name(artifacts[a].name, a) for a in step.source_artifact_ids),
+        output_names=tuple(safe_name(artifacts[a].name, a) for a in step.output_ids),
+        tolerance=recorded_tolerance(step.parameters) or Tolerance(),
+    )
+    return explain_subject(registry.store, subject)
+
+
+def check_message(label: str, explanation: Explanation) -> str | None:
+    """What ``--check`` warns about the step ``label``: None when nothing it depends on varies
+    between replays (a pure step, or one that depends only on what deterministic mode fixes)."""
+    threats = explanation.threats()
+    if threats:
+        return f"step {label} would not reproduce: {explanation.summary}"
+    if explanation.changed():
+        fixed = ", ".join(explanation.changed())
+        return f"step {label} reproduces under scidex-replay, which fixes {fixed}, but not outside it: {explanation.summary}"
+    return None
