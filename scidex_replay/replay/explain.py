@@ -71,17 +71,17 @@ NOT_REPRODUCED = EXPLAIN_NOT_REPRODUCED
 #: ``--explain all``: every replayed step
 ALL = "all"
 
-#: What each factor's dependence is called in a summary.
+#: What an output that a factor changes depends on, in a summary (``repeat``: it changes by itself).
 PHRASES = {
     "repeat": "changes from run to run under identical conditions (repeat)",
-    "clock": "depends on the wall clock (clock)",
-    "hash-seed": "depends on Python's hash seed (hash-seed)",
-    "threads": "depends on the thread or CPU count (threads)",
-    "tz": "depends on the time zone (tz)",
-    "locale": "depends on the locale (locale)",
-    "rng-seed": "depends on the random seed (rng-seed)",
-    "workdir": "depends on the working directory's path (workdir)",
-    "env": "depends on unrelated environment variables (env)",
+    "clock": "the wall clock (clock)",
+    "hash-seed": "Python's hash seed (hash-seed)",
+    "threads": "the thread or CPU count (threads)",
+    "tz": "the time zone (tz)",
+    "locale": "the locale (locale)",
+    "rng-seed": "the random seed (rng-seed)",
+    "workdir": "the working directory's path (workdir)",
+    "env": "unrelated environment variables (env)",
 }
 #: Factors that deterministic mode fixes: a dependence on one reproduces under scidex-replay.
 FIXED_BY_DETERMINISTIC_MODE = ("hash-seed", "tz", "locale", "rng-seed")
@@ -224,7 +224,7 @@ def perturbations(step: Step) -> tuple[dict[str, Conditions], dict[str, str]]:
     if other:
         varied["locale"] = Conditions({"LC_ALL": other, "LANG": other})
     else:
-        missing["locale"] = "no UTF-8 locale but C.UTF-8 is installed (e.g. apt-get install locales-all)"
+        missing["locale"] = "only the C.UTF-8 locale is installed"
     varied["rng-seed"] = Conditions({"SCIDEX_REPLAY_SEED": OTHER_SEED})
     varied["workdir"] = Conditions(moved=True)
     varied["env"] = Conditions(dict([EXTRA_VARIABLE]))
@@ -523,9 +523,13 @@ def summarize(factors: Mapping[str, str], details: Mapping[str, str], not_tested
         for f in changed:
             detail = details.get(f, "")
             note = ", in metadata only" if detail.startswith("metadata:") else ", numbers within tolerance only" if detail.startswith("numeric:") else ""
-            note = ", it fails" if detail.startswith("the step fails") else note
+            note = ", which makes it fail" if detail.startswith("the step fails") else note
             phrases.append(PHRASES[f] + note)
-        parts.append("output " + " and ".join(phrases))
+        depends = [p for f, p in zip(changed, phrases) if f != "repeat"]
+        said = [p for f, p in zip(changed, phrases) if f == "repeat"]
+        if depends:
+            said.append("depends on " + (", ".join(depends[:-1]) + " and " + depends[-1] if len(depends) > 1 else depends[0]))
+        parts.append("output " + "; it ".join(said))
         if quiet:
             parts.append(f"{', '.join(quiet)}: no effect")
     elif quiet:
@@ -606,6 +610,23 @@ def explain_recorded(registry: "Registry", artifact_id: str) -> Explanation:
         tolerance=recorded_tolerance(step.parameters) or Tolerance(),
     )
     return explain_subject(registry.store, subject)
+
+
+class NotReproducible(UserWarning):
+    """``record_call(check=True)``: the step just recorded would not reproduce (the message says why)."""
+
+
+def check_recorded(registry: "Registry", artifact_id: str, *, stacklevel: int = 2) -> Explanation:
+    """Explain the step that produced ``artifact_id`` and warn (``NotReproducible``) when it would
+    not reproduce, or reproduces only because deterministic mode fixes what it depends on."""
+    import warnings
+
+    explanation = explain_recorded(registry, artifact_id)
+    step = registry.producing_step(artifact_id)
+    message = check_message(step.label if step else artifact_id, explanation)
+    if message:
+        warnings.warn(f"{message} ({explanation.runs} re-runs, {explanation.seconds:.1f} s)", NotReproducible, stacklevel=stacklevel + 1)
+    return explanation
 
 
 def check_message(label: str, explanation: Explanation) -> str | None:
