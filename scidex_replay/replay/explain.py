@@ -623,7 +623,8 @@ def check_recorded(registry: "Registry", artifact_id: str, *, stacklevel: int = 
 
     explanation = explain_recorded(registry, artifact_id)
     step = registry.producing_step(artifact_id)
-    message = check_message(step.label if step else artifact_id, explanation)
+    label = (f"{step.name} ({step.step_id})" if step.name else step.step_id) if step else artifact_id
+    message = check_message(label, explanation)
     if message:
         warnings.warn(f"{message} ({explanation.runs} re-runs, {explanation.seconds:.1f} s)", NotReproducible, stacklevel=stacklevel + 1)
     return explanation
