@@ -535,11 +535,11 @@ def summarize(factors: Mapping[str, str], details: Mapping[str, str], not_tested
     elif quiet:
         parts.append(f"no factor changes the output ({', '.join(quiet)}: no effect)")
     if untested:
-        reasons = [f"{f} ({not_tested[f]})" if f in not_tested else f for f in untested]
-        if changed and all(not_tested.get(f, "").endswith("(repeat)") for f in untested):
-            parts.append(f"not tested: {', '.join(untested)}")
-        else:
-            parts.append(f"not tested: {', '.join(reasons)}")
+        by_reason: dict[str, list[str]] = {}
+        for f in untested:
+            by_reason.setdefault(not_tested.get(f, ""), []).append(f)
+        said = [f"{', '.join(fs)} ({reason})" if reason else ", ".join(fs) for reason, fs in by_reason.items()]
+        parts.append(f"not tested: {'; '.join(said)}")
     return "; ".join(parts)
 
 

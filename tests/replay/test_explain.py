@@ -7,7 +7,6 @@ libfaketime (``make faketime``, a prerequisite of ``make pytest``) is needed for
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -173,8 +172,3 @@ def test_run_check_warns_for_the_clock_step_and_is_silent_for_a_pure_one(record,
     else:
         assert "warning" not in stderr and "note" not in stderr, stderr
 
-
-def test_manifest_json_holds_the_explanation(record, explain):
-    art, _ = record("stamp", CLOCK)
-    step, _, _ = explain(art, "--explain", "all")
-    assert json.loads(json.dumps(step["explanation"]))["factors"]["clock"] == CHANGES

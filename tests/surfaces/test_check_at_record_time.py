@@ -8,13 +8,14 @@ import importlib
 import warnings
 from pathlib import Path
 
+import _notebook
 import pytest
-from _notebook import ip  # noqa: F401
 from IPython.utils.capture import capture_output
 
 from scidex_replay.recording import record_call
 from scidex_replay.replay.explain import NotReproducible
 
+ip = _notebook.ip  # the shell fixture, found by pytest here
 FUNCS_DIR = Path(__file__).resolve().parents[1] / "replay"
 CLOCK_CELL = "import time\noutput.write_text(str(int(time.time())))\n"
 PURE_CELL = "output.write_text('hello')\n"
