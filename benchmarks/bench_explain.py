@@ -4,7 +4,9 @@ Records three ``run`` steps that each take about one second (``time.sleep(1)``, 
 their output): a pure one, one that writes the wall clock, one that writes ``os.urandom``.
 For each, times one plain replay, then a replay with ``--explain all``, and prints the
 explanation's re-runs and seconds and their ratio to the plain replay measured in the same
-run (a ratio of N means the explanation cost about N replays of the step).
+run (a ratio of N means the explanation cost about N replays of the step). Then the same for
+``run --check`` (``explain_recorded``) right after recording the clock step: the recorded
+second is now, so the clock is found by bisection rather than by the first comparison.
 
     .venv/bin/python benchmarks/bench_explain.py
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 from scidex_replay.command import record_command
 from scidex_replay.registry import Registry
 from scidex_replay.replay import rerun_artifact
+from scidex_replay.replay.explain import explain_recorded
 
 STEPS = {
     "pure": "import time\ntime.sleep(1)\nopen('out.txt', 'w').write('hello\\n')\n",
@@ -50,6 +53,15 @@ def main() -> int:
                 report = rerun_artifact(art, registry=reg, out=Path(tmp) / f"explain-{name}", explain="all")
                 e = report.manifest["steps"][0]["explanation"]
                 print(f"{name:8} {plain:9.2f} {e['runs']:5d} {e['seconds']:10.2f} {e['seconds'] / plain:6.1f}  {e['summary']}")
+                if name == "clock":
+                    folder = Path(tmp) / "checked"
+                    folder.mkdir()
+                    (folder / "checked.py").write_text(program)
+                    fresh = record_command(
+                        reg, [sys.executable, "checked.py"], inputs=["checked.py"], outputs=["out.txt"], cwd=folder,
+                    )
+                    c = explain_recorded(reg, fresh.artifacts[0].id)
+                    print(f"{'--check':8} {plain:9.2f} {c.runs:5d} {c.seconds:10.2f} {c.seconds / plain:6.1f}  {c.summary}")
         finally:
             reg.close()
     return 0
