@@ -25,7 +25,8 @@ an output that changes by itself: ``not-tested``). Otherwise every factor is var
 only when that changes the output is the set split in halves, recursively (a half with no
 effect clears its factors; when the first half has none, the second is known to have one and
 is split without being run, assuming that factors do not cancel each other out). A pure step
-costs 3 runs, one culprit among the 8 about 6-8.
+costs 4 runs, a step that reads the clock 5 (when recorded more than a second before), one
+other cause among the 8 factors 8-9.
 
 Each perturbed output is compared with the reference run's by the comparators: a factor whose
 change the comparator finds to be metadata or volatile ids only is still ``changes-output``,
@@ -402,8 +403,9 @@ def _reference(
     Under the real clock a step that reads the time changes between any two runs, so the
     reference runs under a fake clock started at the second the step was recorded (libfaketime,
     when installed): a first run under the real clock (``R``), then two under the fake one
-    (``C1``, ``C2``). ``C1 == C2``: ``repeat`` has no effect, and ``clock`` changes the output
-    when ``R`` differs from ``C1`` (else it is tried, 400 days on, with the other factors). ``C1 != C2``: two more runs under a clock frozen at that second tell a
+    (``C1``, ``C2``). ``C1 == C2``: ``repeat`` has no effect; when ``R`` differs from ``C1``, one
+    run under the fake clock 400 days on says whether the clock changes the output (rather than
+    the variables libfaketime is loaded with); else the clock is tried with the other factors. ``C1 != C2``: two more runs under a clock frozen at that second tell a
     clock read below the second (``clock``) from intrinsic nondeterminism (``repeat``).
     Without libfaketime (or when the step does not run under it), two runs under the real clock.
     """
@@ -423,11 +425,14 @@ def _reference(
     change = rr.difference(first, second)
     if change is None:
         factors["repeat"] = NO_EFFECT
-        clock = rr.difference(first, real)
-        if clock is not None:  # else the clock is tried, 400 days on, with the other factors
-            factors["clock"] = CHANGES
-            details["clock"] = f"under a fake clock: {clock}"
-        return started, first
+        if rr.difference(first, real) is not None:  # the clock, or libfaketime's own variables: shift it to tell
+            shifted = _fake_clock(step, running=True, shift=CLOCK_SHIFT)
+            assert shifted is not None
+            clock = rr.difference(first, rr.run(shifted, "perturbed"))
+            factors["clock"] = NO_EFFECT if clock is None else CHANGES
+            if clock is not None:
+                details["clock"] = clock
+        return started, first  # else the clock is tried, 400 days on, with the other factors
     frozen = _fake_clock(step, running=False)
     assert frozen is not None
     f1 = rr.run(frozen, "frozen")
