@@ -171,6 +171,7 @@ def _execute(
         "live_inputs": prepared.live,
         "accept": list(options.accept),
         "tolerance": options.tolerance.to_json() if options.tolerance else None,
+        "explain": options.explain,
     }
     run = registry.create_run(
         target_artifact_id=chain.target.id, kind=request.kind, options=run_options,

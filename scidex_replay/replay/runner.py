@@ -283,7 +283,7 @@ class StepRunner:
     def subject(self, step: Step) -> Any:
         """``step`` as ``--explain`` re-runs it (``replay/explain.py``): its handler, the executor this
         run ran it with, the bytes this run gave it, its names and tolerance."""
-        from scidex_replay.replay.explain import Subject
+        from scidex_replay.replay.perturb import Subject
 
         return Subject(
             step, self.handlers.get(step.step_type), self._environment_for(step)[0], tuple(self._digests(step)),
