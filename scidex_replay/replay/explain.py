@@ -4,14 +4,17 @@ One step is re-run, never its chain, on the bytes the replay gave it, in scratch
 the same timeout and memory limit as replay (how, and what each factor of the manifest's
 ``explanation.factors`` varies: ``replay/perturb.py``).
 
-Group testing: a reference run and a repeat; when they differ, two runs under one frozen fake
-clock tell the clock from intrinsic nondeterminism (the other factors cannot be judged against
-an output that changes by itself: ``not-tested``). Otherwise every factor is varied at once;
-only when that changes the output is the set split in halves, recursively (a half with no
-effect clears its factors; when the first half has none, the second is known to have one and
-is split without being run, assuming that factors do not cancel each other out). A pure step
-costs 4 runs, a step that reads the clock 5 (when recorded more than a second before), one
-other cause among the 8 factors 8-9.
+Group testing (``_reference``, ``_search``): one run under the real clock, then two under a
+fake clock started at the second the step was recorded. Those two decide ``repeat``; when the
+first differs from them, one run with the fake clock 400 days on decides ``clock``. When the two
+differ, two more under a frozen clock tell a clock read below the second (``clock``) from
+intrinsic nondeterminism (``repeat``; the other factors cannot be judged against an output that
+changes by itself: ``not-tested``). Then every remaining factor is varied at once; only when that
+changes the output is the set split in halves, recursively (a half with no effect clears its
+factors; when the first half has none, the second is known to have one and is split without
+being run, assuming that factors do not cancel each other out). A pure step costs 4 runs, a
+step that reads the clock 5 (when recorded more than a second before), one other cause among
+the 8 factors 8-9.
 
 Each perturbed output is compared with the reference run's by the comparators: a factor whose
 change the comparator finds to be metadata or volatile ids only is still ``changes-output``,

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from scidex_replay.replay.explain import CHANGES, FACTORS, NO_EFFECT, NOT_TESTED, faketime_library
+from scidex_replay.command import record_command
+from scidex_replay.compare import Comparators, Comparison, Difference, Kind, Tolerance
+from scidex_replay.compare import registry as comparator_registry
+from scidex_replay.compare.binary import BytesComparator
+from scidex_replay.compare.text import TextComparator
+from scidex_replay.replay.explain import CHANGES, FACTORS, NO_EFFECT, NOT_TESTED, explain_recorded, faketime_library
 from scidex_replay.replay.manifest import load
 
 PY = sys.executable
@@ -172,3 +177,33 @@ def test_run_check_warns_for_the_clock_step_and_is_silent_for_a_pure_one(record,
     else:
         assert "warning" not in stderr and "note" not in stderr, stderr
 
+
+
+class Stamped:
+    """``*.stamped`` files: a first line ``when: ...`` is metadata, the rest content."""
+
+    name = "stamped"
+    extensions = (".stamped",)
+    priority = 0
+
+    def sniff(self, head: bytes, name: str) -> bool:
+        return False
+
+    def compare(self, live: Path, replayed: Path, *, name: str, tolerance: Tolerance) -> Comparison:
+        pairs = zip(live.read_text().splitlines(), replayed.read_text().splitlines())
+        differences = [
+            Difference(f"line {n}", Kind.METADATA if a.startswith("when:") else Kind.CONTENT, f"{a} -> {b}")
+            for n, (a, b) in enumerate(pairs, 1) if a != b
+        ]
+        return Comparison(self.name, f"{len(differences)} line(s) differ", differences)
+
+
+def test_a_factor_that_changes_only_metadata_is_said_to(registry, tmp_path, monkeypatch):
+    found = Comparators([BytesComparator(), TextComparator(), Stamped()])
+    monkeypatch.setattr(comparator_registry, "load_comparators", lambda: found)
+    (tmp_path / "stamp.py").write_text("import time\nopen('out.stamped', 'w').write(f'when: {int(time.time())}\\nvalue 42\\n')\n")
+    recorded = record_command(registry, [PY, "stamp.py"], inputs=["stamp.py"], outputs=["out.stamped"], cwd=tmp_path)
+    explanation = explain_recorded(registry, recorded.artifacts[0].id)
+    assert explanation.factors["clock"] == CHANGES  # still a change of the bytes
+    assert explanation.details["clock"].startswith("metadata: ")
+    assert explanation.summary.startswith("output depends on the wall clock (clock), in metadata only; ")
