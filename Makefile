@@ -17,7 +17,7 @@ PIP_INSTALL = set -o pipefail; $(BIN)/python -m pip install -v --progress-bar of
 	| grep --line-buffered -v YN0013 | grep --line-buffered -E '^(Collecting|Successfully|ERROR|error|Error)|Building editable|Installing build dependencies|scidex-replay: building|webpack .*compiled|ERR!' \
 	| sed -u 's/^/  /'
 
-.PHONY: venv demo-venv demo test pytest notebooks smoke postgres labext labext-test chromium browser-test bench clean
+.PHONY: venv demo-venv demo test pytest notebooks smoke postgres faketime labext labext-test chromium browser-test bench clean
 
 venv: $(STAMP)
 demo-venv: $(DEMO_STAMP)
@@ -74,10 +74,14 @@ labext-test: $(LABEXT_OUT)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's libfaketime for `--explain`'s clock factor (a fake wall clock preloaded into the step).
+faketime:
+	@ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; }
+
 browser-test: labext chromium
 	$(BIN)/python -m pytest tests/browser
 
-pytest: venv postgres labext chromium
+pytest: venv postgres faketime labext chromium
 	$(BIN)/python -m pytest
 
 # The example notebooks, executed and compared with their saved outputs (nbval); the sanitize
@@ -94,9 +98,9 @@ test: labext-test pytest notebooks smoke
 
 # Benchmarks, not part of `make test`: each prints ratios to a baseline measured in the same run
 # (figures and the machine: benchmarks/RESULTS.md). bench_dvc installs DVC into benchmarks/.dvc-venv once.
-BENCH := bench_env bench_cli bench_replay bench_manifest bench_store bench_stage bench_walk bench_dask bench_dvc
+BENCH := bench_env bench_cli bench_replay bench_manifest bench_store bench_stage bench_walk bench_dask bench_dvc bench_explain
 
-bench: venv postgres
+bench: venv postgres faketime
 	@for b in $(BENCH); do echo "== $$b"; $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 clean:

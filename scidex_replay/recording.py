@@ -292,6 +292,7 @@ def record_call(
     output: str = "output",
     step_name: str | None = None,
     env: Mapping[str, str] | Iterable[str] | None = None,
+    check: bool = False,
     **parameters: Any,
 ) -> Artifact:
     """Call ``func(input_paths, output_path, **parameters)`` and record it as a ``python.call`` step
@@ -301,14 +302,22 @@ def record_call(
     The call runs in a fresh interpreter in deterministic mode, which imports ``func`` by its
     module from the ``sys.path`` root it was found under here, seeing the environment variables
     ``env`` declares (``{"NAME": "VALUE"}`` or ``["NAME=VALUE", "NAME"]``) and no others.
+
+    ``check=True`` then re-runs the step under perturbations (``replay/explain.py``) and warns
+    (``NotReproducible``) when it would not reproduce, naming why (the clock, the thread count…).
     """
     from scidex_replay.code_identity import code_of
     from scidex_replay.handlers.python_call import PythonCallHandler, reference
 
-    return run_handler(
+    artifact = run_handler(
         registry, PythonCallHandler(), method=reference(func), parameters=parameters, inputs=inputs, output=output,
         name=step_name, env=env, code=code_of(func),
     )
+    if check:
+        from scidex_replay.replay.explain import check_recorded
+
+        check_recorded(registry, artifact.id, stacklevel=2)
+    return artifact
 
 
 def recorded(registry: Registry | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -39,6 +39,25 @@ FIXED = {
 }
 
 
+#: Where a re-run under a perturbation (``replay/explain.py``) hands its child process the variables
+#: that replace the fixed settings (JSON ``{NAME: VALUE}``); the child takes it out of its
+#: environment at start (``take_overlay``), so the step never sees it.
+OVERLAY_ENV = "SCIDEX_REPLAY_OVERLAY"
+_overlay: dict[str, str] = {}
+
+
+def take_overlay() -> None:
+    """Called by the subprocess executor's child: read ``$SCIDEX_REPLAY_OVERLAY`` (and remove it
+    from ``os.environ``); every environment ``deterministic_env`` builds in this process then
+    carries those variables over the fixed settings (a shell step's command, under ``--explain``)."""
+    import json
+
+    raw = os.environ.pop(OVERLAY_ENV, None)
+    _overlay.clear()
+    if raw:
+        _overlay.update({str(k): str(v) for k, v in json.loads(raw).items()})
+
+
 #: The key of a step's parameters that holds the environment variables it declared
 #: (``run --env``, ``record_call(env=)``, ``%%scidex_step --env``): ``{NAME: VALUE}``.
 ENV_KEY = "env"
@@ -90,4 +109,5 @@ def deterministic_env(source_date_epoch: int, base: Mapping[str, str] | None = N
     env["SOURCE_DATE_EPOCH"] = str(int(source_date_epoch))
     env["MATPLOTLIBRC"] = str(MPLRC_DIR)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SITE_DIR), env.get("PYTHONPATH")]))
+    env.update(_overlay)  # empty but in a child re-running a step under a perturbation
     return env

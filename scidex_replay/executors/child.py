@@ -11,9 +11,11 @@ from pathlib import Path
 
 
 def main() -> int:
+    from scidex_replay.env.deterministic import take_overlay
     from scidex_replay.errors import ReplayError
     from scidex_replay.registry.records import step_from_json
 
+    take_overlay()
     job = json.loads(sys.stdin.read())
     step = step_from_json(job["step"])
     # The step's output on fd 1 (print, C code, child processes) must not corrupt the answer.

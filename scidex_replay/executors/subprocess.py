@@ -21,11 +21,11 @@ import os
 import pickle
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from scidex_replay.env.deterministic import code_path, declared_env, declared_of, deterministic_env
+from scidex_replay.env.deterministic import OVERLAY_ENV, code_path, declared_env, declared_of, deterministic_env
 from scidex_replay.errors import OutputMissing, StepFailed
 from scidex_replay.executors.base import SerialExecutor
 from scidex_replay.handlers.shell import PYTHON_MAP_ENV, tail
@@ -48,12 +48,17 @@ class SubprocessExecutor(SerialExecutor):
         env: Mapping[str, str] | None = None,
         python_from: str | None = None,
         echo: TextIO | None = None,
+        overlay: Mapping[str, str] | None = None,
+        cpus: Collection[int] | None = None,
     ):
         """``env``: the environment the process of a step that declares none starts from (default:
         this process's, read at each run). With ``python`` another environment's interpreter, a
         command that starts with a Python of the directory ``python_from`` (default: this
         interpreter's) runs that environment's Python instead. ``echo``: where what the step
-        printed (stdout and stderr, in order) is written after it ran; default nowhere."""
+        printed (stdout and stderr, in order) is written after it ran; default nowhere.
+        ``overlay`` and ``cpus`` re-run a step under a perturbation (``replay/explain.py``):
+        variables that replace the fixed settings of deterministic mode, in the child and in the
+        command a shell step runs from it, and the CPUs the child (and all it starts) may use."""
         self.python = python or sys.executable
         self.echo = echo
         self.python_from = python_from or str(Path(sys.executable).parent)
@@ -63,18 +68,24 @@ class SubprocessExecutor(SerialExecutor):
         if memory_limit_mb is None and base.get(MEMORY_ENV):
             memory_limit_mb = int(base[MEMORY_ENV])
         self.memory_limit_mb = memory_limit_mb
+        self.overlay = dict(overlay or {})
+        self.cpus = set(cpus) if cpus else None
 
     def _limit_memory(self) -> None:  # runs in the child between fork and exec
+        if self.cpus:
+            os.sched_setaffinity(0, self.cpus)
+        if not self.memory_limit_mb:
+            return
         import resource
 
-        limit = self.memory_limit_mb * 1024 * 1024  # type: ignore[operator]
+        limit = self.memory_limit_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     def _spawn(self, argv: list[str], data: bytes, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
         """Run the child to the end (``TimeoutExpired`` after ``timeout_s``); the dask executor tracks it to kill it."""
         return subprocess.run(
             argv, input=data, capture_output=True, cwd=cwd, env=env, timeout=self.timeout_s,
-            preexec_fn=self._limit_memory if self.memory_limit_mb else None,
+            preexec_fn=self._limit_memory if self.memory_limit_mb or self.cpus else None,
         )
 
     def run(self, handler: Handler, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact:
@@ -95,6 +106,9 @@ class SubprocessExecutor(SerialExecutor):
         else:
             base = {**declared_env(cwd, declared), "PYTHONPATH": os.pathsep.join(code_path())}
         env = deterministic_env(int(step.started_at.timestamp()), base)
+        if self.overlay:
+            env.update(self.overlay)
+            env[OVERLAY_ENV] = json.dumps(self.overlay)
         if Path(self.python) != Path(sys.executable):
             source_root = str(Path(__file__).resolve().parents[2])
             pinned_bin = str(Path(self.python).parent)

@@ -35,6 +35,7 @@ from scidex_replay.registry.records import StepResult, validate_env_hash, valida
 from scidex_replay.replay import manifest as manifests
 from scidex_replay.replay.cache import ReuseCache
 from scidex_replay.replay.drift import SourceDrift, find_drift, live_overrides, step_drift
+from scidex_replay.replay.explain import check_request as check_explain
 from scidex_replay.replay.fork import Chain, Request, fork_steps, register_fork_outputs, resolve
 from scidex_replay.replay.options import ReplayOptions
 from scidex_replay.replay.plan import EXECUTE, FROZEN, Plan, PlannedStep, plan
@@ -42,7 +43,7 @@ from scidex_replay.replay.report import Report
 from scidex_replay.replay.runner import Job, StepRunner
 
 #: on_event(kind, payload): "start" {run_id, plan}, "step" {position, total, step_id, result},
-#: "warning" {step_id, message}, "end" {report}
+#: "warning" {step_id, message}, "explaining" {step_id}, "explain" {step_id, explanation}, "end" {report}
 EventCallback = Callable[[str, dict[str, Any]], None]
 
 
@@ -82,6 +83,7 @@ def _prepare(
     if live:
         options = dataclasses.replace(options, fork=True, input_overrides={**live, **options.input_overrides})
     request = resolve(registry, chain, options)
+    check_explain(chain.steps, options.explain)
     forked, resolved = fork_steps(registry, chain, request, register=register)
     the_plan = plan(chain.steps, chain.target.id, from_step=request.from_step, changed=set(forked), handlers=handlers.names())
     return _Prepared(chain, request, forked, resolved, the_plan, drift, live)
@@ -169,6 +171,7 @@ def _execute(
         "live_inputs": prepared.live,
         "accept": list(options.accept),
         "tolerance": options.tolerance.to_json() if options.tolerance else None,
+        "explain": options.explain,
     }
     run = registry.create_run(
         target_artifact_id=chain.target.id, kind=request.kind, options=run_options,
@@ -192,6 +195,11 @@ def _execute(
             forked_ids = register_fork_outputs(registry, chain, runner.executed, run_id=run.run_id, env=current_environment())
             for step_id, artifact_id in forked_ids.items():
                 runner.extras.setdefault(step_id, {})["forked_artifact_id"] = artifact_id
+        if options.explain is not None and status is not Status.INTERRUPTED:  # --explain: re-run steps under perturbations
+            from scidex_replay.replay.explain import explain_run
+
+            steps = [prepared.forked.get(s.step_id, s) for s in chain.steps]
+            explain_run(runner, options.explain, steps, execution.results, emit)
     finally:
         runner.close()
         run = dataclasses.replace(run, status=status)

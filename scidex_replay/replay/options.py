@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 REUSE_MODES = ("succeeded-before", "all", "none")
 #: The outcomes ``--accept`` can make ok.
 ACCEPTABLE = ("equivalent",)
+#: ``--explain`` given without a value: explain the steps that did not reproduce (no step can be called so).
+EXPLAIN_NOT_REPRODUCED = "@not-reproduced"
 #: Where handlers run (``scidex_replay.executors``).
 EXECUTOR_NAMES = ("kernel", "subprocess", "dask")
 
@@ -48,6 +50,10 @@ class ReplayOptions:
     - ``rtol``, ``atol`` (``--rtol``, ``--atol``): the tolerance numbers are compared with
       (``compare.Tolerance``), replacing the one recorded on each step; declaring one makes an
       ``equivalent`` step ok. Unset: the step's recorded one, else float noise (not ok).
+    - ``explain`` (``--explain [STEP|all]``): after the run, re-run steps under perturbations and
+      say which factors change their output (``replay/explain.py``): ``explain.NOT_REPRODUCED``
+      (the flag alone) the steps that did not reproduce, a step name or id that step, ``all``
+      every replayed step. None: no explanation.
     """
 
     from_step: str | None = None
@@ -66,6 +72,7 @@ class ReplayOptions:
     accept: tuple[str, ...] = ()
     rtol: float | None = None
     atol: float | None = None
+    explain: str | None = None
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTOR_NAMES:

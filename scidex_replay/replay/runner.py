@@ -280,6 +280,17 @@ class StepRunner:
             replayed_blob=digests[0], reuse_key=key, outputs_replayed=digests if len(digests) > 1 else (),
         )
 
+    def subject(self, step: Step) -> Any:
+        """``step`` as ``--explain`` re-runs it (``replay/explain.py``): its handler, the executor this
+        run ran it with, the bytes this run gave it, its names and tolerance."""
+        from scidex_replay.replay.perturb import Subject
+
+        return Subject(
+            step, self.handlers.get(step.step_type), self._environment_for(step)[0], tuple(self._digests(step)),
+            tuple(_file_name(self.chain.artifacts[a]) for a in step.source_artifact_ids),
+            tuple(_file_name(self.chain.artifacts[a]) for a in step.output_ids), self._tolerance(step),
+        )
+
     def _tolerance(self, step: Step) -> Tolerance:
         """The tolerance ``step``'s numbers are compared with: ``--rtol/--atol``, else the one
         recorded on the step, else float noise (not declared)."""

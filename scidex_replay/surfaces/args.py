@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from scidex_replay.errors import BadInput
-from scidex_replay.replay.options import ACCEPTABLE, EXECUTOR_NAMES, REUSE_MODES
+from scidex_replay.replay.options import ACCEPTABLE, EXECUTOR_NAMES, EXPLAIN_NOT_REPRODUCED, REUSE_MODES
 
 if TYPE_CHECKING:
     from scidex_replay.replay.options import ReplayOptions
@@ -72,7 +72,7 @@ class Flag:
     """One replay flag.
 
     ``kind``: ``switch`` (present or not), ``value`` (one value), ``repeat`` (a value per
-    use, collected in a list). ``dest`` names the parsed value; ``field`` the
+    use, collected in a list), ``optional`` (a value that may be left out: then ``const``). ``dest`` names the parsed value; ``field`` the
     ``ReplayOptions`` field it sets (``dest`` when not given), through ``convert`` when
     the parsed form differs (``--no-pin`` → ``pin``, ``--set`` → ``set_params``).
     """
@@ -80,13 +80,14 @@ class Flag:
     name: str
     dest: str
     help: str
-    kind: Literal["switch", "value", "repeat"] = "value"
+    kind: Literal["switch", "value", "repeat", "optional"] = "value"
     metavar: str | None = None
     choices: tuple[str, ...] | None = None
     default: Any = None
     directory: bool = False
     field: str | None = None
     convert: Callable[[Any], Any] | None = None
+    const: Any = None
 
     def option_value(self, parsed: Any) -> tuple[str, Any]:
         """The ``ReplayOptions`` field this flag sets, and its value from ``parsed``."""
@@ -153,6 +154,13 @@ REPLAY_FLAGS: tuple[Flag, ...] = (
         "Replay with the working copy of every source file that changed since it was recorded (a fork of those inputs).",
         kind="switch",
     ),
+    Flag(
+        "--explain", "explain",
+        "Re-run steps under perturbations (clock, hash seed, threads, time zone, locale, RNG seed, working directory, "
+        "environment, and a plain repeat) and say which change the output: alone, the steps that did not reproduce; "
+        "with STEP, that step; with all, every replayed step. Put it after ID.",
+        kind="optional", metavar="[STEP|all]", const=EXPLAIN_NOT_REPRODUCED,
+    ),
 )
 FLAGS: Mapping[str, Flag] = {flag.name: flag for flag in REPLAY_FLAGS}
 
@@ -176,6 +184,8 @@ def click_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for flag in reversed(REPLAY_FLAGS):  # click lists options in decorator order, top first
         if flag.kind == "switch":
             option = click.option(flag.name, flag.dest, is_flag=True, help=flag.help)
+        elif flag.kind == "optional":
+            option = click.option(flag.name, flag.dest, is_flag=False, flag_value=flag.const, default=None, metavar=flag.metavar, help=flag.help)
         else:
             type_: Any = None
             if flag.choices:
@@ -197,6 +207,8 @@ def ipython_arguments(magic: Callable[..., Any]) -> Callable[..., Any]:
     for flag in reversed(REPLAY_FLAGS):  # the parser lists arguments in decorator order, top first
         if flag.kind == "switch":
             magic = argument(flag.name, dest=flag.dest, action="store_true", help=flag.help)(magic)
+        elif flag.kind == "optional":
+            magic = argument(flag.name, dest=flag.dest, nargs="?", const=flag.const, default=None, metavar=flag.metavar, help=flag.help)(magic)
         elif flag.kind == "repeat":
             magic = argument(
                 flag.name, dest=flag.dest, action="append", default=[], metavar=flag.metavar, choices=flag.choices, help=flag.help,

@@ -127,11 +127,12 @@ def add(file: Path, kind: str | None, name: str | None, db: str | None) -> None:
 @click.option("--rtol", metavar="X", help="Relative tolerance for numbers in the outputs, recorded: a replay within it is equivalent and ok.")
 @click.option("--atol", metavar="X", help="Absolute tolerance for numbers in the outputs, recorded: a replay within it is equivalent and ok.")
 @click.option("--kind", help="Kind of the output artifacts.")
+@click.option("--check", is_flag=True, help="Then re-run the step under perturbations (clock, threads, time zone...) and warn if it would not reproduce, and why.")
 @db_option
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
     inputs: tuple[str, ...], outputs: tuple[str, ...], stdout_name: str | None, step_name: str | None,
-    env: tuple[str, ...], rtol: str | None, atol: str | None, kind: str | None, db: str | None, cmd: tuple[str, ...],
+    env: tuple[str, ...], rtol: str | None, atol: str | None, kind: str | None, check: bool, db: str | None, cmd: tuple[str, ...],
 ) -> None:
     """Run CMD as written, in deterministic mode, and record it as a `shell` step; print each output's id.
 
@@ -163,6 +164,21 @@ def run(
     _note(f"step {recorded.step.name} ({recorded.step.step_id})")
     for art in recorded.artifacts:
         click.echo(art.id)
+    if check:
+        _check(reg, recorded.artifacts[0].id, _step_label(recorded.step.name, recorded.step.step_id))
+
+
+def _check(reg: Any, artifact_id: str, label: str) -> None:
+    """``run --check``: explain the new step at once; a warning on stderr when it would not
+    reproduce, a note when it reproduces only because deterministic mode fixes what it depends on."""
+    from scidex_replay.replay.explain import check_message, explain_recorded
+    from scidex_replay.surfaces.labels import shown
+
+    explanation = explain_recorded(reg, artifact_id)
+    message = check_message(label, explanation)
+    if message:
+        kind = "warning" if explanation.threats() else "note"
+        _note(shown(f"{PROG}: {kind}: {message} ({explanation.runs} re-runs, {explanation.seconds:.1f} s)"))
 
 
 def _save_atomically(reg: Any, digest: str, dest: Path) -> None:
@@ -533,6 +549,8 @@ def _progress_printer():
                 _note(shown(f"[{payload['position'] + 1}/{payload['total']}] {label(r.step_id)}  {r.reason}  ({r.duration_s:.2f} s)"))
             elif kind == "warning":
                 _note(shown(f"warning: {payload['message']}"))
+            elif kind == "explaining":
+                _note(shown(f"explaining {label(payload['step_id'])}: re-running it under perturbations"))
 
         return lines
 
@@ -556,6 +574,8 @@ def _progress_printer():
             progress.update(task, advance=1)
         elif kind == "warning":
             progress.console.print(f"[yellow]warning:[/yellow] {_markup(payload['message'])}")
+        elif kind == "explaining":
+            progress.console.print(shown(f"explaining {label(payload['step_id'])}: re-running it under perturbations"), markup=False)
         elif kind == "end":
             progress.stop()
 
@@ -670,6 +690,11 @@ def _print_manifest(m: dict[str, Any], status: str | None = None) -> None:
         )
     _print_table(table)
     _console().print(_data(", ".join(f"{v} {k}" for k, v in m["summary"].items())))
+    for s in m["steps"]:
+        e = s.get("explanation")
+        if e:
+            cost = f" ({e['runs']} re-runs, {e['seconds']:.1f} s)" if "runs" in e and "seconds" in e else ""
+            _console().print(_data(f"explain {_step_label(s.get('step_name'), s['step_id'])}: {e['summary']}{cost}"), soft_wrap=True)
     for s in m["steps"]:
         if s.get("forked_artifact_id"):
             _console().print(_data(f"new artifact {s['forked_artifact_id']} (forked from {s['target_artifact_id']}) by {_step_label(s.get('step_name'), s['step_id'])}"))

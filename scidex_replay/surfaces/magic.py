@@ -122,6 +122,7 @@ class ReplayMagics(Magics):
     @argument("--kind", help="Kind of the output artifact (default: from NAME's suffix).")
     @argument("--name", dest="step_name", metavar="STEP", help="Name the step (unique in its chain); usable wherever a step id is, e.g. %%rerun_artifact ID --from STEP.")
     @argument("--as", dest="as_var", metavar="VAR", help="Bind the recorded artifact (its .id, .name...) to VAR in the notebook.")
+    @argument("--check", action="store_true", help="Then re-run the step under perturbations (clock, threads, time zone...) and warn in the cell if it would not reproduce, and why.")
     @argument("--db", metavar="URL", help="Registry database URL (default: $SCIDEX_REPLAY_DB).")
     @cell_magic
     def scidex_step(self, line: str, cell: str) -> None:
@@ -152,10 +153,25 @@ class ReplayMagics(Magics):
                     name=args.step_name, env=args.env,
                 )
                 step = registry.producing_step(artifact.id)
-        label = f"{step.name} ({step.step_id})" if step is not None and step.name else step.step_id if step else "?"
-        print(f"recorded step {label} ({args.step_type}): artifact {artifact.id} ({artifact.name})")
+                label = f"{step.name} ({step.step_id})" if step is not None and step.name else step.step_id if step else "?"
+                print(f"recorded step {label} ({args.step_type}): artifact {artifact.id} ({artifact.name})")
+                if args.check:
+                    self._check(registry, artifact.id, label)
         if args.as_var:
             self.shell.user_ns[args.as_var] = artifact
+
+    @staticmethod
+    def _check(registry: Any, artifact_id: str, label: str) -> None:
+        """``--check``: explain the new step; a warning in the cell (stderr) when it would not reproduce."""
+        import sys
+
+        from scidex_replay.replay.explain import check_message, explain_recorded
+
+        explanation = explain_recorded(registry, artifact_id)
+        message = check_message(label, explanation)
+        if message:
+            kind = "warning" if explanation.threats() else "note"
+            print(f"{kind}: {message} ({explanation.runs} re-runs, {explanation.seconds:.1f} s)", file=sys.stderr)
 
     @staticmethod
     def _params(specs: list[str]) -> dict[str, Any]:

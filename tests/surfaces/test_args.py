@@ -10,7 +10,7 @@ from _notebook import ip_without_registry  # noqa: F401 - fixture
 from IPython.utils.capture import capture_output
 
 from scidex_replay.errors import BadInput
-from scidex_replay.replay.options import ACCEPTABLE, EXECUTOR_NAMES, REUSE_MODES, ReplayOptions
+from scidex_replay.replay.options import ACCEPTABLE, EXECUTOR_NAMES, EXPLAIN_NOT_REPRODUCED, REUSE_MODES, ReplayOptions
 from scidex_replay.surfaces.args import FLAGS, REPLAY_FLAGS, replay_options
 from scidex_replay.surfaces.cli import cli, main
 from scidex_replay.surfaces.magic import ReplayMagics
@@ -40,7 +40,7 @@ def magic_help(ip_without_registry) -> str:
 
 
 def test_every_replay_flag_has_the_same_help_in_the_cli_and_the_magic(cli_help, magic_help):
-    assert len(REPLAY_FLAGS) == len(FLAGS) == 16
+    assert len(REPLAY_FLAGS) == len(FLAGS) == 17
     for flag in REPLAY_FLAGS:
         for surface, text in (("rerun-artifact --help", cli_help), ("%rerun_artifact?", magic_help)):
             assert re.search(rf"(^|\s){re.escape(flag.name)}\b", text), f"{flag.name} missing from {surface}"
@@ -78,6 +78,14 @@ def test_the_cli_and_the_magic_make_the_same_options_from_the_same_flags():
         live=True, accept=("equivalent",), rtol=1e-6, atol=0.5,
     )
     assert _from_click(ARGV) == _from_magic(ARGV) == expected
+
+
+@pytest.mark.parametrize("argv, explain", [
+    (["--explain"], EXPLAIN_NOT_REPRODUCED), (["--explain", "all"], "all"), (["--explain", "fit"], "fit"),
+    (["--explain", "--strict"], EXPLAIN_NOT_REPRODUCED),
+])
+def test_explain_takes_an_optional_step_the_same_from_either_surface(argv, explain):
+    assert _from_click(argv).explain == _from_magic(argv).explain == explain
 
 
 def test_no_flags_are_the_default_options():
