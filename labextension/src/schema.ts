@@ -37,6 +37,11 @@ export type Sha256 = string;
  * via the `definition` "nullableString".
  */
 export type NullableString = string | null;
+/**
+ * This interface was referenced by `ScidexReplayManifestJson`'s JSON-Schema
+ * via the `definition` "factor".
+ */
+export type Factor = 'repeat' | 'clock' | 'hash-seed' | 'threads' | 'tz' | 'locale' | 'rng-seed' | 'workdir' | 'env';
 
 /**
  * What one replay run found, step by step. Written by scidex-replay as scidex-replay/manifest/v2; manifests of v1 (notebooks saved by the first wave) are still read. The Python package (jsonschema) and the JupyterLab extension's tests (ajv, generated types) read this one file.
@@ -65,7 +70,7 @@ export interface Comparison {
   };
 }
 /**
- * Which perturbation factors change the step's output (--explain).
+ * Which perturbation factors change the step's output (--explain): the step re-run alone in scratch space, runs times in seconds in all; not_tested gives the reason a factor could not be varied, details how the output changed under a factor that changes it (a detail starting 'metadata:' or 'numeric:' means the comparator found only metadata / volatile ids, or numbers within the tolerance).
  *
  * This interface was referenced by `ScidexReplayManifestJson`'s JSON-Schema
  * via the `definition` "explanation".
@@ -75,6 +80,14 @@ export interface Explanation {
     [k: string]: 'changes-output' | 'no-effect' | 'not-tested';
   };
   summary: string;
+  runs?: number;
+  seconds?: number;
+  not_tested?: {
+    [k: string]: string;
+  };
+  details?: {
+    [k: string]: string;
+  };
 }
 /**
  * One output of a step.
