@@ -7,11 +7,15 @@
  * differ comes one collapsible block per such output: what its comparator
  * says (the summary, always visible), and the differences, each with its
  * kind, where and detail (open at first when the content differs, closed when
- * the output is equivalent).
+ * the output is equivalent). Under the reason of a step the replay explained
+ * (`--explain`) comes its explanation: the summary, one chip per factor
+ * (`changes-output` highlighted, how the output changed as its tooltip, muted
+ * when only metadata changed; `no-effect` muted; `not-tested` grey, the
+ * reason as its tooltip) and how many re-runs it took.
  *
  * The manifest is data: every string in it reaches the DOM through
  * `textContent` or an attribute value, never as markup, and class names come
- * only from the fixed list of outcomes.
+ * only from the fixed lists of outcomes and factor verdicts.
  */
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
@@ -76,6 +80,8 @@ namespace Private {
    */
   const COMPARED: ReadonlySet<string> = new Set(['equivalent', 'output-differs']);
   const KNOWN_KINDS: ReadonlySet<string> = new Set(KINDS);
+  /** The verdicts a factor of an explanation can have (the schema's `explanation.factors`). */
+  const KNOWN_VERDICTS: ReadonlySet<string> = new Set(['changes-output', 'no-effect', 'not-tested']);
 
   /**
    * The verdict of a v2 run by its status: the words, and the outcome whose
@@ -449,7 +455,8 @@ namespace Private {
    */
   function reason(step: IReplayStep): Node | string {
     const compared = comparedOutputs(step);
-    if (!compared.length) {
+    const explained = asObject((step as { explanation?: unknown }).explanation);
+    if (!compared.length && !explained) {
       return detail(step);
     }
     const node = el('div');
@@ -461,6 +468,70 @@ namespace Private {
     }
     for (const output of compared) {
       node.appendChild(comparison(output));
+    }
+    if (explained) {
+      node.appendChild(explanation(explained));
+    }
+    return node;
+  }
+
+  /**
+   * What the explanation of a step says: its summary, a chip per factor in
+   * the manifest's order, and `N re-runs, S s`.
+   */
+  function explanation(e: { [key: string]: unknown }): HTMLElement {
+    const node = el('div', 'scidex-Manifest-explanation');
+    node.appendChild(el('div', 'scidex-Manifest-explanationSummary', text(e.summary)));
+    const factors = asObject(e.factors) ?? {};
+    const details = asObject(e.details) ?? {};
+    const notTested = asObject(e.not_tested) ?? {};
+    const chips = el('div', 'scidex-Manifest-factors');
+    for (const factor of Object.keys(factors)) {
+      chips.appendChild(factorChip(factor, text(factors[factor]), details, notTested));
+    }
+    node.appendChild(chips);
+    const cost: string[] = [];
+    if (typeof e.runs === 'number') {
+      cost.push(`${e.runs} re-run${e.runs === 1 ? '' : 's'}`);
+    }
+    if (typeof e.seconds === 'number' && isFinite(e.seconds)) {
+      cost.push(`${e.seconds.toFixed(1)} s`);
+    }
+    if (cost.length) {
+      node.appendChild(el('div', 'scidex-Manifest-explanationCost', cost.join(', ')));
+    }
+    return node;
+  }
+
+  /**
+   * One factor as a chip styled by its verdict: `changes-output` (or
+   * `metadata` when its detail starts with `metadata:`) with the detail as
+   * tooltip, `no-effect`, or `not-tested` with the reason as tooltip; a
+   * verdict not in the schema is `other`.
+   */
+  function factorChip(
+    factor: string,
+    verdict: string,
+    details: { [key: string]: unknown },
+    notTested: { [key: string]: unknown }
+  ): HTMLElement {
+    let style = KNOWN_VERDICTS.has(verdict) ? verdict : 'other';
+    let label = factor;
+    let tip = '';
+    if (verdict === 'changes-output') {
+      tip = text(details[factor]);
+      if (tip.startsWith('metadata:')) {
+        style = 'metadata';
+        label = `${factor} (metadata only)`;
+      }
+    } else if (verdict === 'not-tested') {
+      tip = text(notTested[factor]);
+    }
+    const node = el('span', `scidex-Factor scidex-Factor-${style}`, label);
+    node.dataset.factor = factor;
+    node.dataset.verdict = verdict;
+    if (tip) {
+      node.title = tip;
     }
     return node;
   }

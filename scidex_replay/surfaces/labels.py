@@ -7,6 +7,7 @@ comes from its ``Outcome`` (``equivalent``, bytes differ but the content is equa
 between reproduced green and output-differs red: a lighter, yellower green): ``OUTCOME_STYLE`` (Rich, the CLI) and ``OUTCOME_COLORS``
 (HTML, the widget and the static view) have an entry for every member, which
 ``tests/surfaces/test_labels.py`` checks, so a new outcome cannot go uncoloured.
+A factor's chip in an explanation (``--explain``) is styled by its verdict (``FACTOR_STYLES``).
 """
 
 from __future__ import annotations
@@ -120,4 +121,13 @@ OUTCOME_COLORS: Mapping[Outcome, str] = {
     Outcome.FROZEN: "#f1f3f5",
     Outcome.REUSED: "#d1ecf1",
     Outcome.FORKED: "#e2d9f3",
+}
+
+#: Inline CSS of a factor's chip by its verdict in an explanation (the widget and the static view);
+#: ``metadata`` is a factor that changes only metadata (its detail starts with ``metadata:``).
+FACTOR_STYLES: Mapping[str, str] = {
+    "changes-output": "background-color: #f8d7da; color: #721c24; font-weight: bold",
+    "metadata": "background-color: #fff3cd; color: #856404",
+    "no-effect": "background-color: #f1f3f5; color: #6c757d",
+    "not-tested": "background-color: #e2e3e5; color: #495057; font-style: italic",
 }

@@ -13,6 +13,11 @@ their kind, where and detail, in a collapsible block. Given a blob store (the wi
 has one), an image output whose comparator made a diff picture (``diff_image_blob``)
 shows the recorded, replayed and diff pictures side by side, each at most
 ``IMAGE_MAX_BYTES`` and drawn at most ``IMAGE_WIDTH_PX`` wide.
+
+A step the replay explained (``--explain``; ``explanation_rows``, ``explanations_html``)
+shows its explanation's summary, one chip per factor (``changes-output`` highlighted,
+its detail as tooltip, muted when only metadata changed; ``no-effect`` muted;
+``not-tested`` grey, the reason as tooltip) and how many re-runs it took.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from scidex_replay.replay.manifest import MIMETYPE
-from scidex_replay.surfaces.labels import OUTCOME_COLORS, manifest_verdict
+from scidex_replay.surfaces.labels import FACTOR_STYLES, OUTCOME_COLORS, manifest_verdict
 
 COLUMNS = [
     "step", "type", "method", "input hash", "live output hash", "replayed hash", "outputs", "outcome", "reason", "reused-from",
@@ -185,6 +190,77 @@ def comparisons_html(manifest: dict[str, Any], store: Any = None) -> str:
     return '<div class="scidex-replay-comparisons"><p><b>What differs</b></p>' + "".join(comparison_html(r, store) for r in rows) + "</div>"
 
 
+def explanation_rows(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per step with an ``explanation``, in step order: ``step_id``, ``step`` (name, else id)
+    and ``explanation`` (the manifest's dict)."""
+    return [
+        {"step_id": s["step_id"], "step": s.get("step_name") or s["step_id"], "explanation": s["explanation"]}
+        for s in manifest.get("steps", [])
+        if s.get("explanation")
+    ]
+
+
+def factor_chip(factor: str, verdict: str, explanation: dict[str, Any]) -> str:
+    """One factor as a chip styled by its verdict (``FACTOR_STYLES``); its tooltip is how the output
+    changed (``details``) or why the factor was not tested (``not_tested``)."""
+    tip = ""
+    style = verdict
+    label = factor
+    if verdict == "changes-output":
+        tip = (explanation.get("details") or {}).get(factor, "")
+        if tip.startswith("metadata:"):
+            style, label = "metadata", f"{factor} (metadata only)"
+    elif verdict == "not-tested":
+        tip = (explanation.get("not_tested") or {}).get(factor, "")
+    classes = f"scidex-replay-factor scidex-replay-factor-{style}"
+    title = f' title="{html.escape(tip)}"' if tip else ""
+    css = FACTOR_STYLES.get(style, "")
+    return (
+        f'<span class="{html.escape(classes)}" data-factor="{html.escape(factor)}" data-verdict="{html.escape(verdict)}"{title} '
+        f'style="{css}; border-radius: 8px; padding: 0 6px; margin-right: 4px; white-space: nowrap">{html.escape(label)}</span>'
+    )
+
+
+def cost_text(explanation: dict[str, Any]) -> str:
+    """``12 re-runs, 3.4 s`` (what the manifest says of the explanation's cost; ``""`` when nothing)."""
+    parts = []
+    if explanation.get("runs") is not None:
+        runs = explanation["runs"]
+        parts.append(f"{runs} re-run{'' if runs == 1 else 's'}")
+    if explanation.get("seconds") is not None:
+        parts.append(f"{explanation['seconds']:.1f} s")
+    return ", ".join(parts)
+
+
+def explanation_html(row: dict[str, Any]) -> str:
+    """One explained step: its name, the explanation's summary, a chip per factor and the cost."""
+    e = row["explanation"]
+    chips = "".join(factor_chip(f, v, e) for f, v in (e.get("factors") or {}).items())
+    cost = cost_text(e)
+    return (
+        f'<div class="scidex-replay-explanation" data-step="{html.escape(row["step_id"])}">'
+        f'<b>{html.escape(row["step"])}</b>: <span class="scidex-replay-explanation-summary">{html.escape(e["summary"])}</span>'
+        f'<div class="scidex-replay-factors">{chips}</div>'
+        + (f'<small class="scidex-replay-explanation-cost">{html.escape(cost)}</small>' if cost else "")
+        + "</div>"
+    )
+
+
+def explanations_html(manifest: dict[str, Any]) -> str:
+    """Every explained step of ``manifest`` (``explanation_html``), or ``""`` when none was."""
+    return explanations_block(explanation_rows(manifest))
+
+
+def explanations_block(rows: Sequence[dict[str, Any]]) -> str:
+    """``explanation_rows`` as one block under a heading, or ``""`` when there are none."""
+    if not rows:
+        return ""
+    return (
+        '<div class="scidex-replay-explanations"><p><b>What changes the output</b></p>'
+        + "".join(explanation_html(r) for r in rows) + "</div>"
+    )
+
+
 def frame(rows: Iterable[dict[str, Any]]):
     """The rows as a pandas DataFrame with ``COLUMNS``."""
     import pandas as pd
@@ -240,12 +316,12 @@ def summary_line(manifest: dict[str, Any]) -> str:
 
 
 def manifest_html(manifest: dict[str, Any], store: Any = None) -> str:
-    """The summary line in the verdict's colour, the table, what differs (``comparisons_html``;
-    with ``store``, an image output's pictures too), and the download link."""
+    """The summary line in the verdict's colour, the table, the explained steps (``explanations_html``),
+    what differs (``comparisons_html``; with ``store``, an image output's pictures too), and the download link."""
     color = manifest_verdict(manifest).color
     return (
         f'<div class="scidex-replay-manifest"><p style="color: {color}"><b>{html.escape(summary_line(manifest))}</b></p>'
-        f"{table_html(manifest_rows(manifest))}{comparisons_html(manifest, store)}<p>{download_link(manifest)}</p></div>"
+        f"{table_html(manifest_rows(manifest))}{explanations_html(manifest)}{comparisons_html(manifest, store)}<p>{download_link(manifest)}</p></div>"
     )
 
 

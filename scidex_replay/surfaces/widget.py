@@ -5,7 +5,9 @@ as a table colored by outcome, *Replay all*, *Replay from* the selected step,
 *Strict* and *Diff* toggles, the executor, *Restart last failed run*, a
 progress bar advanced once per step, what differs in each output whose bytes
 differ (the comparator's summary and differences; for an image, the recorded,
-replayed and diff pictures side by side), and a ``manifest.json`` download link.
+replayed and diff pictures side by side), what changes the output of each step the
+run explained (``explain=``: the summary and a chip per factor), and a
+``manifest.json`` download link.
 It holds no replay logic: every button calls ``rerun_artifact`` (or, to draw
 the chain before anything ran, ``plan_replay``) and copies what the engine
 reports into traits.
@@ -39,6 +41,9 @@ from scidex_replay.surfaces.manifest_view import (  # noqa: F401 - ManifestView,
     comparison_rows,
     comparisons_html,
     download_link,
+    explanation_rows,
+    explanations_block,
+    explanations_html,
     frame,
     manifest_bundle,
     manifest_rows,
@@ -120,6 +125,9 @@ class ReplayWidget(widgets.VBox):
     comparisons = List(
         Dict(), help="One dict per output of the last run whose bytes differ: step, output, outcome, comparison (comparison_rows)."
     ).tag(sync=True)
+    explanations = List(
+        Dict(), help="One dict per step of the last run with an explanation: step_id, step, explanation (explanation_rows)."
+    ).tag(sync=True)
 
     def __init__(self, registry: Any, *, owns_registry: bool = False, **kwargs: Any):
         self.registry = registry
@@ -138,6 +146,7 @@ class ReplayWidget(widgets.VBox):
         self._status = widgets.HTML()
         self._download = widgets.HTML()
         self._comparisons = widgets.VBox()
+        self._explanations = widgets.HTML()
         super().__init__(**kwargs)
         for trait, control in (("selected_step", self._dropdown), ("strict", self._strict), ("diff", self._diff), ("executor", self._executor)):
             widgets.link((self, trait), (control, "value"))
@@ -151,6 +160,7 @@ class ReplayWidget(widgets.VBox):
             widgets.HBox([self.restart_button, self.progress_bar]),
             self._status,
             self._table,
+            self._explanations,
             self._comparisons,
             self._download,
         ]
@@ -220,6 +230,11 @@ class ReplayWidget(widgets.VBox):
     def _on_manifest(self, change: Any) -> None:
         self._download.value = download_link(change["new"]) if change["new"] else ""
         self.comparisons = comparison_rows(change["new"]) if change["new"] else []
+        self.explanations = explanation_rows(change["new"]) if change["new"] else []
+
+    @observe("explanations")
+    def _on_explanations(self, change: Any) -> None:
+        self._explanations.value = explanations_block(change["new"])
 
     @observe("comparisons")
     def _on_comparisons(self, change: Any) -> None:
@@ -246,6 +261,7 @@ class ReplayWidget(widgets.VBox):
         self._on_status({})
         self._on_manifest({"new": self.manifest})
         self._on_comparisons({"new": self.comparisons})
+        self._on_explanations({"new": self.explanations})
 
     @property
     def dataframe(self):
@@ -316,6 +332,7 @@ class ReplayWidget(widgets.VBox):
             head += f" — run {html.escape(self.run_id)}: {html.escape(self.verdict)}"
         body = head + "</p>" + table_html(self.rows)
         if self.manifest:
+            body += explanations_html(self.manifest)
             body += comparisons_html(self.manifest, getattr(self.registry, "store", None))
         return body + (f"<p>{download_link(self.manifest)}</p>" if self.manifest else "")
 

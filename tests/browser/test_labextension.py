@@ -167,7 +167,8 @@ def test_the_shipped_example_notebook_renders_and_keeps_its_manifests(lab: Lab, 
 def _compared_manifest() -> dict:
     """A run that did not reproduce: a JSON output equivalent (only a random id and a time
     differ), then a CSV output whose content differs (one mean beyond the tolerance), as the
-    comparators' entries read in manifest.json."""
+    comparators' entries read in manifest.json; the CSV step was explained (``--explain``): the
+    thread count changes its output, the locale could not be tested."""
     h = lambda c: c * 64  # noqa: E731
 
     def step(n: int, name: str, outcome: str, comparison: dict) -> dict:
@@ -184,6 +185,22 @@ def _compared_manifest() -> dict:
             "comparison": comparison,
         }
 
+    fit = step(2, "fit", "output-differs", {
+        "comparator": "csv", "equivalent": False,
+        "summary": "content differs: column 'mean' max abs diff 0.25 (row 17), 2 of 120 rows",
+        "differences": [
+            {"where": "column 'mean' row 17", "kind": "content", "detail": "3.5 → 3.75 (abs 0.25, rel 0.071)"},
+            {"where": "column 'sd' row 4", "kind": "numeric", "detail": "0.1 → 0.10000000000000002 (within rtol 1e-09)"},
+        ],
+        "metrics": {"max_abs_diff": 0.25, "max_rel_diff": 0.0714, "rows_differing": 2},
+    })
+    fit["explanation"] = {
+        "factors": {"repeat": "no-effect", "clock": "no-effect", "threads": "changes-output", "locale": "not-tested"},
+        "summary": "the output changes with the number of threads",
+        "runs": 9, "seconds": 4.2,
+        "not_tested": {"locale": "no second locale is installed"},
+        "details": {"threads": "content: column 'mean' max abs diff 0.25 (row 17)"},
+    }
     return {
         "schema": "scidex-replay/manifest/v2", "run_id": "r_compare1", "kind": "replay", "parent_run_id": None,
         "target_artifact_id": "a_fit00002", "from_step": None, "options": {}, "env": {"live": [h("e")], "replay": h("e")},
@@ -198,15 +215,7 @@ def _compared_manifest() -> dict:
                 ],
                 "metrics": {},
             }),
-            step(2, "fit", "output-differs", {
-                "comparator": "csv", "equivalent": False,
-                "summary": "content differs: column 'mean' max abs diff 0.25 (row 17), 2 of 120 rows",
-                "differences": [
-                    {"where": "column 'mean' row 17", "kind": "content", "detail": "3.5 → 3.75 (abs 0.25, rel 0.071)"},
-                    {"where": "column 'sd' row 4", "kind": "numeric", "detail": "0.1 → 0.10000000000000002 (within rtol 1e-09)"},
-                ],
-                "metrics": {"max_abs_diff": 0.25, "max_rel_diff": 0.0714, "rows_differing": 2},
-            }),
+            fit,
         ],
     }
 
@@ -244,6 +253,18 @@ def test_renderer_shows_an_equivalent_step_and_what_differs_with_its_kinds(lab: 
         equivalent.locator("summary").click()
         expect(equivalent.locator(".scidex-Kind").first).to_be_visible()
         assert equivalent.locator(".scidex-Kind").all_inner_texts() == ["volatile-id", "metadata"]
+        # the explained step: its summary, a chip per factor, the culprit highlighted with its detail as tooltip
+        explanation = table.locator(".scidex-Manifest-explanation")
+        expect(explanation).to_be_visible()
+        expect(explanation.locator(".scidex-Manifest-explanationSummary")).to_have_text("the output changes with the number of threads")
+        assert explanation.locator(".scidex-Factor").all_inner_texts() == ["repeat", "clock", "threads", "locale"]
+        culprit = explanation.locator(".scidex-Factor-changes-output")
+        expect(culprit).to_have_text("threads")
+        expect(culprit).to_have_attribute("title", "content: column 'mean' max abs diff 0.25 (row 17)")
+        expect(explanation.locator(".scidex-Factor-not-tested")).to_have_attribute("title", "no second locale is installed")
+        expect(explanation.locator(".scidex-Manifest-explanationCost")).to_have_text("9 re-runs, 4.2 s")
+        muted = explanation.locator(".scidex-Factor-no-effect").first.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert culprit.evaluate("e => getComputedStyle(e).backgroundColor") != muted  # highlighted by the stylesheet
         kind_bg = differs.locator(".scidex-Kind-content").evaluate("e => getComputedStyle(e).backgroundColor")
         assert kind_bg not in ("rgba(0, 0, 0, 0)", "transparent")  # the stylesheet is loaded
         shots = REPO / "docs" / "images" if os.environ.get("SCIDEX_UPDATE_SCREENSHOTS") else SHOTS

@@ -208,6 +208,47 @@ export function manifestWithComparisons(): ManifestV2 {
 }
 
 /**
+ * A run whose differing step was explained (`--explain`): the clock changes
+ * its output, the time zone only its metadata, the locale was not tested;
+ * the summary, a detail and a reason carry markup that must stay text.
+ */
+export function manifestWithExplanation(): ManifestV2 {
+  return manifest({
+    status: 'differs',
+    kind: 'replay',
+    parent_run_id: null,
+    summary: { 'output-differs': 1 },
+    steps: [
+      step({
+        step_id: 's_clock001',
+        step_name: 'stamp',
+        ok: false,
+        outcome: 'output-differs',
+        reason: 'output-differs: bytes differ at offset 0',
+        output_hash_replayed: H('b'),
+        explanation: {
+          factors: {
+            repeat: 'no-effect',
+            clock: 'changes-output',
+            tz: 'changes-output',
+            locale: 'not-tested',
+            'rng-seed': 'no-effect'
+          },
+          summary: 'the output depends on the clock <img src=x onerror=alert(1)>',
+          runs: 7,
+          seconds: 2.345,
+          not_tested: { locale: 'no "de_DE" locale <here>' },
+          details: {
+            clock: 'content: line 1: 1700000000 → 1800000000 <b>',
+            tz: 'metadata: only the mtime differs'
+          }
+        }
+      })
+    ]
+  });
+}
+
+/**
  * A step of a first-wave manifest.
  */
 export function stepV1(overrides: Partial<StepV1> = {}): StepV1 {
@@ -279,7 +320,8 @@ export function allFixtures(): { [name: string]: unknown } {
     v2: manifest(),
     v1: manifestV1(),
     'v2 several outputs': manifestWithOutputs(),
-    'v2 with comparisons': manifestWithComparisons()
+    'v2 with comparisons': manifestWithComparisons(),
+    'v2 with an explanation': manifestWithExplanation()
   };
   for (const status of STATUSES) {
     all[`v2 ${status}`] = manifestWithStatus(status);
