@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from _differs import record
 from _manifests import v2_manifest
 
@@ -94,8 +93,7 @@ CLOCK = "import sys, time\nopen(sys.argv[1], 'w').write(str(int(time.time())) + 
 def test_a_real_explained_replay_names_the_clock_in_the_widget(registry):
     from scidex_replay.replay.explain import faketime_library
 
-    if faketime_library() is None:
-        pytest.skip("libfaketime is not installed (make faketime)")
+    assert faketime_library() is not None, "libfaketime is missing: `make pytest` installs it (make faketime)"
     w = ReplayWidget.for_artifact(registry, record(registry, CLOCK, "out.txt"))
     try:
         w.replay(explain="all")
