@@ -309,7 +309,7 @@ class StepRunner:
             live = recorded[i].content_hash
             comparisons[i] = self._comparison(step, live, digests[i], names[i], tolerance) if self.store.has(live) else None
         verdicts = []
-        for i, out in enumerate(recorded):
+        for i in range(len(recorded)):
             c = comparisons.get(i)
             outcome = Outcome.REPRODUCED if i not in comparisons else Outcome.EQUIVALENT if c and c.equivalent else Outcome.OUTPUT_DIFFERS
             verdicts.append({"outcome": outcome.value, "ok": is_ok(outcome), "comparison": c.to_json() if c else None})
