@@ -23,7 +23,8 @@ TAGGED_CAT = (
     "import sys; tag = sys.argv[1]; "
     "open(sys.argv[-1], 'wb').write(b''.join(open(p, 'rb').read() for p in sys.argv[2:-1]) + tag.encode())"
 )
-RANDOM_BYTES = "import os, sys; open(sys.argv[-1], 'wb').write(os.urandom(8))"
+#: a NUL first, so that no comparator takes the random bytes for text or a format it knows
+RANDOM_BYTES = "import os, sys; open(sys.argv[-1], 'wb').write(b'\\0' + os.urandom(8))"
 COPY_EXTERNAL = "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[-1])"
 FAIL_WHEN_FLAGGED = (
     "import os, sys\n"
@@ -85,7 +86,7 @@ class Recorder:
         return st.artifact.id
 
     def random(self, output: str = "noise.bin") -> str:
-        """A step that never reproduces: it writes 8 random bytes."""
+        """A step that never reproduces: it writes a NUL and 8 random bytes."""
         return self.shell(RANDOM_BYTES, (), output)
 
     def external(self, path: Path, inputs=(), output: str = "ext.txt") -> str:

@@ -221,7 +221,7 @@ def test_non_reproducing_step_differs_and_downstream_gets_the_replayed_bytes(rec
     steps = rec.by_step(report)
     n, d = steps[s_noise.step_id], steps[s_down.step_id]
     assert n["outcome"] == "output-differs" and n["ok"] is False
-    assert re.match(r"output-differs: bytes differ from byte \d; both 8 bytes$", n["reason"])  # random bytes: no format
+    assert re.match(r"output-differs: bytes differ from byte \d; both 9 bytes$", n["reason"])  # random bytes: no format
     assert n["comparison"]["comparator"] == "bytes" and n["comparison"]["equivalent"] is False
     assert n["output_hash_replayed"] != n["output_hash_live"]
     # the downstream step was given the replayed bytes, not the live ones

@@ -25,7 +25,7 @@ LOGGED_CAT = (
     "import sys; open(sys.argv[1], 'a').write('ran\\n'); "
     "open(sys.argv[-1], 'wb').write(b''.join(open(p, 'rb').read() for p in sys.argv[2:-1]))"
 )
-RANDOM_BYTES = "import os, sys; open(sys.argv[-1], 'wb').write(os.urandom(8))"
+RANDOM_BYTES = "import os, sys; open(sys.argv[-1], 'wb').write(b'\\0' + os.urandom(8))"  # binary for every comparator
 
 
 class Home:
