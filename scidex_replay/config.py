@@ -7,6 +7,7 @@ from pathlib import Path
 
 HOME_ENV = "SCIDEX_REPLAY_HOME"
 DB_ENV = "SCIDEX_REPLAY_DB"
+DB_TIMEOUT_ENV = "SCIDEX_REPLAY_DB_TIMEOUT_S"
 
 
 def data_home() -> Path:
@@ -38,3 +39,21 @@ def database_url(url: str | None = None) -> str:
     if os.environ.get(DB_ENV):
         return os.environ[DB_ENV]
     return f"sqlite:///{data_home() / 'registry.db'}"
+
+
+def db_timeout_s() -> float:
+    """How long a write waits for a database (SQLite's busy timeout) or a row (PostgreSQL's
+    ``lock_timeout``) another process has locked, in seconds: ``$SCIDEX_REPLAY_DB_TIMEOUT_S``, default 30. Raises ``BadInput``
+    for a value that is not a number >= 0."""
+    from scidex_replay.errors import BadInput
+
+    text = os.environ.get(DB_TIMEOUT_ENV, "").strip()
+    if not text:
+        return 30.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise BadInput(f"{DB_TIMEOUT_ENV}={text!r}: expected a number of seconds >= 0")
+    return value

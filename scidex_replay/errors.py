@@ -47,6 +47,10 @@ class RegistryUnavailable(BadInput):
     """The database URL cannot be opened or is not a scidex-replay registry."""
 
 
+class StepNotRecorded(ReplayError):
+    """A step ran but the registry refused to record it; it is kept aside (``pending``)."""
+
+
 class IntegrityError(ReplayError):
     """Stored bytes no longer match the hash they are filed under."""
 

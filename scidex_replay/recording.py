@@ -21,6 +21,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -29,7 +30,8 @@ from typing import Any
 
 from scidex_replay.env import current_environment
 from scidex_replay.env.deterministic import ENV_KEY
-from scidex_replay.errors import BadInput
+from scidex_replay import pending
+from scidex_replay.errors import BadInput, RegistryUnavailable, StepNotRecorded, one_line
 from scidex_replay.handlers.spec import (
     Handler,
     relative_path,
@@ -48,6 +50,9 @@ TRACE_ENV = "SCIDEX_REPLAY_TRACE_ID"
 #: What a step name may be: it is typed in ``--from NAME`` and ``--set NAME.KEY=V``.
 STEP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _PROCESS_TRACE = uuid.uuid4().hex
+#: how many times a step is offered to a registry that refuses the write, and the pause between (seconds)
+RECORD_ATTEMPTS = 3
+RECORD_RETRY_S = 2.0
 
 
 def check_step_name(registry: Registry, name: str, sources: Sequence[str | os.PathLike[str]]) -> str:
@@ -206,35 +211,88 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
                 if not path.is_file():
                     shown = path.relative_to(self.workdir) if self._output_paths else self._output_name
                     raise BadInput(f"the step finished without writing its declared output {shown}")
-            sources = []
-            for i, source in enumerate(self._sources):
-                if i in self._new_files:
-                    name = Path(self._input_paths[i]).name if i < len(self._input_paths) and self._input_paths[i] else Path(source).name
-                    sources.append(self.registry.add_artifact(self._new_files[i], name=name, source_path=source).id)
-                else:
-                    sources.append(os.fspath(source))
-            self.step, self.artifact = self.registry.record_step(
-                step_type=self.step_type,
-                method=self.method,
-                parameters=self.parameters,
-                sources=sources,
-                outputs=[NewOutput(file=p, name=Path(rel).name, path=rel) for p, rel in zip(self.outputs, self._output_paths)],
-                output=self.output,
-                input_hash=input_hash_of(self._hashes),
-                env=self.env or current_environment(),
-                started_at=self.started_at,
-                completed_at=datetime.now(timezone.utc),
-                trace_id=trace_id(),
-                kind=self.kind,
-                name=self._output_name,
-                step_name=self.name,
-                input_paths=self._input_paths,
-                code=self.code,
-            )
-            by_id = self.registry.artifacts(self.step.output_ids)
-            self.artifacts = [by_id[a] for a in self.step.output_ids]
+            self.completed_at = datetime.now(timezone.utc)
+            self._record()
         finally:
             self._clean_up()
+
+    def _record(self) -> None:
+        """Record the step; a registry that refuses the write is offered it ``RECORD_ATTEMPTS``
+        times, then the step is kept aside (``pending``) and ``StepNotRecorded`` says how to
+        record it later: what the step did is never thrown away."""
+        for attempt in range(RECORD_ATTEMPTS):
+            if attempt:
+                time.sleep(RECORD_RETRY_S)
+            try:
+                with self.registry.writing("record the step"):
+                    self._write()
+                return
+            except RegistryUnavailable as exc:
+                refused = exc
+        kept = pending.keep(self.registry, self._pending())
+        outputs = ", ".join(f"{Path(p).name} {hash_file(p)[:12]}" for p in self.outputs)
+        raise StepNotRecorded(
+            f"the step ran, but {one_line(refused)}; its outputs ({outputs}) are kept in the store and the step in {kept}: "
+            "`scidex-replay recover` records it once the registry takes writes"
+        )
+
+    def _source_name(self, i: int, source: str | os.PathLike[str]) -> str:
+        at = self._input_paths[i] if i < len(self._input_paths) else None
+        return Path(at).name if at else Path(source).name
+
+    def _write(self) -> None:
+        sources = [
+            self.registry.add_artifact(self._new_files[i], name=self._source_name(i, source), source_path=source).id
+            if i in self._new_files else os.fspath(source)
+            for i, source in enumerate(self._sources)
+        ]
+        self.step, self.artifact = self.registry.record_step(
+            step_type=self.step_type,
+            method=self.method,
+            parameters=self.parameters,
+            sources=sources,
+            outputs=[NewOutput(file=p, name=Path(rel).name, path=rel) for p, rel in zip(self.outputs, self._output_paths)],
+            output=self.output,
+            input_hash=input_hash_of(self._hashes),
+            env=self.env or current_environment(),
+            started_at=self.started_at,
+            completed_at=self.completed_at,
+            trace_id=trace_id(),
+            kind=self.kind,
+            name=self._output_name,
+            step_name=self.name,
+            input_paths=self._input_paths,
+            code=self.code,
+        )
+        by_id = self.registry.artifacts(self.step.output_ids)
+        self.artifacts = [by_id[a] for a in self.step.output_ids]
+
+    def _pending(self) -> dict[str, Any]:
+        """What ``_write`` records, as JSON for ``pending.keep``: files and code as blobs put in the store."""
+        store = self.registry.store
+        named = zip(self.outputs, self._output_paths) if self._output_paths else [(self.output, None)]
+        return {
+            "step_type": self.step_type,
+            "method": self.method,
+            "parameters": self.parameters,
+            "sources": [
+                {"blob": store.put_file(self._new_files[i])[0], "name": self._source_name(i, source), "source_path": os.path.abspath(source)}
+                if i in self._new_files else {"artifact": os.fspath(source)}
+                for i, source in enumerate(self._sources)
+            ],
+            "outputs": [
+                {"blob": store.put_file(p)[0], "name": Path(rel).name if rel else self._output_name, "path": rel} for p, rel in named
+            ],
+            "input_hash": input_hash_of(self._hashes),
+            "env": pending.environment_json(self.env or current_environment()),
+            "started_at": self.started_at.isoformat(),
+            "completed_at": self.completed_at.isoformat(),
+            "trace_id": trace_id(),
+            "kind": self.kind,
+            "step_name": self.name,
+            "input_paths": self._input_paths,
+            "code": [{"blob": store.put_bytes(c.data)[0], "module": c.module, "path": c.path, "root": c.root} for c in self.code],
+        }
 
 
 def declared(env: Mapping[str, str] | Iterable[str] | None) -> dict[str, str]:

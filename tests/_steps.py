@@ -60,3 +60,10 @@ def wait_for_release(inputs, output, marker="", release=""):
     while not Path(release).exists():
         time.sleep(0.05)
     Path(output).write_bytes(Path(inputs[0]).read_bytes())
+
+
+def logged_step(inputs, output, log="", n=0):
+    """Append ``n`` to ``log`` (one line per execution), then copy the input plus a line ``n``."""
+    with open(log, "a") as f:
+        f.write(f"{n}\n")
+    Path(output).write_text(Path(inputs[0]).read_text() + f"{n}\n")

@@ -12,7 +12,7 @@ from scidex_replay.errors import Notice, RegistryUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest revision under migrations/versions (a test keeps them in step).
-HEAD = "0005"
+HEAD = "0006"
 _OURS = {"artifacts", "processing_steps", "step_inputs", "environments", "replay_runs", "replay_results"}
 
 

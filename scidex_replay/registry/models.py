@@ -154,6 +154,9 @@ class RunRow(Base):
     started_at: Mapped[datetime]
     completed_at: Mapped[Optional[datetime]]
     manifest: Mapped[Optional[dict[str, Any]]]
+    pid: Mapped[Optional[int]]  # the process running it, on ``host``; null for runs before revision 0006
+    host: Mapped[Optional[str]] = mapped_column(String(255))
+    heartbeat_at: Mapped[Optional[datetime]]  # last seen alive: at each step's result, and every HEARTBEAT_S
 
 
 class ResultRow(Base):

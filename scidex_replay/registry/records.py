@@ -185,6 +185,8 @@ class Run:
     started_at: datetime
     completed_at: datetime | None
     manifest: dict[str, Any] | None = None
+    pid: int | None = None  # the process that runs (or ran) it, on ``host``
+    host: str | None = None
 
 
 @dataclass(frozen=True)

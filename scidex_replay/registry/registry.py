@@ -16,6 +16,8 @@ most one producing step and a chain is unambiguous.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import os
 import secrets
@@ -25,14 +27,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from scidex_replay.config import data_home, database_url
+from scidex_replay.config import data_home, database_url, db_timeout_s
 from scidex_replay.errors import BadInput, NotFound, RegistryUnavailable, utf8_text
 from scidex_replay.outcomes import REUSABLE, Outcome, Status
 from scidex_replay.registry.jsonvalue import plain_json
+from scidex_replay.registry.liveness import is_alive, this_host
 from scidex_replay.registry.models import (
     CODE_ROLE,
     ArtifactRow,
@@ -132,6 +135,25 @@ def _run(row: RunRow) -> Run:
         started_at=row.started_at,
         completed_at=row.completed_at,
         manifest=row.manifest,
+        pid=row.pid,
+        host=row.host,
+    )
+
+
+def _result_row(run_id: str, r: StepResult) -> ResultRow:
+    return ResultRow(
+        run_id=run_id,
+        step_id=r.step_id,
+        position=r.position,
+        output_hash_replayed=r.output_hash_replayed,
+        outcome=r.outcome.value,
+        ok=r.ok,
+        reason=r.detail,
+        reused_from_run=r.reused_from_run,
+        duration_s=r.duration_s,
+        replayed_blob=r.replayed_blob,
+        reuse_key=r.reuse_key,
+        outputs_replayed=list(r.outputs_replayed) if len(r.outputs_replayed) > 1 else None,
     )
 
 
@@ -205,9 +227,9 @@ def _walk(conn: Connection, artifact_id: str) -> tuple[list[str], bool]:
     return list(seen), False
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, busy_ms: int) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={busy_ms}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
@@ -281,16 +303,18 @@ class Registry:
         """Open (and create or upgrade) the registry at ``url``; see ``config.database_url``."""
         home_path = Path(home) if home is not None else data_home()
         url = database_url(url)
+        wait_ms = int(db_timeout_s() * 1000)
         try:
             home_path.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url)
+            postgres = make_url(url).get_backend_name() == "postgresql"
+            engine = create_engine(url, connect_args={"options": f"-c lock_timeout={wait_ms}"} if postgres else {})
         except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError, OSError) as exc:
             raise RegistryUnavailable(f"cannot open database {url!r}: {exc}") from exc
         if engine.dialect.name == "sqlite":
             db_path = engine.url.database
             if db_path and db_path != ":memory:" and not db_path.startswith("file:"):
                 _prepare_sqlite_file(Path(db_path), url)
-            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_ms=wait_ms))
         from scidex_replay.registry.migrate import ensure_schema
 
         ensure_schema(engine)
@@ -605,7 +629,8 @@ class Registry:
         parent_run_id: str | None = None,
         from_step: str | None = None,
     ) -> Run:
-        """Insert a run with status ``running``."""
+        """Insert a run with status ``running``, run by this process (see ``liveness``)."""
+        started = now()
         with self.session() as s:
             row = RunRow(
                 run_id=new_id("r"),
@@ -615,43 +640,86 @@ class Registry:
                 from_step=from_step,
                 options=plain_json(options, "options"),
                 status=Status.RUNNING.value,
-                started_at=now(),
+                started_at=started,
+                pid=os.getpid(),
+                host=this_host(),
+                heartbeat_at=started,
             )
             s.add(row)
             s.flush()
             return _run(row)
 
+    def add_result(self, run_id: str, result: StepResult) -> None:
+        """Write one step's result as soon as the step is done (a run killed later keeps it, and
+        ``--restart`` reuses it); also a heartbeat of the run."""
+        with self.writing("write a step's result"), self.session() as s:
+            s.add(_result_row(run_id, result))
+            s.execute(update(RunRow).where(RunRow.run_id == run_id).values(heartbeat_at=now()))
+
+    def heartbeat(self, run_id: str) -> None:
+        """Say that the process running ``run_id`` is alive (see ``liveness``)."""
+        with self.writing("write a heartbeat"), self.session() as s:
+            s.execute(update(RunRow).where(RunRow.run_id == run_id).values(heartbeat_at=now()))
+
+    @contextmanager
+    def writing(self, what: str) -> Iterator[None]:
+        """Turns a write the database refuses (locked past its busy timeout, read-only, gone)
+        into ``RegistryUnavailable("cannot WHAT: ...")``, for callers that go on without it
+        or try again."""
+        try:
+            yield
+        except sa_exc.OperationalError as exc:
+            raise RegistryUnavailable(f"cannot {what}: {exc.orig or exc}") from exc
+
     def finish_run(self, run_id: str, *, status: str, results: Sequence[StepResult], manifest: dict[str, Any]) -> Run:
-        """Write every result of a run in one transaction, with its final status and manifest."""
+        """Give a run its final status and manifest, and write those of its ``results`` that
+        ``add_result`` could not (one transaction)."""
         with self.session() as s:
             row = s.get(RunRow, run_id)
             if row is None:
                 raise NotFound(f"unknown run id: {run_id}")
-            s.add_all(
-                ResultRow(
-                    run_id=run_id,
-                    step_id=r.step_id,
-                    position=r.position,
-                    output_hash_replayed=r.output_hash_replayed,
-                    outcome=r.outcome.value,
-                    ok=r.ok,
-                    reason=r.detail,
-                    reused_from_run=r.reused_from_run,
-                    duration_s=r.duration_s,
-                    replayed_blob=r.replayed_blob,
-                    reuse_key=r.reuse_key,
-                    outputs_replayed=list(r.outputs_replayed) if len(r.outputs_replayed) > 1 else None,
-                )
-                for r in results
-            )
+            written = set(s.scalars(select(ResultRow.step_id).where(ResultRow.run_id == run_id)))
+            s.add_all(_result_row(run_id, r) for r in results if r.step_id not in written)
             row.status = Status(status).value
             row.completed_at = now()
+            row.heartbeat_at = row.completed_at
             row.manifest = manifest
             s.flush()
             return _run(row)
 
     def get_run(self, run_id: str) -> Run:
-        return self._get(RunRow, run_id, "run", _run)
+        """The run ``run_id``; one whose process died is ``interrupted`` (see ``liveness``)."""
+        query = select(RunRow).where(RunRow.run_id == _check_id(run_id, "run"))
+        return self._runs(query, missing=f"unknown run id: {run_id}")[0]
+
+    def _runs(self, query: Any, missing: str | None = None) -> list[Run]:
+        """The runs of ``query``; a ``running`` one whose process died is ``interrupted``, and is
+        marked so in the registry when it can be written (``NotFound(missing)`` for none)."""
+        with self.session() as s:
+            rows = list(s.scalars(query))
+            if not rows and missing:
+                raise NotFound(missing)
+            runs = [_run(r) for r in rows]
+            when = now()
+            dead = {
+                r.run_id: r.heartbeat_at or r.started_at for r in rows
+                if r.status == Status.RUNNING.value and not is_alive(r.pid, r.host, r.started_at, r.heartbeat_at, when)
+            }
+        if not dead:
+            return runs
+        try:
+            with self.writing("mark dead runs interrupted"), self.session() as s:
+                s.execute(
+                    update(RunRow)
+                    .where(RunRow.run_id.in_(list(dead)), RunRow.status == Status.RUNNING.value)
+                    .values(status=Status.INTERRUPTED.value, completed_at=func.coalesce(RunRow.heartbeat_at, RunRow.started_at))
+                )
+        except RegistryUnavailable:  # a read-only or locked registry: shown interrupted all the same
+            pass
+        return [
+            dataclasses.replace(r, status=Status.INTERRUPTED, completed_at=dead[r.run_id]) if r.run_id in dead else r
+            for r in runs
+        ]
 
     def results(self, run_id: str) -> list[StepResult]:
         with self.session() as s:
@@ -676,8 +744,7 @@ class Registry:
         if target_artifact_id is not None:
             self.get_artifact(target_artifact_id)
             query = query.where(RunRow.target_artifact_id == target_artifact_id)
-        with self.session() as s:
-            return [_run(r) for r in s.scalars(query)]
+        return self._runs(query)
 
     def ancestry(self, run_id: str) -> list[str]:
         """``run_id`` and every run it restarted or forked from, nearest first."""

@@ -5,8 +5,10 @@ query) and the artifacts it touches; *plan* (``plan.py``) is pure; *execute*
 walks the plan wave by wave, hands each step to the ``StepRunner``
 (``runner.py``: reuse, freeze and check inputs, compare) and its jobs to an
 injected executor. Replayed bytes go to the store under their own hash; a live
-artifact is never touched. Results are written to the registry in one batch
-when the run ends, fails or is interrupted.
+artifact is never touched. Each step's result is written to the registry when
+the step is done, and a heartbeat says the run's process is alive, so a run
+killed at any point keeps what it did and shows ``interrupted``; the run's
+status and manifest are written when it ends, fails or is interrupted.
 
 Restart and fork reuse earlier results (``cache.py``); a fork registers its
 outputs as new artifacts whose metadata says which live artifact they were
@@ -16,8 +18,10 @@ outputs as new artifacts whose metadata says which live artifact they were
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,12 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from scidex_replay.env import current_environment
-from scidex_replay.errors import ChainNotFound
+from scidex_replay.errors import ChainNotFound, RegistryUnavailable, one_line
 from scidex_replay.executors.base import Executor
 from scidex_replay.handlers import HandlerRegistry, load_handlers
 from scidex_replay.handlers.spec import relative_path, safe_name
 from scidex_replay.outcomes import Outcome, Status, status_of
 from scidex_replay.registry import Registry, Step
+from scidex_replay.registry.liveness import HEARTBEAT_S
 from scidex_replay.registry.records import StepResult, validate_env_hash, validate_id
 from scidex_replay.replay import manifest as manifests
 from scidex_replay.replay.cache import ReuseCache
@@ -41,6 +46,8 @@ from scidex_replay.replay.options import ReplayOptions
 from scidex_replay.replay.plan import EXECUTE, FROZEN, Plan, PlannedStep, plan
 from scidex_replay.replay.report import Report
 from scidex_replay.replay.runner import Job, StepRunner
+
+logger = logging.getLogger(__name__)
 
 #: on_event(kind, payload): "start" {run_id, plan}, "step" {position, total, step_id, result},
 #: "warning" {step_id, message}, "explaining" {step_id}, "explain" {step_id, explanation}, "end" {report}
@@ -173,11 +180,11 @@ def _execute(
         "tolerance": options.tolerance.to_json() if options.tolerance else None,
         "explain": options.explain,
     }
+    env_hash = current_environment().env_hash
     run = registry.create_run(
-        target_artifact_id=chain.target.id, kind=request.kind, options=run_options,
+        target_artifact_id=chain.target.id, kind=request.kind, options={**run_options, "replay_env": env_hash},
         parent_run_id=options.restart, from_step=request.from_step,
     )
-    env_hash = current_environment().env_hash
     workdir = Path(tempfile.mkdtemp(prefix=f"scidex-{run.run_id}-"))
     runner = StepRunner(
         registry, chain, handlers, executor, options,
@@ -185,10 +192,11 @@ def _execute(
         env_hash=env_hash, workdir=workdir, fork=bool(prepared.forked), live=bool(prepared.live),
         warn=lambda step_id, message: emit("warning", {"step_id": step_id, "message": message}),
     )
-    execution = _Execution(runner, prepared.forked, emit, prepared.drift)
+    execution = _Execution(runner, prepared.forked, emit, prepared.drift, _ResultWriter(registry, run.run_id, emit))
     emit("start", {"run_id": run.run_id, "plan": prepared.plan})
     _note_drift(prepared, options, runner, emit)
     status = Status.INTERRUPTED
+    heartbeat = _Heartbeat(registry, run.run_id)
     try:
         status = execution.run(prepared.plan)
         if prepared.forked and status is not Status.INTERRUPTED:
@@ -201,6 +209,7 @@ def _execute(
             steps = [prepared.forked.get(s.step_id, s) for s in chain.steps]
             explain_run(runner, options.explain, steps, execution.results, emit)
     finally:
+        heartbeat.stop()
         runner.close()
         run = dataclasses.replace(run, status=status)
         manifest = manifests.build(
@@ -215,6 +224,20 @@ def _execute(
     report = Report(run=finished, manifest=manifest, manifest_path=path)
     emit("end", {"report": report})
     return report
+
+
+def run_manifest(registry: Registry, run_id: str) -> dict[str, Any]:
+    """The manifest of run ``run_id``: the one it wrote when it ended, or, for a run that is
+    still running or was killed (``interrupted`` with no manifest), one built from the
+    results it has written so far (``completed_at`` null). Raises ``NotFound``."""
+    run = registry.get_run(run_id)
+    if run.manifest is not None:
+        return run.manifest
+    chain = collect(registry, run.target_artifact_id)
+    return manifests.build(
+        run, chain.steps, registry.results(run_id), artifacts=chain.artifacts,
+        replay_env=str(run.options.get("replay_env", "")), completed_at=None,
+    )
 
 
 def _quiet(kind: str, payload: dict[str, Any]) -> None:
@@ -274,11 +297,58 @@ def export_path(out: Path, step_label: str, step_id: str, name: str) -> Path:
     return out / safe_name(step_label, step_id) / relative_path(name, "output")
 
 
+class _ResultWriter:
+    """Writes each step's result to the registry when the step is done, so that a run killed
+    later (kill -9, an OOM kill, a full disk) keeps it and ``--restart`` reuses it. A result
+    that cannot be written now (a database locked past its busy timeout) is said once and left
+    to ``finish_run``, which writes whatever is missing."""
+
+    def __init__(self, registry: Registry, run_id: str, emit: EventCallback):
+        self.registry = registry
+        self.run_id = run_id
+        self.emit = emit
+        self.failing = False
+
+    def __call__(self, result: StepResult) -> None:
+        try:
+            self.registry.add_result(self.run_id, result)
+        except RegistryUnavailable as exc:
+            if not self.failing:
+                self.failing = True
+                message = f"cannot write the result of step {result.step_id} to the registry now ({one_line(exc)}); it is written when the run ends"
+                self.emit("warning", {"step_id": result.step_id, "message": message})
+
+
+class _Heartbeat:
+    """Says every ``HEARTBEAT_S`` seconds, from a daemon thread, that this process still runs
+    the replay (``registry.liveness``: how a dead run is told from a long step)."""
+
+    def __init__(self, registry: Registry, run_id: str):
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._beat, args=(registry, run_id), name=f"heartbeat-{run_id}", daemon=True)
+        self._thread.start()
+
+    def _beat(self, registry: Registry, run_id: str) -> None:
+        while not self._stopped.wait(HEARTBEAT_S):
+            try:
+                registry.heartbeat(run_id)
+            except RegistryUnavailable as exc:  # a busy database: the next beat tries again
+                logger.debug("heartbeat of run %s: %s", run_id, exc)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+
 class _Execution:
     """Walks a plan wave by wave and keeps the results: what the steps of one run did."""
 
-    def __init__(self, runner: StepRunner, forked: dict[str, Step], emit: EventCallback, drift: dict[str, SourceDrift]):
+    def __init__(
+        self, runner: StepRunner, forked: dict[str, Step], emit: EventCallback, drift: dict[str, SourceDrift],
+        write: Callable[[StepResult], None],
+    ):
         self.runner = runner
+        self.write = write
         self.forked = forked
         self.emit = emit
         self.drift = drift
@@ -330,6 +400,7 @@ class _Execution:
         if self.runner.options.strict and result.outcome is Outcome.INPUT_DIFFERS:
             self.aborted = True
         self.results.append(result)
+        self.write(result)
         self.emit("step", {"position": result.position, "total": self.total, "step_id": result.step_id, "result": result})
 
     def _run_jobs(self, jobs: list[Job]) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from scidex_replay.code_identity import as_run
 from scidex_replay.env.deterministic import ENV_KEY
 from scidex_replay.errors import BadInput
+from scidex_replay.outcomes import Status
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
 from scidex_replay.registry.records import NewOutput, find_step
 from scidex_replay.replay.options import ReplayOptions
@@ -52,6 +53,11 @@ def resolve(registry: Registry, chain: Chain, options: ReplayOptions) -> Request
     kind, ancestry = "replay", ()
     if options.restart is not None:
         parent = registry.get_run(options.restart)
+        if parent.status is Status.RUNNING:
+            raise BadInput(
+                f"run {parent.run_id} is still running (pid {parent.pid} on {parent.host}): "
+                "restart it once it has ended, or stop it first"
+            )
         if parent.target_artifact_id != chain.target.id:
             raise BadInput(f"run {options.restart} replayed {parent.target_artifact_id}, not {chain.target.id}")
         kind, ancestry = "restart", tuple(registry.ancestry(options.restart))

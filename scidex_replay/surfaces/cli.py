@@ -710,6 +710,8 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
     `runs` lists every run, `runs ID` the runs of artifact ID, `runs show RUN`
     one run with its lineage and per-step outcomes.
     """
+    from scidex_replay.outcomes import Status
+    from scidex_replay.replay.engine import run_manifest
     from scidex_replay.replay.manifest import counts
     from scidex_replay.surfaces.labels import run_verdict, shown
 
@@ -720,16 +722,21 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
         run = reg.get_run(args[1])
         lineage = reg.ancestry(run.run_id)
         changes = _run_changes(reg, run, {})
+        manifest = run_manifest(reg, run.run_id)
         if as_json:
-            click.echo(json.dumps({"lineage": lineage, "changes": changes, "manifest": run.manifest}, indent=2))
+            click.echo(json.dumps({"lineage": lineage, "changes": changes, "status": run.status, "manifest": manifest}, indent=2))
             return
         _console().print(_data("lineage: " + " ← ".join(f"{r} ({reg.get_run(r).kind})" for r in lineage)))
         if changes:
             click.echo("the fork changed:")
             for change in changes:
                 click.echo(f"  {shown(change['text'])}")
-        if run.manifest:
-            _print_manifest(run.manifest, status=run.status)
+        if manifest["steps"] or run.manifest:
+            _print_manifest(manifest, status=run.status)
+        if run.status in (Status.RUNNING, Status.INTERRUPTED) and run.manifest is None:
+            alive = f" (pid {run.pid} on {run.host})" if run.status is Status.RUNNING else ""
+            _note(f"run {run.run_id} is {run.status}{alive}: {len(manifest['steps'])} step(s) done; "
+                  f"`{PROG} rerun-artifact {run.target_artifact_id} --restart {run.run_id}` goes on from there")
         return
     if len(args) > 1:
         raise click.UsageError("usage: runs [ID] | runs show RUN")
@@ -843,6 +850,29 @@ def verify(repair: bool, as_json: bool, db: str | None) -> int:
             _note(line)
         _note(f"{report.checked} blob(s) checked: {'ok' if report.ok else 'problems found'}")
     return 0 if report.ok else 1
+
+
+@cli.command()
+@db_option
+def recover(db: str | None) -> None:
+    """Record the steps that ran but that the registry refused to record (locked, gone).
+
+    `run` keeps such a step aside (its outputs in the store, the rest in
+    <home>/pending/); this records each one, oldest first, and prints its output ids
+    as `run` would have.
+    """
+    from scidex_replay.pending import pending_files, record_pending
+    from scidex_replay.surfaces.labels import shown
+
+    reg = _registry(db)
+    kept = pending_files(reg)
+    if not kept:
+        _note("no step is waiting to be recorded")
+    for path in kept:
+        artifacts = record_pending(reg, path)
+        for artifact in artifacts:
+            click.echo(artifact.id)
+        _note(f"recorded the step kept in {path.name}: " + ", ".join(shown(a.name or a.id) for a in artifacts))
 
 
 @cli.command()
