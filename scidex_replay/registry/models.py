@@ -157,6 +157,7 @@ class RunRow(Base):
     pid: Mapped[Optional[int]]  # the process running it, on ``host``; null for runs before revision 0006
     host: Mapped[Optional[str]] = mapped_column(String(255))
     heartbeat_at: Mapped[Optional[datetime]]  # last seen alive: at each step's result, and every HEARTBEAT_S
+    env_hash: Mapped[Optional[str]] = mapped_column(HASH)  # of the replaying interpreter (the manifest's env.replay)
 
 
 class ResultRow(Base):

@@ -187,6 +187,7 @@ class Run:
     manifest: dict[str, Any] | None = None
     pid: int | None = None  # the process that runs (or ran) it, on ``host``
     host: str | None = None
+    env_hash: str | None = None  # of the replaying interpreter
 
 
 @dataclass(frozen=True)

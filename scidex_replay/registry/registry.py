@@ -137,6 +137,7 @@ def _run(row: RunRow) -> Run:
         manifest=row.manifest,
         pid=row.pid,
         host=row.host,
+        env_hash=row.env_hash,
     )
 
 
@@ -628,8 +629,10 @@ class Registry:
         options: dict[str, Any],
         parent_run_id: str | None = None,
         from_step: str | None = None,
+        env_hash: str | None = None,
     ) -> Run:
-        """Insert a run with status ``running``, run by this process (see ``liveness``)."""
+        """Insert a run with status ``running``, run by this process (see ``liveness``) in the
+        environment ``env_hash``."""
         started = now()
         with self.session() as s:
             row = RunRow(
@@ -644,6 +647,7 @@ class Registry:
                 pid=os.getpid(),
                 host=this_host(),
                 heartbeat_at=started,
+                env_hash=env_hash,
             )
             s.add(row)
             s.flush()

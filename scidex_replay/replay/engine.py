@@ -182,8 +182,8 @@ def _execute(
     }
     env_hash = current_environment().env_hash
     run = registry.create_run(
-        target_artifact_id=chain.target.id, kind=request.kind, options={**run_options, "replay_env": env_hash},
-        parent_run_id=options.restart, from_step=request.from_step,
+        target_artifact_id=chain.target.id, kind=request.kind, options=run_options,
+        parent_run_id=options.restart, from_step=request.from_step, env_hash=env_hash,
     )
     workdir = Path(tempfile.mkdtemp(prefix=f"scidex-{run.run_id}-"))
     runner = StepRunner(
@@ -236,7 +236,7 @@ def run_manifest(registry: Registry, run_id: str) -> dict[str, Any]:
     chain = collect(registry, run.target_artifact_id)
     return manifests.build(
         run, chain.steps, registry.results(run_id), artifacts=chain.artifacts,
-        replay_env=str(run.options.get("replay_env", "")), completed_at=None,
+        replay_env=run.env_hash or "", completed_at=None,
     )
 
 
