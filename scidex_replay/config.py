@@ -7,6 +7,9 @@ from pathlib import Path
 
 HOME_ENV = "SCIDEX_REPLAY_HOME"
 DB_ENV = "SCIDEX_REPLAY_DB"
+BUSY_TIMEOUT_ENV = "SCIDEX_REPLAY_BUSY_TIMEOUT_S"
+#: Seconds a command waits for a SQLite registry that another process is writing, by default.
+BUSY_TIMEOUT_S = 30.0
 
 
 def data_home() -> Path:
@@ -38,3 +41,22 @@ def database_url(url: str | None = None) -> str:
     if os.environ.get(DB_ENV):
         return os.environ[DB_ENV]
     return f"sqlite:///{data_home() / 'registry.db'}"
+
+
+def busy_timeout_s() -> float:
+    """Seconds to wait for a SQLite registry locked by another writer: ``$SCIDEX_REPLAY_BUSY_TIMEOUT_S``,
+    else ``BUSY_TIMEOUT_S``. Raises ``BadInput`` for a value that is not a number of seconds >= 0."""
+    import math
+
+    from scidex_replay.errors import BadInput
+
+    raw = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return BUSY_TIMEOUT_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise BadInput(f"{BUSY_TIMEOUT_ENV}={raw!r}: not a number of seconds >= 0")
+    return seconds

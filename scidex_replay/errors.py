@@ -47,6 +47,11 @@ class RegistryUnavailable(BadInput):
     """The database URL cannot be opened or is not a scidex-replay registry."""
 
 
+class StoreUnwritable(BadInput):
+    """The blob store cannot be written here (a permission, a read-only file system); the
+    message names the folder (exit 2)."""
+
+
 class IntegrityError(ReplayError):
     """Stored bytes no longer match the hash they are filed under."""
 
