@@ -246,12 +246,12 @@ def _prepare_sqlite_file(path: Path, url: str) -> None:
 
 def _create_sqlite_file(path: Path, url: str) -> None:
     import sqlite3
-    import tempfile
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.new-")
-        os.close(fd)
+        # Not mkstemp, whose file is 0600: a registry in a shared home is made as the umask says.
+        tmp = str(path.parent / f".{path.name}.new-{secrets.token_hex(8)}")
+        os.close(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666))
         try:
             conn = sqlite3.connect(tmp)
             try:

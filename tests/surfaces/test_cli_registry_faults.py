@@ -212,6 +212,10 @@ def test_a_nul_in_a_name_is_refused_in_one_line_on_every_backend(registry, tmp_p
             registry.add_artifact(b"abc", **kwargs)
         assert "\n" not in str(err.value)
     assert registry.add_artifact(b"abc", name="ab").name == "ab"
+    try:  # NUL inside JSON is an escape (\u0000): stored, or refused in one line
+        registry.add_artifact(b"abc", name="meta", metadata={"note": "a\x00b"})
+    except BadInput as exc:
+        assert "\n" not in str(exc)
 
 
 # -- read-only and shared homes --------------------------------------------------------------
@@ -254,6 +258,13 @@ def test_a_read_only_data_home_can_still_be_read(cli, home, db_url, tmp_path):
         assert str(home) in line
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(home)], check=True)
+
+
+@pytest.mark.sqlite_only(reason="the mode of the SQLite file")
+def test_a_new_registry_file_is_made_as_the_umask_says_not_private(cli, db_url):
+    proc = subprocess.run(["sh", "-c", f"umask 002 && exec {CONSOLE_SCRIPT} runs"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert Path(db_url.removeprefix("sqlite:///")).stat().st_mode & 0o777 == 0o664
 
 
 def test_a_blob_store_this_user_cannot_write_is_one_line_naming_it(db_url, databases, tmp_path):
