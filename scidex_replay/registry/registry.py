@@ -22,9 +22,9 @@ import os
 import secrets
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
+from dataclasses import replace as dataclasses_replace
 from datetime import datetime, timezone
 from pathlib import Path
-from dataclasses import replace as dataclasses_replace
 from typing import TYPE_CHECKING, Any, Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, select
@@ -346,7 +346,7 @@ def errors_of(url: str, busy_timeout_s: float) -> Any:
             if code == _SQLITE_CORRUPT:
                 raise RegistryUnavailable(
                     f"the registry {url} is damaged: {reason}; restore it from a backup "
-                    "(a registry.db.bak-* beside it, if an upgrade made one)"
+                    "(an upgrade leaves one beside it, named after the file with .bak-REVISION)"
                 ) from exc
             if code == _SQLITE_READONLY:
                 raise RegistryUnavailable(

@@ -129,6 +129,14 @@ def test_upgrade_refuses_a_newer_registry_in_one_line(cli, db_url):
         engine.dispose()
 
 
+@pytest.mark.sqlite_only(reason="no SQLite file there")
+def test_upgrade_of_a_registry_that_does_not_exist_is_one_line_and_creates_nothing(cli, tmp_path):
+    db = tmp_path / "nowhere" / "registry.db"
+    line = one_line_error(cli("upgrade", "--db", f"sqlite:///{db}"))
+    assert str(db) in line and "no registry" in line
+    assert not db.parent.exists()
+
+
 # -- SQLite: locked, damaged, not creatable ---------------------------------------------------
 
 @pytest.mark.sqlite_only(reason="holds SQLite's exclusive lock on the file")
