@@ -7,7 +7,9 @@ from pathlib import Path
 
 HOME_ENV = "SCIDEX_REPLAY_HOME"
 DB_ENV = "SCIDEX_REPLAY_DB"
-DB_TIMEOUT_ENV = "SCIDEX_REPLAY_DB_TIMEOUT_S"
+BUSY_TIMEOUT_ENV = "SCIDEX_REPLAY_BUSY_TIMEOUT_S"
+#: Seconds a command waits for a SQLite registry that another process is writing, by default.
+BUSY_TIMEOUT_S = 30.0
 
 
 def data_home() -> Path:
@@ -41,19 +43,20 @@ def database_url(url: str | None = None) -> str:
     return f"sqlite:///{data_home() / 'registry.db'}"
 
 
-def db_timeout_s() -> float:
-    """How long a write waits for a database (SQLite's busy timeout) or a row (PostgreSQL's
-    ``lock_timeout``) another process has locked, in seconds: ``$SCIDEX_REPLAY_DB_TIMEOUT_S``, default 30. Raises ``BadInput``
-    for a value that is not a number >= 0."""
+def busy_timeout_s() -> float:
+    """Seconds to wait for a SQLite registry locked by another writer: ``$SCIDEX_REPLAY_BUSY_TIMEOUT_S``,
+    else ``BUSY_TIMEOUT_S``. Raises ``BadInput`` for a value that is not a number of seconds >= 0."""
+    import math
+
     from scidex_replay.errors import BadInput
 
-    text = os.environ.get(DB_TIMEOUT_ENV, "").strip()
-    if not text:
-        return 30.0
+    raw = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return BUSY_TIMEOUT_S
     try:
-        value = float(text)
+        seconds = float(raw)
     except ValueError:
-        value = -1.0
-    if not value >= 0 or value == float("inf"):
-        raise BadInput(f"{DB_TIMEOUT_ENV}={text!r}: expected a number of seconds >= 0")
-    return value
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise BadInput(f"{BUSY_TIMEOUT_ENV}={raw!r}: not a number of seconds >= 0")
+    return seconds

@@ -51,6 +51,11 @@ class StepNotRecorded(ReplayError):
     """A step ran but the registry refused to record it; it is kept aside (``pending``)."""
 
 
+class StoreUnwritable(BadInput):
+    """The blob store cannot be written here (a permission, a read-only file system); the
+    message names the folder (exit 2)."""
+
+
 class IntegrityError(ReplayError):
     """Stored bytes no longer match the hash they are filed under."""
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, inspect, text
@@ -69,6 +73,58 @@ def backup_sqlite(engine: Engine, revision: str) -> Path | None:
     return backup
 
 
+@dataclass(frozen=True)
+class SchemaChange:
+    """What ``upgrade_schema`` did: the revision before (None: an empty database, created), the
+    revision after (``HEAD``), where a SQLite file was backed up first (None: no backup)."""
+
+    before: str | None
+    after: str
+    backup: Path | None
+    url: str = ""  # the database, its password hidden (``Registry.upgrade`` fills it in)
+
+
+#: The key of the PostgreSQL advisory lock held while the schema is created or upgraded.
+_PG_LOCK_KEY = 0x5C1DE7_0001
+
+
+@contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """Held by one process at a time while it creates or upgrades the schema, so that concurrent
+    first uses migrate once: a ``flock`` on ``<file>.lock`` beside a SQLite file, a session-level
+    ``pg_advisory_lock`` on PostgreSQL; nothing for an in-memory database or another backend.
+    Raises ``RegistryUnavailable`` when the lock file cannot be made."""
+    database = engine.url.database
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
+                conn.commit()
+        return
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, as before
+        yield
+        return
+    lock = Path(f"{database}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise RegistryUnavailable(f"cannot create the lock file {lock} to upgrade the registry: {exc.strerror or exc}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock (a lock of its own file, not the database's POSIX locks)
+
+
 def ensure_schema(engine: Engine) -> None:
     """Upgrade to ``HEAD`` unless already there; refuse a database that is not a registry.
 
@@ -76,33 +132,61 @@ def ensure_schema(engine: Engine) -> None:
     scidex-replay) is refused with ``RegistryUnavailable`` naming both revisions. One
     at an older revision is upgraded with a ``Notice`` saying so, after a SQLite file
     is backed up to ``<file>.bak-<revision>``; an empty database is created silently.
+    Concurrent first uses migrate once (``migration_lock``).
+    """
+    change = upgrade_schema(engine)
+    if change is not None and change.before is not None:
+        kept = f"; the registry as it was is kept at {change.backup}" if change.backup else ""
+        url = engine.url.render_as_string(hide_password=True)
+        warnings.warn(f"upgrading registry {url} from schema revision {change.before} to {change.after}{kept}", Notice, stacklevel=2)
+
+
+def upgrade_schema(engine: Engine) -> SchemaChange | None:
+    """Create or upgrade the schema to ``HEAD``, under ``migration_lock``; None when it was
+    already there. A SQLite file at an older revision is backed up first (``backup_sqlite``).
+
+    Raises ``RegistryUnavailable`` for a newer revision (naming both), a database with tables
+    that are not a registry's, or one that cannot be read or backed up; nothing is changed then.
     """
     url = engine.url.render_as_string(hide_password=True)
     try:
         revision = current_revision(engine)
-        if revision == HEAD:
-            return
-        tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
-        if revision is None and tables and not tables <= _OURS:
-            raise RegistryUnavailable(f"{url} is not a scidex-replay registry (it has tables {', '.join(sorted(tables)[:3])})")
-        if revision is not None:
-            if revision not in known_revisions():
-                raise RegistryUnavailable(
-                    f"{url} has schema revision {revision}, newer than this scidex-replay knows "
-                    f"(its newest is {HEAD}): use the scidex-replay that wrote it, or a newer one"
-                )
-            backup = backup_sqlite(engine, revision)
-            kept = f"; the registry as it was is kept at {backup}" if backup else ""
-            warnings.warn(f"upgrading registry {url} from schema revision {revision} to {HEAD}{kept}", Notice, stacklevel=2)
-        from alembic import command
-
-        cfg = alembic_config(engine)
-        with engine.begin() as conn:
-            if engine.dialect.name == "sqlite":
-                # Only now that the file is known to be ours; WAL is then a property of the file.
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        if revision == HEAD:  # the usual case: no lock, one query
+            return None
+        _refuse_foreign(engine, url, revision)
+        with migration_lock(engine):
+            return _upgrade(engine, url)
     except sa_exc.SQLAlchemyError as exc:
         reason = str(exc.orig if getattr(exc, "orig", None) is not None else exc).splitlines()[0]
         raise RegistryUnavailable(f"cannot open database {url}: {reason}") from exc
+
+
+def _refuse_foreign(engine: Engine, url: str, revision: str | None) -> None:
+    """``RegistryUnavailable`` for a database with tables that are not a registry's, or stamped
+    with a revision this version does not know (a newer one)."""
+    tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    if revision is None and tables and not tables <= _OURS:
+        raise RegistryUnavailable(f"{url} is not a scidex-replay registry (it has tables {', '.join(sorted(tables)[:3])})")
+    if revision is not None and revision not in known_revisions():
+        raise RegistryUnavailable(
+            f"{url} has schema revision {revision}, newer than this scidex-replay knows "
+            f"(its newest is {HEAD}): use the scidex-replay that wrote it, or a newer one"
+        )
+
+
+def _upgrade(engine: Engine, url: str) -> SchemaChange | None:
+    revision = current_revision(engine)  # again, under the lock: another process may have migrated meanwhile
+    if revision == HEAD:
+        return None
+    _refuse_foreign(engine, url, revision)
+    backup = backup_sqlite(engine, revision) if revision is not None else None
+    from alembic import command
+
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            # Only now that the file is known to be ours; WAL is then a property of the file.
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return SchemaChange(revision, HEAD, backup)

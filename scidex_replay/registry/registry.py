@@ -23,15 +23,16 @@ import os
 import secrets
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
+from dataclasses import replace as dataclasses_replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from scidex_replay.config import data_home, database_url, db_timeout_s
+from scidex_replay.config import busy_timeout_s, data_home, database_url
 from scidex_replay.errors import BadInput, NotFound, RegistryUnavailable, utf8_text
 from scidex_replay.outcomes import REUSABLE, Outcome, Status
 from scidex_replay.registry.jsonvalue import plain_json
@@ -58,6 +59,9 @@ from scidex_replay.registry.records import (
     StepResult,
 )
 from scidex_replay.store import BlobStore
+
+if TYPE_CHECKING:
+    from scidex_replay.registry.migrate import SchemaChange
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
 #: The metadata key of the file a source artifact was read from (``replay/drift.py`` reads it).
@@ -228,9 +232,9 @@ def _walk(conn: Connection, artifact_id: str) -> tuple[list[str], bool]:
     return list(seen), False
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, busy_ms: int) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, busy_timeout_s: float = 30.0) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+    cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
@@ -264,12 +268,12 @@ def _prepare_sqlite_file(path: Path, url: str) -> None:
 
 def _create_sqlite_file(path: Path, url: str) -> None:
     import sqlite3
-    import tempfile
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.new-")
-        os.close(fd)
+        # Not mkstemp, whose file is 0600: a registry in a shared home is made as the umask says.
+        tmp = str(path.parent / f".{path.name}.new-{secrets.token_hex(8)}")
+        os.close(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666))
         try:
             conn = sqlite3.connect(tmp)
             try:
@@ -290,6 +294,98 @@ def _create_sqlite_file(path: Path, url: str) -> None:
         raise RegistryUnavailable(f"cannot create database {url!r}: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
+def _engine(url: str, *, create: bool) -> Engine:
+    """An engine for ``url`` whose database errors come out as this package's (``errors_of``).
+
+    SQLite: an absent file is created when ``create`` (else ``NotFound``), a 0-byte one refused
+    (``_prepare_sqlite_file``); one this process may not write is opened read-only."""
+    busy = busy_timeout_s()
+    try:  # PostgreSQL waits for a locked row as long as SQLite for a locked file
+        postgres = make_url(url).get_backend_name() == "postgresql"
+        engine = create_engine(url, connect_args={"options": f"-c lock_timeout={int(busy * 1000)}"} if postgres else {})
+    except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError, OSError) as exc:
+        raise RegistryUnavailable(f"cannot open database {url!r}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        db_path = engine.url.database
+        if db_path and db_path != ":memory:" and not db_path.startswith("file:"):
+            path = Path(db_path)
+            if not create and not path.exists():
+                raise NotFound(f"no registry at {path}: nothing to upgrade (a registry is created on first use)")
+            _prepare_sqlite_file(path, url)
+            if not _writable(path):
+                engine.dispose()
+                engine = create_engine(url, creator=_read_only_connector(path))
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_s=busy))
+    event.listen(engine, "handle_error", errors_of(engine.url.render_as_string(hide_password=True), busy))
+    return engine
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may write the SQLite file ``path`` and make its ``-wal``/``-shm`` beside it."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+
+
+def _read_only_connector(path: Path) -> Any:
+    """Connect to ``path`` read-only. Without a ``-shm`` file beside it (none is left once every
+    writer closed it) and no way to make one, SQLite can read a WAL database only as immutable:
+    no other process writes it then, since none may."""
+    import sqlite3
+    from urllib.parse import quote
+
+    def connect() -> Any:
+        shared = Path(f"{path}-shm").exists() and os.access(f"{path}-shm", os.R_OK)
+        options = "mode=ro" if shared else "mode=ro&immutable=1"
+        return sqlite3.connect(f"file:{quote(str(path.resolve()))}?{options}", uri=True, check_same_thread=False)
+
+    return connect
+
+
+#: SQLite's primary result codes that ``errors_of`` words (``sqlite3.Error.sqlite_errorcode & 0xff``).
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_CORRUPT, _SQLITE_FULL = 5, 6, 8, 11, 13
+
+
+def errors_of(url: str, busy_timeout_s: float) -> Any:
+    """A ``handle_error`` listener that raises this package's one-line errors for the database
+    errors a user can meet (never a bug's: an integrity or programming error stays as it is).
+
+    SQLite: locked past the busy timeout, damaged pages, a read-only file, a full disk ->
+    ``RegistryUnavailable`` naming the registry; PostgreSQL: a value it cannot store ->
+    ``BadInput``, a lost or refused connection -> ``RegistryUnavailable``."""
+    from scidex_replay.config import BUSY_TIMEOUT_ENV
+    from scidex_replay.errors import one_line
+
+    def translate(context: Any) -> None:
+        exc = context.original_exception
+        reason = one_line(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None:
+            code &= 0xFF
+            if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+                raise RegistryUnavailable(
+                    f"the registry {url} is locked by another process: waited {busy_timeout_s:g} s "
+                    f"(the busy timeout, {BUSY_TIMEOUT_ENV} sets it); try again when it is free"
+                ) from exc
+            if code == _SQLITE_CORRUPT:
+                raise RegistryUnavailable(
+                    f"the registry {url} is damaged: {reason}; restore it from a backup "
+                    "(an upgrade leaves one beside it, named after the file with .bak-REVISION)"
+                ) from exc
+            if code == _SQLITE_READONLY:
+                raise RegistryUnavailable(
+                    f"the registry {url} is read-only here ({reason}): commands that only read it work"
+                ) from exc
+            if code == _SQLITE_FULL:
+                raise RegistryUnavailable(f"the registry {url} cannot grow: {reason}; nothing more was written") from exc
+            return
+        if context.engine is not None and context.engine.dialect.name == "postgresql":
+            if isinstance(context.sqlalchemy_exception, sa_exc.DataError):
+                raise BadInput(f"the registry {url} cannot store a value: {reason}") from exc
+            if isinstance(context.sqlalchemy_exception, sa_exc.OperationalError):
+                raise RegistryUnavailable(f"cannot use database {url}: {reason}") from exc
+
+    return translate
+
+
 class Registry:
     """Artifacts, processing steps, environments and replay runs, plus the blob store."""
 
@@ -301,25 +397,45 @@ class Registry:
 
     @classmethod
     def open(cls, url: str | None = None, home: str | os.PathLike[str] | None = None) -> "Registry":
-        """Open (and create or upgrade) the registry at ``url``; see ``config.database_url``."""
+        """Open (and create or upgrade) the registry at ``url``; see ``config.database_url``.
+
+        A SQLite file that this process may not write (a read-only data home) is opened read-only:
+        commands that read it work, a write raises ``RegistryUnavailable``. Database errors come
+        out as this package's errors (``errors_of``): ``RegistryUnavailable`` for a registry
+        locked past the busy timeout, damaged, read-only or unreachable; ``BadInput`` for a
+        value the database refuses.
+        """
         home_path = Path(home) if home is not None else data_home()
         url = database_url(url)
-        wait_ms = int(db_timeout_s() * 1000)
         try:
             home_path.mkdir(parents=True, exist_ok=True)
-            postgres = make_url(url).get_backend_name() == "postgresql"
-            engine = create_engine(url, connect_args={"options": f"-c lock_timeout={wait_ms}"} if postgres else {})
-        except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError, OSError) as exc:
-            raise RegistryUnavailable(f"cannot open database {url!r}: {exc}") from exc
-        if engine.dialect.name == "sqlite":
-            db_path = engine.url.database
-            if db_path and db_path != ":memory:" and not db_path.startswith("file:"):
-                _prepare_sqlite_file(Path(db_path), url)
-            event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_ms=wait_ms))
+        except OSError as exc:
+            raise RegistryUnavailable(f"cannot create the data home {home_path}: {exc.strerror or exc}") from exc
+        engine = _engine(url, create=True)
         from scidex_replay.registry.migrate import ensure_schema
 
         ensure_schema(engine)
         return cls(engine, home_path)
+
+    @staticmethod
+    def upgrade(url: str | None = None) -> "SchemaChange":
+        """Upgrade the registry at ``url`` (``config.database_url``) to the newest schema, a SQLite
+        file backed up first; ``SchemaChange.before == after`` when it was already there.
+
+        Raises ``NotFound`` when no SQLite file is there (a registry is created on first use),
+        ``RegistryUnavailable`` for a newer schema (naming both revisions), a database that is
+        not a registry, or one that cannot be opened or backed up.
+        """
+        from scidex_replay.registry.migrate import HEAD, SchemaChange, upgrade_schema
+
+        url = database_url(url)
+        engine = _engine(url, create=False)
+        try:
+            change = upgrade_schema(engine)
+        finally:
+            engine.dispose()
+        shown = engine.url.render_as_string(hide_password=True)
+        return SchemaChange(HEAD, HEAD, None, shown) if change is None else dataclasses_replace(change, url=shown)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -362,6 +478,8 @@ class Registry:
                 raise BadInput(f"no such file: {path}")
         if name is not None:
             utf8_text(name, "artifact name")
+        _fits(name, ArtifactRow.name, "artifact name")
+        _fits(kind, ArtifactRow.kind, "artifact kind")
         if isinstance(data, bytes):
             digest, size = self.store.put_bytes(data)
         else:
@@ -433,7 +551,16 @@ class Registry:
 
     # -- environments ----------------------------------------------------
     def ensure_environment(self, env: Environment) -> None:
-        """Store ``env`` once per env_hash."""
+        """Store ``env`` once per env_hash; safe when other processes store it at the same time
+        (``INSERT ... ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL)."""
+        dialect = self.engine.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            from importlib import import_module
+
+            insert = import_module(f"sqlalchemy.dialects.{dialect}").insert
+            with self.session() as s:
+                s.execute(insert(EnvironmentRow).values(**vars(env)).on_conflict_do_nothing(index_elements=["env_hash"]))
+            return
         with self.session() as s:
             if s.get(EnvironmentRow, env.env_hash) is None:
                 s.add(EnvironmentRow(**vars(env)))
@@ -482,6 +609,13 @@ class Registry:
         parameters = plain_json(parameters)
         if started_at.tzinfo is None or completed_at.tzinfo is None:
             raise BadInput("started_at and completed_at must be timezone-aware datetimes")
+        _fits(method, StepRow.method, "step method")
+        _fits(step_name, StepRow.name, "step name")
+        for what, value, column in (("artifact kind", kind, ArtifactRow.kind), ("artifact name", name, ArtifactRow.name)):
+            _fits(value, column, what)
+        for o in outputs:
+            _fits(o.name, ArtifactRow.name, "artifact name")
+            _fits(o.kind, ArtifactRow.kind, "artifact kind")
         producers = self._producers(sources)
         if missing := [a for a in sources if a not in producers]:
             raise NotFound(f"unknown artifact id: {missing[0]}")
@@ -809,6 +943,19 @@ def _check_id(value: str, what: str) -> str:
     return value
 
 
+def _fits(value: str | None, column: Any, what: str) -> None:
+    """``BadInput`` when ``value`` holds a NUL (PostgreSQL cannot store one; SQLite would cut the
+    name short in most readers) or is longer than ``column`` (an ORM column) holds."""
+    if value is None:
+        return
+    if "\x00" in value:
+        shown = value.replace("\x00", "\\0")[:80]
+        raise BadInput(f"{what} '{shown}' contains a NUL character, which a registry cannot store")
+    limit = getattr(column.type, "length", None)
+    if limit is not None and len(value) > limit:
+        raise BadInput(f"{what} is {len(value)} characters long, more than the {limit} a registry holds: {value[:40]!r}...")
+
+
 def _guess_kind(name: str | None) -> str:
     suffix = Path(name).suffix.lower().lstrip(".") if name else ""
-    return suffix or "blob"
+    return suffix[: ArtifactRow.kind.type.length] or "blob"

@@ -46,10 +46,11 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from scidex_replay.errors import BadInput, IntegrityError, NotFound, StoreNotice
+from scidex_replay.errors import BadInput, IntegrityError, NotFound, StoreNotice, StoreUnwritable
 
 CHUNK = 1 << 20
 # Writes go out in 64 KiB pieces. A 1 MiB write asks the page cache for large folios,
@@ -69,6 +70,10 @@ STAGING = ("clone", "copy_file_range", "read")
 _CANNOT = frozenset(
     {errno.EXDEV, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOTTY, errno.ENOSYS, errno.EBADF, errno.EPERM}
 )
+
+# Answers meaning "this user may not write here": a permission, a read-only file system, a folder
+# on the way that cannot be made (ENOENT, ENOTDIR: a data home under /proc, or under a file).
+_REFUSED = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR})
 
 
 def validate_hash(digest: str) -> str:
@@ -261,8 +266,9 @@ class BlobStore:
 
     def _put(self, stream: BinaryIO, check: Callable[[int], None] | None = None) -> tuple[str, int]:
         tmp_dir = self.root / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="put-")
+        with self._writing(tmp_dir):
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="put-")
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -279,17 +285,32 @@ class BlobStore:
             if stored:  # nothing to make durable: the temp copy is dropped without an fsync
                 tmp.unlink()
                 return digest, size
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(tmp, 0o444)
-            if damaged:
-                self._replace_damaged(tmp, final, digest)
-            else:
-                _link_into_place(tmp, final)
+            with self._writing(final.parent):
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(tmp, 0o444)
+                if damaged:
+                    self._replace_damaged(tmp, final, digest)
+                else:
+                    _link_into_place(tmp, final)
             _fsync_dir(final.parent)
             return digest, size
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    @contextmanager
+    def _writing(self, where: Path) -> Iterator[None]:
+        """Turn a refusal to write in the store (a permission, a read-only file system, a folder on
+        the way that cannot be made) into ``StoreUnwritable`` naming the folder."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno not in _REFUSED:
+                raise
+            raise StoreUnwritable(
+                f"cannot write in the blob store: {where}: {exc.strerror or exc}; nothing was stored "
+                f"(a shared data home needs {self.root} writable by every user who adds to it)"
+            ) from exc
 
     def _replace_damaged(self, tmp: Path, final: Path, digest: str) -> None:
         """Keep the damaged blob at ``final`` in the quarantine, then put the sound ``tmp`` in its place atomically."""

@@ -877,6 +877,25 @@ def recover(db: str | None) -> None:
 
 @cli.command()
 @db_option
+def upgrade(db: str | None) -> None:
+    """Upgrade the registry to the newest schema this scidex-replay knows, a SQLite file backed up
+    first to REGISTRY.bak-REVISION; say from which revision to which.
+
+    Exit 0 when upgraded or already up to date, 2 when the registry is of a newer schema (left as it is).
+    """
+    from scidex_replay.registry import Registry
+
+    change = Registry.upgrade(db)
+    if change.before == change.after:
+        click.echo(f"registry {change.url} is already at schema revision {change.after}, the newest: nothing to do")
+        return
+    before = f"from schema revision {change.before}" if change.before else "from an empty database"
+    kept = f"; the registry as it was is kept at {change.backup}" if change.backup else ""
+    click.echo(f"upgraded registry {change.url} {before} to {change.after}{kept}")
+
+
+@cli.command()
+@db_option
 def demo(db: str | None) -> None:
     """Record a small real analysis (matplotlib's sample stock prices), replay it, fork it once, and say what happened."""
     from scidex_replay.config import data_home

@@ -18,7 +18,7 @@ CLI = str(Path(sys.executable).with_name("scidex-replay"))
 
 @pytest.mark.sqlite_only(reason="holds SQLite's database lock; PostgreSQL locks rows, not the database")
 def test_a_step_the_locked_registry_refuses_is_kept_and_recover_records_it(registry, home, cli, tmp_path, monkeypatch):
-    monkeypatch.setenv("SCIDEX_REPLAY_DB_TIMEOUT_S", "0.2")
+    monkeypatch.setenv("SCIDEX_REPLAY_BUSY_TIMEOUT_S", "0.2")
     work, ctl = tmp_path / "work", tmp_path / "ctl"
     work.mkdir()
     ctl.mkdir()
@@ -69,10 +69,3 @@ def test_recover_refuses_a_step_kept_for_another_registry(registry, home, cli):
     assert refused.returncode == 2
     assert "was kept for the registry sqlite:////elsewhere/registry.db" in refused.stderr and "Traceback" not in refused.stderr
     assert (home / "pending" / "x.json").exists(), "nothing is lost"
-
-
-def test_a_bad_database_timeout_is_one_line(cli, home, monkeypatch):
-    monkeypatch.setenv("SCIDEX_REPLAY_DB_TIMEOUT_S", "soon")
-    shown = cli("runs")
-    assert shown.returncode == 2
-    assert shown.stderr.strip() == "scidex-replay: error: SCIDEX_REPLAY_DB_TIMEOUT_S='soon': expected a number of seconds >= 0"
