@@ -125,7 +125,7 @@ def watching() -> Iterator[list[int]]:
 
 def supervised() -> bool:
     """Whether steps run under the subreaper supervisor here (Linux)."""
-    return sys.platform.startswith("linux")
+    return sys.platform.startswith("linux") and bool(sys.executable)
 
 
 def run_step_process(

@@ -100,17 +100,19 @@ def work(tmp_path):
     return path
 
 
-def executor_named(name: str):
-    return ShellHandler() if name == "handler" else KernelExecutor() if name == "kernel" else SubprocessExecutor()
-
-
 def run_on(name: str, handler, the_step: Step, output: Path):
+    """Run ``the_step`` with ``handler`` called directly, or through the executor ``name``."""
     if name == "handler":
         return handler(the_step, [], output)
-    return executor_named(name).run(handler, the_step, [], output)
+    if name == "dask":
+        from scidex_replay.executors.dask import DaskExecutor
+
+        with DaskExecutor(n_workers=1) as executor:
+            return executor.run(handler, the_step, [], output)
+    return (KernelExecutor() if name == "kernel" else SubprocessExecutor()).run(handler, the_step, [], output)
 
 
-@pytest.mark.parametrize("where", ["handler", "kernel", "subprocess"])
+@pytest.mark.parametrize("where", ["handler", "kernel", "subprocess", "dask"])
 def test_a_daemon_the_step_started_is_gone_when_the_step_ends(where, work, tmp_path, leftovers):
     pidfile = tmp_path / "daemon.pid"
     argv = [PY, "-c", DAEMONIZE, "300", str(pidfile), "{out}"]
@@ -132,7 +134,7 @@ def test_a_daemon_of_a_failing_step_is_gone_too(work, tmp_path, leftovers):
     assert not alive(pid)
 
 
-@pytest.mark.parametrize("where", ["handler", "kernel", "subprocess"])
+@pytest.mark.parametrize("where", ["handler", "kernel", "subprocess", "dask"])
 def test_a_timeout_ends_the_whole_group_not_only_the_direct_child(where, work, leftovers):
     marker = f"{random.randint(10_000, 99_999)}.5"  # an argument no other sleep has
     t0 = time.monotonic()
@@ -196,3 +198,19 @@ def test_a_bad_memory_limit_in_the_environment_is_bad_input(bad, monkeypatch):
     monkeypatch.setenv("SCIDEX_REPLAY_MEMORY_LIMIT_MB", bad)
     with pytest.raises(BadInput, match="SCIDEX_REPLAY_MEMORY_LIMIT_MB"):
         SubprocessExecutor()
+
+
+def test_the_python_api_takes_the_limits(registry, tmp_path):
+    import _steps
+
+    from scidex_replay.recording import record_call
+    from scidex_replay.replay import rerun_artifact
+
+    raw = registry.add_artifact(b"x\n", name="x.txt").id
+    with pytest.raises(StepFailed, match=r"MemoryError.*\(memory limit 200 MB\)"):
+        record_call(registry, _steps.hog_memory, inputs=[raw], output="hog.txt", mib=600, memory_limit_mb=200)
+    hog = record_call(registry, _steps.hog_memory, inputs=[raw], output="hog.txt", mib=600)
+    report = rerun_artifact(hog.id, registry=registry, memory_limit_mb=200, out=tmp_path / "m")
+    assert "(memory limit 200 MB)" in report.manifest["steps"][0]["reason"]
+    with pytest.raises(BadInput, match="--timeout 'soon'"):
+        rerun_artifact(hog.id, registry=registry, timeout_s="soon")
