@@ -130,7 +130,7 @@ def named_files(argv: Sequence[str], taken: Sequence[str], cwd: Path) -> list[st
         if not arg or "\0" in arg or os.path.isabs(arg) or PLACEHOLDER.search(arg) or ".." in Path(arg).parts:
             continue
         full = Path(os.path.normpath(cwd / arg))
-        if full == cwd or not full.is_relative_to(cwd) or not full.is_file():
+        if full == cwd or not full.is_relative_to(cwd) or not os.path.isfile(full):  # False for a name too long, too
             continue
         path = full.relative_to(cwd).as_posix()
         if path not in seen:
@@ -221,9 +221,9 @@ def _outputs(outputs: Sequence[str], stdout: str | None, cwd: Path, used: set[st
     """Where each output is read in the working directory: the ``-o`` paths, then ``--stdout``."""
     paths = []
     for i, path in enumerate(outputs):
-        if (cwd / path).is_dir():
+        if os.path.isdir(cwd / path):
             raise BadInput(f"output path is a directory: {path}")
-        if not (cwd / path).parent.is_dir():  # where it is saved after the run
+        if not os.path.isdir((cwd / path).parent):  # where it is saved after the run
             raise BadInput(f"output directory does not exist: {(cwd / path).parent}")
         placeholder = "{out}" if i == 0 and "{out}" in used else f"{{out{i}}}"
         paths.append(_inside(cwd, path, "output", placeholder, used))

@@ -88,6 +88,45 @@ def test_run_with_a_timeout_ends_the_command_and_records_nothing(cli, tmp_path, 
     assert not (tmp_path / "out.txt").exists()
 
 
+#: Starts ``sleep 300`` as a daemon (fork, setsid, fork), writes its pid to ``daemon.pid`` and ``out.txt``.
+DAEMONIZE = """
+import os
+r, w = os.pipe()
+if os.fork() == 0:
+    os.setsid()
+    pid = os.fork()
+    if pid == 0:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.execvp("sleep", ["sleep", "300"])
+    os.write(w, str(pid).encode())
+    os._exit(0)
+os.close(w)
+pid = os.read(r, 32).decode()
+os.wait()
+open("out.txt", "w").write("started")
+open(os.environ["PIDFILE"], "w").write(pid)
+"""
+
+
+def test_a_daemon_the_recorded_command_starts_is_gone_when_run_ends(cli, tmp_path, kill_after):
+    pidfile = tmp_path / "daemon.pid"
+    (tmp_path / "daemon.py").write_text(DAEMONIZE)
+    proc = cli("run", "--env", f"PIDFILE={pidfile}", "-o", "out.txt", "--", PY, "daemon.py")
+    assert proc.returncode == 0, proc.stderr
+    pid = int(pidfile.read_text())
+    left = sleeping("300")
+    kill_after.extend(p for p in left if p == pid)
+    assert pid not in left, "the daemonized sleep outlived the step"
+
+
+def test_an_argument_longer_than_a_file_name_may_be_is_just_an_argument(cli, tmp_path):
+    program = "open('out.txt', 'w').write('x' * 300)  # " + "y" * 300  # not a file: too long to be one
+    proc = cli("run", "-o", "out.txt", "--", PY, "-c", program)
+    assert proc.returncode == 0, proc.stderr
+
+
 # -- --memory-limit ----------------------------------------------------------------------
 
 
