@@ -4,11 +4,15 @@ executor's child, the dask executor's tasks, ``scidex-replay run``).
 
 ``run_step_process`` starts the process as the leader of a session of its own, under the
 step's ``Limits``: a timeout (the whole session is stopped when it passes) and a memory limit
-(``RLIMIT_AS`` of the process and all it starts). On Linux the process runs under a small
-supervisor (``_supervise.py``) that is a *child subreaper*: whatever the step starts and
-leaves behind, a daemon that double-forks and calls ``setsid`` included, is re-parented to
-it, and it ends all of it (SIGTERM, ``GRACE_S``, SIGKILL) when the step ends, however it ends.
-Elsewhere only the process group is ended.
+(``RLIMIT_AS`` of the process and all it starts). When the step ends (done, failed, timed out,
+interrupted) its process group is ended (SIGTERM, ``GRACE_S``, SIGKILL), and so is every
+process it left behind in another session: on Linux, while steps run, this process is a
+*child subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``), so a daemon a step starts (fork,
+``setsid``, fork) is re-parented to it instead of to init, and is found among its children
+and ended (and reaped) at the end of the step. A child of this process in a session of its
+own that is no running step's is taken for such a daemon: when steps run at once (the dask
+executor's threads), one that no step's session claims is ended when the last of them ends.
+No process is started for this: a step costs what its own process costs.
 
 The limits come, in order, from the values given where the step runs (``--timeout``,
 ``--memory-limit``, ``ReplayOptions``, ``record_call(timeout_s=, memory_limit_mb=)``), from
@@ -24,11 +28,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from scidex_replay.errors import BadInput
@@ -38,7 +42,7 @@ MEMORY_ENV = "SCIDEX_REPLAY_MEMORY_LIMIT_MB"
 DEFAULT_TIMEOUT_S = 3600.0
 #: How long the processes of a step that ends are given between SIGTERM and SIGKILL.
 GRACE_S = 0.5
-_SUPERVISOR = str(Path(__file__).with_name("_supervise.py"))
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def parse_timeout(value: Any, what: str = "--timeout") -> float:
@@ -123,9 +127,138 @@ def watching() -> Iterator[list[int]]:
         _STARTED.reset(token)
 
 
-def supervised() -> bool:
-    """Whether steps run under the subreaper supervisor here (Linux)."""
-    return sys.platform.startswith("linux") and bool(sys.executable)
+class _Steps:
+    """The step processes this process runs, and the subreaper setting that lasts while any does."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.active = 0  # steps between ``enter`` and ``done``
+        self.running: set[int] = set()  # pids of their processes, each its own session's id
+        self.prctl: Any = None
+
+    def _subreaper(self, on: bool) -> None:
+        if not sys.platform.startswith("linux"):
+            return
+        if self.prctl is None:
+            import ctypes
+
+            self.prctl = ctypes.CDLL(None, use_errno=True).prctl
+        self.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
+
+    def enter(self) -> None:
+        with self.lock:
+            self.active += 1
+            if self.active == 1:
+                self._subreaper(True)
+
+    def started(self, pid: int) -> None:
+        with self.lock:
+            self.running.add(pid)
+
+    def ended(self, pid: int) -> tuple[set[int], bool]:
+        """Forget the process ``pid``: (the sessions of the steps still running, whether no other step is active)."""
+        with self.lock:
+            self.running.discard(pid)
+            return set(self.running), self.active == 1
+
+    def done(self) -> None:
+        with self.lock:
+            self.active -= 1
+            if self.active == 0:
+                self._subreaper(False)
+
+
+_STEPS = _Steps()
+
+
+def _children() -> list[int]:
+    """The pids of this process's children (those of every thread), from ``/proc``."""
+    me = os.getpid()
+    pids: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{me}/task")
+    except OSError:
+        return pids
+    for task in tasks:
+        try:
+            with open(f"/proc/{me}/task/{task}/children") as f:
+                pids.extend(int(p) for p in f.read().split())
+        except OSError:
+            continue
+    return pids
+
+
+def _session_of(pid: int) -> tuple[int, int, str] | None:
+    """(process group, session, state) of ``pid``; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[2]), int(fields[3]), fields[0].decode()
+
+
+def _left_behind(own_session: int, running: set[int], last: bool) -> list[tuple[int, int]]:
+    """(pid, process group) of each child of this process that a step left behind: in the step's
+    session ``own_session``, or (when ``last``, no other step running) in a session of its own
+    that is neither this process's nor a running step's."""
+    mine = os.getsid(0)
+    found = []
+    for pid in _children():
+        if pid in running:
+            continue
+        info = _session_of(pid)
+        if info is None:
+            continue
+        pgid, sid, _ = info
+        if sid == own_session or (last and sid != mine and sid not in running):
+            found.append((pid, pgid))
+    return found
+
+
+def _reap(pid: int) -> bool:
+    """Reap ``pid`` if it has ended; True when it is gone."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return done != 0
+
+
+def _group_gone(pgid: int) -> bool:
+    """Whether no process is left in the group ``pgid`` that this process may signal."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return True
+    return False
+
+
+def _end_step(session: int, running: set[int], last: bool) -> None:
+    """End (SIGTERM, ``GRACE_S``, SIGKILL) what the step whose process led ``session`` left behind:
+    what is left of its process group (a pid stays unused while a group of that id has members,
+    so the id names no other group), and the processes it left among this process's children
+    (``_left_behind``), reaped."""
+    linux = sys.platform.startswith("linux")
+    deadline = time.monotonic() + GRACE_S
+    give_up = deadline + 10  # a process in uninterruptible sleep may never go
+    sig = signal.SIGTERM
+    while time.monotonic() < give_up:
+        found = _left_behind(session, running, last) if linux else []
+        if not found and _group_gone(session):
+            return
+        _signal_group(session, sig)
+        mine = os.getpgid(0)
+        for pid, pgid in found:
+            if pgid != mine and pgid not in running:
+                _signal_group(pgid, sig)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        time.sleep(0.01)
+        for pid, _ in found:
+            _reap(pid)
+        if sig == signal.SIGTERM and time.monotonic() > deadline:
+            sig = signal.SIGKILL
 
 
 def run_step_process(
@@ -145,34 +278,23 @@ def run_step_process(
     then end every process it left behind (see the module).
 
     ``cpus``: the CPUs it (and all it starts) may use. ``on_start(proc)`` is called once it runs
-    (the dask executor tracks it to ``stop`` it). Returns the ``CompletedProcess`` (a negative
+    (the dask executor tracks it to ``terminate`` it). Returns the ``CompletedProcess`` (a negative
     ``returncode`` for a signal). Raises ``subprocess.TimeoutExpired`` after ``limits.timeout_s``
     seconds, once all its processes are ended; ``FileNotFoundError``/``PermissionError`` (an
-    ``OSError``) when ``argv[0]`` cannot be executed; and what ``input`` writing raises.
+    ``OSError``) when ``argv[0]`` cannot be executed; and what writing ``input`` raises.
     """
     argv = list(argv)
-    read_fd = write_fd = None
-    preexec = None
-    if supervised():
-        read_fd, write_fd = os.pipe()
-        memory = (limits.memory_limit_mb or 0) * 1024 * 1024
-        cpu_list = ",".join(str(c) for c in sorted(cpus)) if cpus else "-"
-        command = [sys.executable, "-I", "-S", _SUPERVISOR, str(write_fd), str(memory), cpu_list, "--", *argv]
-    else:
-        command = argv
-        if limits.memory_limit_mb or cpus:
-            preexec = _preexec(limits.memory_limit_mb, cpus)
+    preexec = _preexec(limits.memory_limit_mb, cpus) if limits.memory_limit_mb or cpus else None
     if input is not None:
         stdin = subprocess.PIPE
+    _STEPS.enter()
+    proc = None
     try:
         proc = subprocess.Popen(
-            command, stdin=stdin, stdout=stdout, stderr=stderr, cwd=cwd, env=dict(env), start_new_session=True,
-            pass_fds=(write_fd,) if write_fd is not None else (), preexec_fn=preexec,
+            argv, stdin=stdin, stdout=stdout, stderr=stderr, cwd=cwd, env=dict(env), start_new_session=True,
+            preexec_fn=preexec,
         )
-    finally:
-        if write_fd is not None:
-            os.close(write_fd)
-    try:
+        _STEPS.started(proc.pid)
         with proc:
             started = _STARTED.get()
             if started is not None:
@@ -188,36 +310,32 @@ def run_step_process(
             except BaseException:
                 stop(proc)
                 raise
-        if read_fd is not None:
-            _raise_exec_error(read_fd, argv[0])
-        if not supervised():
-            _end_group(proc.pid)
         return subprocess.CompletedProcess(argv, proc.returncode, out, err)
     finally:
-        if read_fd is not None:
-            os.close(read_fd)
+        try:
+            if proc is not None:
+                running, last = _STEPS.ended(proc.pid)
+                _end_step(proc.pid, running, last)
+        finally:
+            _STEPS.done()
 
 
 def stop(proc: subprocess.Popen) -> None:
-    """End ``proc`` (started by ``run_step_process``) and everything it started: SIGTERM to its
-    session's process group (the supervisor then ends what escaped the group), SIGKILL to the
-    group after ``GRACE_S`` and a little more; waits for ``proc``. Safe to call twice."""
+    """End ``proc`` (started by ``run_step_process``) and its process group: SIGTERM, SIGKILL after
+    ``GRACE_S``; waits for ``proc``. Safe to call twice."""
     if proc.returncode is not None:
         return
     _signal_group(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(timeout=GRACE_S * 2 + 1)
+        proc.wait(timeout=GRACE_S)
     except subprocess.TimeoutExpired:
         _signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
-    if not supervised():
-        _end_group(proc.pid)
 
 
 def terminate(proc: subprocess.Popen) -> None:
-    """Ask ``proc`` (started by ``run_step_process``) and everything it started to end (SIGTERM to its
-    session's group; the supervisor ends the rest), without waiting: whoever waits for it
-    (``run_step_process``, in another thread) then returns."""
+    """Ask ``proc`` (started by ``run_step_process``) and its process group to end (SIGTERM), without
+    waiting: whoever waits for it (``run_step_process``, in another thread) then ends the rest."""
     if proc.returncode is None:
         _signal_group(proc.pid, signal.SIGTERM)
 
@@ -227,19 +345,6 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _end_group(pgid: int) -> None:
-    """Without a supervisor: end what is left of the process group ``pgid`` once its leader was reaped."""
-    _signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + GRACE_S
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return
-        time.sleep(0.02)
-    _signal_group(pgid, signal.SIGKILL)
 
 
 def _rest(proc: subprocess.Popen) -> tuple[Any, Any]:
@@ -253,18 +358,6 @@ def _rest(proc: subprocess.Popen) -> tuple[Any, Any]:
         return None, None
     except ValueError:  # pipes already closed
         return None, None
-
-
-def _raise_exec_error(read_fd: int, program: str) -> None:
-    """Raise the ``OSError`` the supervisor reported for executing ``program``, if it did."""
-    os.set_blocking(read_fd, False)
-    try:
-        data = os.read(read_fd, 64)
-    except BlockingIOError:
-        return
-    if data:
-        code = int(data or b"0")
-        raise OSError(code, os.strerror(code), program)
 
 
 def _preexec(memory_limit_mb: int | None, cpus: Sequence[int] | None) -> Callable[[], None]:
