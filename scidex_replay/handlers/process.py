@@ -10,9 +10,10 @@ process it left behind in another session: on Linux, while steps run, this proce
 *child subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``), so a daemon a step starts (fork,
 ``setsid``, fork) is re-parented to it instead of to init, and is found among its children
 and ended (and reaped) at the end of the step. A child of this process in a session of its
-own that is no running step's is taken for such a daemon: when steps run at once (the dask
-executor's threads), one that no step's session claims is ended when the last of them ends.
-No process is started for this: a step costs what its own process costs.
+own that is no running step's, and that started while steps ran, is taken for such a daemon
+(a server this process started before, in a session of its own, is left alone); when steps run
+at once (the dask executor's threads), one that no step's session claims is ended when the
+last of them ends. No process is started for this: a step costs what its own process costs.
 
 The limits come, in order, from the values given where the step runs (``--timeout``,
 ``--memory-limit``, ``ReplayOptions``, ``record_call(timeout_s=, memory_limit_mb=)``), from
@@ -134,6 +135,7 @@ class _Steps:
         self.lock = threading.Lock()
         self.active = 0  # steps between ``enter`` and ``done``
         self.running: set[int] = set()  # pids of their processes, each its own session's id
+        self.since = 0  # clock ticks since boot when the first of the active steps began
         self.prctl: Any = None
 
     def _subreaper(self, on: bool) -> None:
@@ -149,23 +151,32 @@ class _Steps:
         with self.lock:
             self.active += 1
             if self.active == 1:
+                self.since = _ticks()
                 self._subreaper(True)
 
     def started(self, pid: int) -> None:
         with self.lock:
             self.running.add(pid)
 
-    def ended(self, pid: int) -> tuple[set[int], bool]:
-        """Forget the process ``pid``: (the sessions of the steps still running, whether no other step is active)."""
+    def ended(self, pid: int) -> tuple[set[int], int | None]:
+        """Forget the process ``pid``: (the sessions of the steps still running, and when no other
+        step is active, the tick since which orphans came to this process, else None)."""
         with self.lock:
             self.running.discard(pid)
-            return set(self.running), self.active == 1
+            return set(self.running), self.since if self.active == 1 else None
 
     def done(self) -> None:
         with self.lock:
             self.active -= 1
             if self.active == 0:
                 self._subreaper(False)
+
+
+def _ticks() -> int:
+    """Now, in the clock ticks since boot that ``/proc/PID/stat`` gives a process's start in."""
+    if not sys.platform.startswith("linux"):
+        return 0
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
 
 
 _STEPS = _Steps()
@@ -188,30 +199,33 @@ def _children() -> list[int]:
     return pids
 
 
-def _session_of(pid: int) -> tuple[int, int, str] | None:
-    """(process group, session, state) of ``pid``; None once it is gone."""
+def _stat(pid: int) -> tuple[int, int, int] | None:
+    """(process group, session, start in clock ticks since boot) of ``pid``; None once it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             fields = f.read().rsplit(b")", 1)[1].split()
     except OSError:
         return None
-    return int(fields[2]), int(fields[3]), fields[0].decode()
+    return int(fields[2]), int(fields[3]), int(fields[19])
 
 
-def _left_behind(own_session: int, running: set[int], last: bool) -> list[tuple[int, int]]:
-    """(pid, process group) of each child of this process that a step left behind: in the step's
-    session ``own_session``, or (when ``last``, no other step running) in a session of its own
-    that is neither this process's nor a running step's."""
+def _left_behind(own_session: int, running: set[int], since: int | None) -> list[tuple[int, int]]:
+    """(pid, process group) of each child of this process that a step left behind: one in the
+    step's session ``own_session``; and, when no other step is active (``since`` is not None),
+    one in a session of its own (a daemon) that started since ``since``, when this process became
+    the subreaper, and is neither this process's session nor a running step's. A child that
+    other code of this process started before (a server in a session of its own) is left alone."""
     mine = os.getsid(0)
     found = []
     for pid in _children():
         if pid in running:
             continue
-        info = _session_of(pid)
+        info = _stat(pid)
         if info is None:
             continue
-        pgid, sid, _ = info
-        if sid == own_session or (last and sid != mine and sid not in running):
+        pgid, sid, start = info
+        daemon = since is not None and sid != mine and sid not in running and start >= since
+        if sid == own_session or daemon:
             found.append((pid, pgid))
     return found
 
@@ -234,7 +248,7 @@ def _group_gone(pgid: int) -> bool:
     return False
 
 
-def _end_step(session: int, running: set[int], last: bool) -> None:
+def _end_step(session: int, running: set[int], since: int | None) -> None:
     """End (SIGTERM, ``GRACE_S``, SIGKILL) what the step whose process led ``session`` left behind:
     what is left of its process group (a pid stays unused while a group of that id has members,
     so the id names no other group), and the processes it left among this process's children
@@ -244,7 +258,7 @@ def _end_step(session: int, running: set[int], last: bool) -> None:
     give_up = deadline + 10  # a process in uninterruptible sleep may never go
     sig = signal.SIGTERM
     while time.monotonic() < give_up:
-        found = _left_behind(session, running, last) if linux else []
+        found = _left_behind(session, running, since) if linux else []
         if not found and _group_gone(session):
             return
         _signal_group(session, sig)
@@ -314,8 +328,8 @@ def run_step_process(
     finally:
         try:
             if proc is not None:
-                running, last = _STEPS.ended(proc.pid)
-                _end_step(proc.pid, running, last)
+                running, since = _STEPS.ended(proc.pid)
+                _end_step(proc.pid, running, since)
         finally:
             _STEPS.done()
 

@@ -123,6 +123,18 @@ def test_a_daemon_the_step_started_is_gone_when_the_step_ends(where, work, tmp_p
     assert not alive(pid), f"the daemonized sleep {pid} outlived its step ({where})"
 
 
+def test_a_process_of_ours_in_a_session_of_its_own_started_before_the_step_is_left_alone(work, leftovers):
+    import subprocess
+
+    server = subprocess.Popen(["sleep", "300"], start_new_session=True)  # as a notebook may start a server
+    leftovers.append(server.pid)
+    time.sleep(0.05)
+    ShellHandler()(step(argv=["sh", "-c", "echo > {out}"]), [], work / "out.txt")
+    assert server.poll() is None, "a step ended a process it did not start"
+    server.kill()
+    server.wait()
+
+
 def test_a_daemon_of_a_failing_step_is_gone_too(work, tmp_path, leftovers):
     pidfile = tmp_path / "daemon.pid"
     program = DAEMONIZE + "\nraise SystemExit(3)\n"
