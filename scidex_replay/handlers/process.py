@@ -183,20 +183,33 @@ _STEPS = _Steps()
 
 
 def _children() -> list[int]:
-    """The pids of this process's children (those of every thread), from ``/proc``."""
+    """The pids of this process's children (those of every thread), from ``/proc``: each thread's
+    ``children`` file, or where the kernel has none (``CONFIG_PROC_CHILDREN``), every process's parent."""
     me = os.getpid()
     pids: list[int] = []
     try:
         tasks = os.listdir(f"/proc/{me}/task")
+        for task in tasks:
+            with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+                with open(f"/proc/{me}/task/{task}/children") as f:
+                    pids.extend(int(p) for p in f.read().split())
+    except FileNotFoundError:
+        pids = [pid for pid in _all_pids() if _parent(pid) == me]
     except OSError:
-        return pids
-    for task in tasks:
-        try:
-            with open(f"/proc/{me}/task/{task}/children") as f:
-                pids.extend(int(p) for p in f.read().split())
-        except OSError:
-            continue
+        return []
     return pids
+
+
+def _all_pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[1])
+    except OSError:
+        return None
 
 
 def _stat(pid: int) -> tuple[int, int, int] | None:

@@ -170,7 +170,10 @@ def run(
     for art in recorded.artifacts:
         click.echo(art.id)
     if check:
-        _check(reg, recorded.artifacts[0].id, _step_label(recorded.step.name, recorded.step.step_id))
+        from scidex_replay.handlers.process import applied
+
+        with applied(options.limits):  # the re-runs have the limits the command had
+            _check(reg, recorded.artifacts[0].id, _step_label(recorded.step.name, recorded.step.step_id))
 
 
 def _check(reg: Any, artifact_id: str, label: str) -> None:
