@@ -222,7 +222,9 @@ def test_the_python_api_takes_the_limits(registry, tmp_path):
     with pytest.raises(StepFailed, match=r"MemoryError.*\(memory limit 200 MB\)"):
         record_call(registry, _steps.hog_memory, inputs=[raw], output="hog.txt", mib=600, memory_limit_mb=200)
     hog = record_call(registry, _steps.hog_memory, inputs=[raw], output="hog.txt", mib=600)
-    report = rerun_artifact(hog.id, registry=registry, memory_limit_mb=200, out=tmp_path / "m")
-    assert "(memory limit 200 MB)" in report.manifest["steps"][0]["reason"]
+    for executor in ("kernel", "subprocess"):
+        report = rerun_artifact(hog.id, registry=registry, executor=executor, memory_limit_mb=200, out=tmp_path / executor)
+        assert "MemoryError" in report.manifest["steps"][0]["reason"]
+        assert "(memory limit 200 MB)" in report.manifest["steps"][0]["reason"]
     with pytest.raises(BadInput, match="--timeout 'soon'"):
         rerun_artifact(hog.id, registry=registry, timeout_s="soon")
