@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scidex_replay.compare.base import TOLERANCE_KEY, Tolerance
-from scidex_replay.errors import BadInput, utf8_text
+from scidex_replay.errors import BadInput, regular_file, utf8_text
 from scidex_replay.handlers.shell import PLACEHOLDER, ShellHandler, check_argv
 from scidex_replay.handlers.spec import relative_path, safe_name
 from scidex_replay.registry.records import Artifact, Step
@@ -61,6 +61,8 @@ def record_command(
     cwd: Path | None = None,
     env: Sequence[str] = (),
     tolerance: Tolerance | None = None,
+    timeout_s: float | None = None,
+    memory_limit_mb: int | None = None,
 ) -> RecordedCommand:
     """Run ``argv`` in deterministic mode in a working directory laid out as ``cwd`` and record it
     as a ``shell`` step; nothing is recorded unless it exits 0 and writes every output.
@@ -71,17 +73,23 @@ def record_command(
     recorded, part of the reuse key; it sees nothing else of this environment (``declared_env``).
     ``tolerance`` (``run --rtol/--atol``): how far numbers in its outputs may move in a replay
     and still count as equal; recorded on the step (``compare.base.TOLERANCE_KEY``).
+    ``timeout_s`` (seconds, default 3600) and ``memory_limit_mb`` (MiB of address space, default
+    ``$SCIDEX_REPLAY_MEMORY_LIMIT_MB``, else none) limit the command and all it starts
+    (``handlers.process``); not recorded: a replay sets its own.
     Files under ``cwd`` that ``argv`` names and ``inputs`` do not declare become inputs too
     (``named_files``); ``RecordedCommand.named`` lists them.
-    Raises ``BadInput`` for a missing input, a path outside the folder that no placeholder names,
+    Raises ``BadInput`` for a bad limit, a missing input, a path outside the folder that no placeholder names,
     two inputs or outputs at one path, a step name already used in the chain, or a name or
     argument that is not valid UTF-8.
     """
     from scidex_replay.env import command_environment
     from scidex_replay.recording import record_step
 
+    from scidex_replay.handlers.process import limits
+
     cwd = (cwd or Path.cwd()).resolve()
     argv = list(argv)
+    step_limits = limits(timeout_s, memory_limit_mb)
     written = check_command(argv, inputs, outputs, stdout, cwd)
     used = {m.group(0) for arg in argv for m in PLACEHOLDER.finditer(arg)}
     sources, staged = _inputs(registry, inputs, cwd, used)
@@ -100,7 +108,7 @@ def record_command(
         registry, "shell", method=shlex.join(argv), inputs=sources, input_paths=staged, outputs=written,
         parameters=parameters, kind=kind, name=name, env=environment,
     ) as rec:
-        ShellHandler()(rec.provisional_step(), rec.inputs, rec.output)
+        ShellHandler(step_limits.timeout_s, step_limits.memory_limit_mb)(rec.provisional_step(), rec.inputs, rec.output)
     assert rec.step is not None
     saved = [cwd / path for path in outputs] + ([cwd / stdout] if stdout else [])
     return RecordedCommand(rec.step, rec.artifacts, saved, named)
@@ -122,7 +130,7 @@ def named_files(argv: Sequence[str], taken: Sequence[str], cwd: Path) -> list[st
         if not arg or "\0" in arg or os.path.isabs(arg) or PLACEHOLDER.search(arg) or ".." in Path(arg).parts:
             continue
         full = Path(os.path.normpath(cwd / arg))
-        if full == cwd or not full.is_relative_to(cwd) or not full.is_file():
+        if full == cwd or not full.is_relative_to(cwd) or not os.path.isfile(full):  # False for a name too long, too
             continue
         path = full.relative_to(cwd).as_posix()
         if path not in seen:
@@ -199,7 +207,8 @@ def _inputs(registry: Registry, specs: Sequence[str], cwd: Path, used: set[str])
         elif sep and registry.has_artifact(artifact_id):
             sources.append(artifact_id)
             staged.append(relative_path(at, "input"))
-        elif (cwd / spec).is_file():  # an absolute spec replaces cwd
+        elif os.path.lexists(cwd / spec):  # an absolute spec replaces cwd
+            regular_file(cwd / spec, "input")  # BadInput for a FIFO, a directory, a dangling link
             sources.append(str(cwd / spec))
             staged.append(_inside(cwd, spec, "input", f"{{in{i}}}", used))
         else:
@@ -212,9 +221,9 @@ def _outputs(outputs: Sequence[str], stdout: str | None, cwd: Path, used: set[st
     """Where each output is read in the working directory: the ``-o`` paths, then ``--stdout``."""
     paths = []
     for i, path in enumerate(outputs):
-        if (cwd / path).is_dir():
+        if os.path.isdir(cwd / path):
             raise BadInput(f"output path is a directory: {path}")
-        if not (cwd / path).parent.is_dir():  # where it is saved after the run
+        if not os.path.isdir((cwd / path).parent):  # where it is saved after the run
             raise BadInput(f"output directory does not exist: {(cwd / path).parent}")
         placeholder = "{out}" if i == 0 and "{out}" in used else f"{{out{i}}}"
         paths.append(_inside(cwd, path, "output", placeholder, used))

@@ -3,6 +3,10 @@ codes (see ``surfaces/cli.py``), the magic turns them into ``UsageError``."""
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
+
 
 def one_line(text: object) -> str:
     """``text`` (an exception's message, a command's stderr) with every run of whitespace made one space."""
@@ -80,6 +84,43 @@ class OutputMissing(StepFailed):
     """A step ran without error but never wrote its declared output (exit 2 when recording)."""
 
     exit_code = 2
+
+
+class StorageError(ReplayError):
+    """The machine refused to read or store bytes: a full disk or quota, a file too large for
+    the limits, a file that cannot be read (exit 2, one line, like every refusal)."""
+
+    exit_code = 2
+
+
+#: errnos that mean "there is no room to write": the disk, a quota, a file size limit.
+NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def regular_file(path: str | os.PathLike[str], what: str = "file") -> None:
+    """Return when ``path`` is a regular file (or a link to one). Otherwise ``BadInput``: ``no such
+    file: PATH`` when nothing is there (a dangling link included), ``WHAT PATH is a FIFO, not a
+    regular file`` (a directory, a socket, a device), or ``cannot read PATH: REASON``."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise BadInput(f"no such file: {os.fspath(path)}") from None
+    except (OSError, ValueError) as exc:  # EACCES on a folder on the way, ELOOP, a NUL in the name
+        raise BadInput(f"cannot read {os.fspath(path)!s}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a file")
+        raise BadInput(f"{what} {os.fspath(path)} is {kind}, not a regular file")
+
+
+def storage_error(exc: OSError, reading: str | os.PathLike[str], where: str | os.PathLike[str]) -> StorageError:
+    """The one-line ``StorageError`` for ``exc``, raised while the bytes of ``reading`` were copied to
+    ``where``: no room there (``NO_ROOM``), or ``reading`` could not be read."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in NO_ROOM:
+        return StorageError(f"cannot store {os.fspath(reading)}: {reason} (writing in {os.fspath(where)}); nothing was stored")
+    return StorageError(f"cannot read {os.fspath(reading)}: {reason}")
 
 
 class Notice(UserWarning):

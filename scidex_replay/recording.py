@@ -31,7 +31,7 @@ from typing import Any
 from scidex_replay.env import current_environment
 from scidex_replay.env.deterministic import ENV_KEY
 from scidex_replay import pending
-from scidex_replay.errors import BadInput, RegistryUnavailable, StepNotRecorded, one_line
+from scidex_replay.errors import BadInput, RegistryUnavailable, StepNotRecorded, one_line, regular_file, storage_error
 from scidex_replay.handlers.spec import (
     Handler,
     relative_path,
@@ -173,10 +173,14 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
             self._hashes.append(art.content_hash)
             return dest
         path = Path(text)
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise BadInput(f"input not found: {text} is neither an artifact id nor a file")
+        regular_file(path, "input")  # BadInput for a FIFO, a directory, a dangling link
         dest = self._staged(i, safe_name(path.name, "input"))
-        shutil.copyfile(path, dest)
+        try:
+            shutil.copyfile(path, dest)
+        except OSError as exc:  # unreadable (/proc/1/mem as root), or no room in the scratch area
+            raise storage_error(exc, path, dest.parent) from exc
         self._hashes.append(hash_file(dest))
         self._new_files[i] = dest
         return dest
@@ -323,21 +327,25 @@ def run_handler(
     name: str | None = None,
     env: Mapping[str, str] | Iterable[str] | None = None,
     code: Sequence[NewCode] = (),
+    timeout_s: float | None = None,
+    memory_limit_mb: int | None = None,
 ) -> Artifact:
     """Execute ``handler`` on a new step (named ``name``, importing ``code``, seeing the environment
     variables ``env`` declares and no others) and record it. A handler that runs the step's own code
     runs in a fresh deterministic interpreter (``KernelExecutor``); what the code prints is shown
-    on ``sys.stdout``."""
+    on ``sys.stdout``. ``timeout_s`` (seconds) and ``memory_limit_mb`` (MiB) limit that process
+    (defaults: ``handlers.process.limits``); ``BadInput`` for a bad value."""
     from scidex_replay.executors import KernelExecutor
 
     if ENV_KEY in parameters:
         raise BadInput(f"a parameter may not be called {ENV_KEY!r}: it holds the step's declared environment")
     parameters = {**parameters, ENV_KEY: declared(env)}
+    executor = KernelExecutor(echo=sys.stdout, timeout_s=timeout_s, memory_limit_mb=memory_limit_mb)  # limits checked first
     with record_step(
         registry, handler.step_type, method=method, inputs=inputs, output=output, parameters=parameters, kind=kind,
         name=name, code=code,
     ) as rec:
-        KernelExecutor(echo=sys.stdout).run(handler, rec.provisional_step(), rec.inputs, rec.output)
+        executor.run(handler, rec.provisional_step(), rec.inputs, rec.output)
     assert rec.artifact is not None
     return rec.artifact
 
@@ -351,6 +359,8 @@ def record_call(
     step_name: str | None = None,
     env: Mapping[str, str] | Iterable[str] | None = None,
     check: bool = False,
+    timeout_s: float | None = None,
+    memory_limit_mb: int | None = None,
     **parameters: Any,
 ) -> Artifact:
     """Call ``func(input_paths, output_path, **parameters)`` and record it as a ``python.call`` step
@@ -361,6 +371,10 @@ def record_call(
     module from the ``sys.path`` root it was found under here, seeing the environment variables
     ``env`` declares (``{"NAME": "VALUE"}`` or ``["NAME=VALUE", "NAME"]``) and no others.
 
+    ``timeout_s`` (seconds, default 3600) and ``memory_limit_mb`` (MiB of address space, default
+    ``$SCIDEX_REPLAY_MEMORY_LIMIT_MB``, else none) limit that interpreter; a call that runs out of
+    either fails (``StepFailed``: ``timed out after N s``, ``... (memory limit N MB)``).
+
     ``check=True`` then re-runs the step under perturbations (``replay/explain.py``) and warns
     (``NotReproducible``) when it would not reproduce, naming why (the clock, the thread count…).
     """
@@ -369,7 +383,7 @@ def record_call(
 
     artifact = run_handler(
         registry, PythonCallHandler(), method=reference(func), parameters=parameters, inputs=inputs, output=output,
-        name=step_name, env=env, code=code_of(func),
+        name=step_name, env=env, code=code_of(func), timeout_s=timeout_s, memory_limit_mb=memory_limit_mb,
     )
     if check:
         from scidex_replay.replay.explain import check_recorded

@@ -23,7 +23,7 @@ def get_executor(name: str, *, address: str | None = None, **options: object) ->
     if address and name != "dask":
         raise BadInput(f"a dask scheduler address was given for the {name} executor: use executor dask")
     if name == "kernel":
-        return KernelExecutor()
+        return KernelExecutor(**options)  # type: ignore[arg-type]
     if name == "subprocess":
         return SubprocessExecutor(**options)  # type: ignore[arg-type]
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 def main() -> int:
     from scidex_replay.env.deterministic import take_overlay
     from scidex_replay.errors import ReplayError
+    from scidex_replay.handlers.process import Limits, applied
     from scidex_replay.registry.records import step_from_json
 
     take_overlay()
@@ -26,7 +27,8 @@ def main() -> int:
     with answer_to:
         try:
             handler = pickle.loads(base64.b64decode(job["handler"]))  # sent by our parent process
-            result = handler(step, [Path(p) for p in job["inputs"]], Path(job["output"]))
+            with applied(Limits(**job.get("limits", {}))):
+                result = handler(step, [Path(p) for p in job["inputs"]], Path(job["output"]))
         except ReplayError as exc:
             json.dump({"error": str(exc), "kind": type(exc).__name__}, answer_to)
             return 1

@@ -47,6 +47,8 @@ from distributed import Client, LocalCluster, as_completed
 from scidex_replay.errors import BadInput
 from scidex_replay.executors.base import Call, OnDone
 from scidex_replay.executors.subprocess import SubprocessExecutor
+from scidex_replay.handlers.process import limits as resolve_limits
+from scidex_replay.handlers.process import run_step_process, terminate
 from scidex_replay.handlers.spec import Handler, ReplayedArtifact
 from scidex_replay.registry.records import Step
 
@@ -67,25 +69,24 @@ class _TrackedSubprocess(SubprocessExecutor):
         self.token = token
 
     def _spawn(self, argv: list[str], data: bytes, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-        preexec = self._limit_memory if self.memory_limit_mb else None
-        with subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env, preexec_fn=preexec
-        ) as proc:
+        procs: list[subprocess.Popen] = []
+
+        def track(proc: subprocess.Popen) -> None:
+            procs.append(proc)
             with _LIVE_LOCK:
                 _LIVE.setdefault(self.token, set()).add(proc)
-            try:
-                out, err = proc.communicate(data, timeout=self.timeout_s)
-            except BaseException:
-                proc.kill()
-                proc.wait()
-                raise
-            finally:
-                with _LIVE_LOCK:
-                    live = _LIVE.get(self.token, set())
-                    live.discard(proc)
-                    if not live:
-                        _LIVE.pop(self.token, None)
-        return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+        try:
+            return run_step_process(
+                argv, input=data, cwd=cwd, env=env, limits=self.limits, cpus=sorted(self.cpus) if self.cpus else None,
+                on_start=track,
+            )
+        finally:
+            with _LIVE_LOCK:
+                live = _LIVE.get(self.token, set())
+                live.difference_update(procs)
+                if not live:
+                    _LIVE.pop(self.token, None)
 
 
 def _run_step(
@@ -110,7 +111,7 @@ def _kill_steps(token: str) -> int:
     with _LIVE_LOCK:
         procs = list(_LIVE.pop(token, ()))
     for proc in procs:
-        proc.kill()
+        terminate(proc)  # the step's process and all it started
     return len(procs)
 
 
@@ -123,14 +124,18 @@ class DaskExecutor:
         n_workers: int | None = None,
         *,
         processes: bool = False,
-        timeout_s: float = 3600,
+        timeout_s: float | None = None,
         memory_limit_mb: int | None = None,
         connect_timeout_s: float = 10,
     ):
+        """``timeout_s`` and ``memory_limit_mb`` limit each step's process; None takes the limits in
+        force when ``run_many`` is called (``handlers.process.limits``)."""
         self.address = address
         self.n_workers = n_workers or os.cpu_count() or 1
         self.processes = processes
-        self.step_options = {"timeout_s": timeout_s, "memory_limit_mb": memory_limit_mb}
+        self.timeout_s = timeout_s
+        self.memory_limit_mb = memory_limit_mb
+        self.step_options = resolve_limits(timeout_s, memory_limit_mb).to_json()
         self.connect_timeout_s = connect_timeout_s
         self.token = uuid.uuid4().hex
         self._cluster: LocalCluster | None = None
@@ -181,6 +186,8 @@ class DaskExecutor:
         the step processes still running are killed, as the subprocess executor
         kills its child.
         """
+        # Limits in force here (a replay's) do not reach the worker threads: each task carries them.
+        self.step_options = resolve_limits(self.timeout_s, self.memory_limit_mb).to_json()
         client = self.client
         # Our own workers are on this machine and were started by us: steps get the caller's environment.
         env = dict(os.environ) if not self.address else None

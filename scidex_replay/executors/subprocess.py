@@ -4,8 +4,10 @@ The child (``python -m scidex_replay.executors.child``) reads one JSON job on
 stdin: the step record, the handler instance (pickled: this process's own
 object, never recorded data, so a handler configured by a factory or with
 constructor arguments is the one that runs), the input and output paths, and
-writes a JSON answer on stdout. A timeout kills it; its stderr tail
-goes into the failure reason.
+writes a JSON answer on stdout. It runs through ``handlers.process.run_step_process``: in a
+session of its own, under the step's limits (timeout, memory), everything it starts ended
+when it ends; a timeout stops it and all it started. Its stderr tail goes into the failure
+reason.
 
 With ``python`` set to another environment's interpreter (a pinned venv), the
 child imports scidex_replay from this source tree via ``PYTHONPATH``, that
@@ -28,13 +30,13 @@ from typing import TextIO
 from scidex_replay.env.deterministic import OVERLAY_ENV, code_path, declared_env, declared_of, deterministic_env
 from scidex_replay.errors import OutputMissing, StepFailed
 from scidex_replay.executors.base import SerialExecutor
+from scidex_replay.handlers.process import MEMORY_ENV, Limits, memory_failure, run_step_process
+from scidex_replay.handlers.process import limits as resolve_limits
 from scidex_replay.handlers.shell import PYTHON_MAP_ENV, tail
 from scidex_replay.handlers.spec import Handler, ReplayedArtifact, needs_fresh_process, workdir_of
 from scidex_replay.registry.records import Step, step_to_json
 
-
-#: Address-space limit (MiB) for every step run by the subprocess executor, unless given explicitly.
-MEMORY_ENV = "SCIDEX_REPLAY_MEMORY_LIMIT_MB"
+__all__ = ["MEMORY_ENV", "SubprocessExecutor"]
 
 
 class SubprocessExecutor(SerialExecutor):
@@ -43,7 +45,7 @@ class SubprocessExecutor(SerialExecutor):
     def __init__(
         self,
         python: str | None = None,
-        timeout_s: float = 3600,
+        timeout_s: float | None = None,
         memory_limit_mb: int | None = None,
         env: Mapping[str, str] | None = None,
         python_from: str | None = None,
@@ -58,35 +60,27 @@ class SubprocessExecutor(SerialExecutor):
         printed (stdout and stderr, in order) is written after it ran; default nowhere.
         ``overlay`` and ``cpus`` re-run a step under a perturbation (``replay/explain.py``):
         variables that replace the fixed settings of deterministic mode, in the child and in the
-        command a shell step runs from it, and the CPUs the child (and all it starts) may use."""
+        command a shell step runs from it, and the CPUs the child (and all it starts) may use.
+        ``timeout_s`` (seconds) and ``memory_limit_mb`` (MiB of address space): None takes the
+        limits in force (``handlers.process.limits``; the memory default is ``MEMORY_ENV`` of
+        ``env``, else of this process). ``BadInput`` for a bad value."""
         self.python = python or sys.executable
         self.echo = echo
         self.python_from = python_from or str(Path(sys.executable).parent)
-        self.timeout_s = timeout_s
         self.env = dict(env) if env is not None else None
-        base = os.environ if env is None else env
-        if memory_limit_mb is None and base.get(MEMORY_ENV):
-            memory_limit_mb = int(base[MEMORY_ENV])
-        self.memory_limit_mb = memory_limit_mb
+        resolved = resolve_limits(timeout_s, memory_limit_mb, env)
+        self.timeout_s = resolved.timeout_s
+        self.memory_limit_mb = resolved.memory_limit_mb
         self.overlay = dict(overlay or {})
         self.cpus = set(cpus) if cpus else None
 
-    def _limit_memory(self) -> None:  # runs in the child between fork and exec
-        if self.cpus:
-            os.sched_setaffinity(0, self.cpus)
-        if not self.memory_limit_mb:
-            return
-        import resource
-
-        limit = self.memory_limit_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.timeout_s, self.memory_limit_mb)
 
     def _spawn(self, argv: list[str], data: bytes, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
         """Run the child to the end (``TimeoutExpired`` after ``timeout_s``); the dask executor tracks it to kill it."""
-        return subprocess.run(
-            argv, input=data, capture_output=True, cwd=cwd, env=env, timeout=self.timeout_s,
-            preexec_fn=self._limit_memory if self.memory_limit_mb or self.cpus else None,
-        )
+        return run_step_process(argv, input=data, cwd=cwd, env=env, limits=self.limits, cpus=sorted(self.cpus) if self.cpus else None)
 
     def run(self, handler: Handler, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact:
         try:
@@ -98,6 +92,7 @@ class SubprocessExecutor(SerialExecutor):
             "handler": pickled,
             "inputs": [str(p) for p in inputs],
             "output": str(output),
+            "limits": self.limits.to_json(),  # for the command a shell step starts from the child
         }
         cwd = workdir_of(step, output)  # the step's working directory; its output may go in a subfolder
         declared = declared_of(step.parameters)
@@ -127,7 +122,10 @@ class SubprocessExecutor(SerialExecutor):
         except ValueError:
             answer = {}
         if proc.returncode != 0 or "error" in answer or "path" not in answer:
-            message = answer.get("error") or f"subprocess exit {proc.returncode}: {tail(proc.stderr)}"
+            how = f"exit {proc.returncode}" if proc.returncode >= 0 else f"killed by signal {-proc.returncode}"
+            message = answer.get("error") or f"subprocess {how}: {tail(proc.stderr)}"
+            if answer.get("kind") != "OutputMissing" and memory_failure(self.limits, proc.returncode, f"{message}\n{proc.stderr.decode(errors='replace')}"):
+                message += self.limits.note()
             cls = OutputMissing if answer.get("kind") == "OutputMissing" else StepFailed
             raise cls(message)
         return ReplayedArtifact(Path(answer["path"]), tuple(Path(p) for p in answer.get("paths", ())))

@@ -20,13 +20,14 @@ from pathlib import Path
 
 from scidex_replay.env.deterministic import declared_env, declared_of, deterministic_env
 from scidex_replay.errors import BadInput, OutputMissing, StepFailed
+from scidex_replay.handlers.process import limits as step_limits
+from scidex_replay.handlers.process import memory_failure, run_step_process
 from scidex_replay.handlers.spec import ReplayedArtifact, relative_path, workdir_of
 from scidex_replay.registry.records import Step
 
 PYTHON_MAP_ENV = "SCIDEX_REPLAY_PYTHON_MAP"
 PLACEHOLDER = re.compile(r"\{(in(\d+)|out(\d*))\}")
 STDERR_LIMIT = 600
-DEFAULT_TIMEOUT_S = 3600
 
 
 def substitute(argv: Sequence[str], inputs: Sequence[Path], outputs: Sequence[Path] | Path) -> list[str]:
@@ -80,8 +81,11 @@ class ShellHandler:
     step_type = "shell"
     version = "1"
 
-    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S):
+    def __init__(self, timeout_s: float | None = None, memory_limit_mb: int | None = None):
+        """``timeout_s``, ``memory_limit_mb``: the command's limits; None takes the ones in force
+        where it runs (``handlers.process.limits``)."""
         self.timeout_s = timeout_s
+        self.memory_limit_mb = memory_limit_mb
 
     def __call__(self, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact:
         argv = step.parameters.get("argv")
@@ -96,25 +100,22 @@ class ShellHandler:
         base = None if declared is None else declared_env(workdir, declared)
         env = deterministic_env(int(step.started_at.timestamp()), base)
         stdout_to = step.parameters.get("stdout")
+        limits = step_limits(self.timeout_s, self.memory_limit_mb)
         try:
             with open(workdir / relative_path(stdout_to, "--stdout"), "wb") if stdout_to else nullcontext(subprocess.DEVNULL) as sink:
-                proc = subprocess.run(
-                    cmd,
-                    cwd=workdir,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=sink,
-                    stderr=subprocess.PIPE,
-                    timeout=self.timeout_s,
+                proc = run_step_process(
+                    cmd, cwd=workdir, env=env, limits=limits, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.PIPE,
                 )
         except FileNotFoundError as exc:
             raise StepFailed(f"command not found: {cmd[0]}") from exc
         except PermissionError as exc:
             raise StepFailed(f"command not executable: {cmd[0]}") from exc
         except subprocess.TimeoutExpired as exc:
-            raise StepFailed(f"timed out after {self.timeout_s:g} s") from exc
+            raise StepFailed(f"timed out after {limits.timeout_s:g} s") from exc
         if proc.returncode != 0:
-            raise StepFailed(f"exit {proc.returncode}: {tail(proc.stderr, workdir)}")
+            what = f"exit {proc.returncode}" if proc.returncode > 0 else f"killed by signal {-proc.returncode}"
+            note = limits.note() if memory_failure(limits, proc.returncode, proc.stderr) else ""
+            raise StepFailed(f"{what}: {tail(proc.stderr, workdir)}{note}")
         for path, declared in zip(outputs, step.outputs or [None]):
             if not path.is_file():
                 raise OutputMissing(f"the command exited 0 but did not write {declared.path if declared else '{out}'}")

@@ -33,7 +33,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from scidex_replay.config import busy_timeout_s, data_home, database_url
-from scidex_replay.errors import BadInput, NotFound, RegistryUnavailable, utf8_text
+from scidex_replay.errors import BadInput, NotFound, RegistryUnavailable, regular_file, utf8_text
 from scidex_replay.outcomes import REUSABLE, Outcome, Status
 from scidex_replay.registry.jsonvalue import plain_json
 from scidex_replay.registry.liveness import is_alive, this_host
@@ -466,16 +466,17 @@ class Registry:
         ``source_path``: the file the bytes were read from (``data`` may be a copy of it), kept
         absolute as ``metadata["source_path"]`` so that a replay can tell when it changed since
         (source drift, ``replay/drift.py``). Given, it is part of the identity: the same bytes and
-        name read from another file are another artifact. Raises ``BadInput`` for a missing file
-        or a name or path that is not valid UTF-8, before anything is stored.
+        name read from another file are another artifact. Raises ``BadInput`` for a missing file,
+        one that is not a regular file (a FIFO, a directory), or a name or path that is not valid
+        UTF-8, before anything is stored; ``StorageError`` when the file cannot be read or the
+        store has no room for it (nothing is stored).
         """
         if source_path is not None:
             metadata = {**(metadata or {}), SOURCE_PATH: utf8_text(os.path.abspath(source_path), "file")}
         if not isinstance(data, bytes):
             path = Path(data)
             name = name or path.name
-            if not path.is_file():
-                raise BadInput(f"no such file: {path}")
+            regular_file(path)  # BadInput: missing, or a FIFO, a directory...
         if name is not None:
             utf8_text(name, "artifact name")
         _fits(name, ArtifactRow.name, "artifact name")

@@ -137,6 +137,7 @@ def rerun_artifact(
     parameter); a step that fails does not raise, it is reported.
     """
     from scidex_replay.executors import get_executor
+    from scidex_replay.handlers.process import applied
 
     options = ReplayOptions.of(options, **changes)
     options.check_out()
@@ -145,11 +146,12 @@ def rerun_artifact(
     try:
         handlers = handlers or load_handlers()
         prepared = _prepare(registry, artifact_id, options, handlers, register=True)
-        executor = get_executor(options.executor, address=options.dask_address)
-        try:
-            return _execute(registry, prepared, options, handlers, executor, on_event or _quiet)
-        finally:
-            executor.close()
+        with applied(options.limits):  # every step process of the run, whichever executor starts it
+            executor = get_executor(options.executor, address=options.dask_address)
+            try:
+                return _execute(registry, prepared, options, handlers, executor, on_event or _quiet)
+            finally:
+                executor.close()
     finally:
         if own_registry:
             registry.close()

@@ -19,6 +19,7 @@ from scidex_replay.errors import BadInput
 
 if TYPE_CHECKING:
     from scidex_replay.compare.base import Tolerance
+    from scidex_replay.handlers.process import Limits
 
 #: Where reused results may come from: the restarted run and its ancestors, any run, or nowhere.
 REUSE_MODES = ("succeeded-before", "all", "none")
@@ -54,6 +55,10 @@ class ReplayOptions:
       say which factors change their output (``replay/explain.py``): ``explain.NOT_REPRODUCED``
       (the flag alone) the steps that did not reproduce, a step name or id that step, ``all``
       every replayed step. None: no explanation.
+    - ``timeout_s`` (``--timeout SECONDS``): how long each step's process may run before it and
+      everything it started are stopped (the step fails ``timed out after N s``); default 3600.
+    - ``memory_limit_mb`` (``--memory-limit MB``): the address space (MiB) each step's process may
+      use; default ``$SCIDEX_REPLAY_MEMORY_LIMIT_MB``, else none (``handlers.process``).
     """
 
     from_step: str | None = None
@@ -73,6 +78,8 @@ class ReplayOptions:
     rtol: float | None = None
     atol: float | None = None
     explain: str | None = None
+    timeout_s: float | None = None
+    memory_limit_mb: int | None = None
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTOR_NAMES:
@@ -86,6 +93,7 @@ class ReplayOptions:
             if outcome not in ACCEPTABLE:
                 raise BadInput(f"--accept {outcome}: choose one of {', '.join(ACCEPTABLE)}")
         _ = self.tolerance  # BadInput now for a bad --rtol/--atol, not in the middle of a run
+        _ = self.limits  # and for a bad --timeout, --memory-limit or $SCIDEX_REPLAY_MEMORY_LIMIT_MB
         if self.out is not None and not isinstance(self.out, Path):
             object.__setattr__(self, "out", Path(self.out))
         object.__setattr__(self, "set_params", MappingProxyType({k: dict(v) for k, v in (self.set_params or {}).items()}))
@@ -103,6 +111,18 @@ class ReplayOptions:
             return Tolerance(self.rtol or 0.0, self.atol or 0.0, declared=True)
         except ValueError as exc:
             raise BadInput(f"--{exc}") from None
+
+    @property
+    def limits(self) -> "Limits":
+        """Each step process's limits (``handlers.process.Limits``): ``timeout_s`` and
+        ``memory_limit_mb``, else the defaults. ``BadInput`` for a bad value."""
+        from scidex_replay.handlers.process import parse_memory_limit, parse_timeout
+        from scidex_replay.handlers.process import limits as resolve_limits
+
+        return resolve_limits(
+            parse_timeout(self.timeout_s) if self.timeout_s is not None else None,
+            parse_memory_limit(self.memory_limit_mb) if self.memory_limit_mb is not None else None,
+        )
 
     def check_out(self) -> None:
         """Raise ``BadInput`` (one line) unless ``out`` is unset or a directory this replay can write its

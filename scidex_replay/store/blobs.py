@@ -50,7 +50,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from scidex_replay.errors import BadInput, IntegrityError, NotFound, StoreNotice, StoreUnwritable
+from scidex_replay.errors import BadInput, IntegrityError, NotFound, StoreNotice, StoreUnwritable, storage_error
 
 CHUNK = 1 << 20
 # Writes go out in 64 KiB pieces. A 1 MiB write asks the page cache for large folios,
@@ -243,17 +243,21 @@ class BlobStore:
         to be stored. If
         ``src`` is a regular file whose size or mtime changes while it is read,
         nothing is stored and ``BadInput`` is raised: the bytes read may be a
-        mix that the file never held.
+        mix that the file never held. ``StorageError`` (one line; nothing stored) when
+        ``src`` cannot be read or the store has no room (a full disk, a file size limit).
         """
-        with open(src, "rb") as fh:
-            before = os.fstat(fh.fileno())
-            if expected is not None and stat.S_ISREG(before.st_mode) and self.has(expected):
-                if hashlib.file_digest(fh, "sha256").hexdigest() == expected:
-                    _check_unchanged(src, fh, before, fh.tell())
-                    if _blob_is_sound(self.path(expected), expected, fh.tell()):
-                        return expected, fh.tell()
-                fh.seek(0)
-            return self._put(fh, lambda size: _check_unchanged(src, fh, before, size))
+        try:
+            with open(src, "rb") as fh:
+                before = os.fstat(fh.fileno())
+                if expected is not None and stat.S_ISREG(before.st_mode) and self.has(expected):
+                    if hashlib.file_digest(fh, "sha256").hexdigest() == expected:
+                        _check_unchanged(src, fh, before, fh.tell())
+                        if _blob_is_sound(self.path(expected), expected, fh.tell()):
+                            return expected, fh.tell()
+                    fh.seek(0)
+                return self._put(fh, lambda size: _check_unchanged(src, fh, before, size))
+        except OSError as exc:  # a full disk, or a file that cannot be read: one line, no partial blob (``_put``)
+            raise storage_error(exc, src, self.root) from exc
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         import io

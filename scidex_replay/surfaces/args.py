@@ -28,7 +28,8 @@ def parse_sets(specs: Iterable[str]) -> dict[str, dict[str, Any]]:
     """``["s_1.threshold=3", "s_1.label=a b"]`` -> ``{"s_1": {"threshold": 3, "label": "a b"}}``.
 
     VALUE is read as JSON when it parses (numbers, booleans, lists, quoted
-    strings), otherwise taken as a plain string.
+    strings), otherwise taken as a plain string. ``BadInput`` for a malformed spec, or a
+    VALUE nested too deeply for Python to read.
     """
     out: dict[str, dict[str, Any]] = {}
     for spec in specs:
@@ -40,6 +41,8 @@ def parse_sets(specs: Iterable[str]) -> dict[str, dict[str, Any]]:
             value = json.loads(raw)
         except ValueError:
             value = raw
+        except RecursionError:  # json nests by recursion: thousands of [ or { exhaust the stack
+            raise BadInput(f"--set {target}: the value is nested too deeply to read") from None
         out.setdefault(step, {})[key] = value
     return out
 
@@ -65,6 +68,26 @@ def parse_number(flag: str) -> Callable[[Any], float | None]:
         except (TypeError, ValueError):
             raise BadInput(f"{flag} {raw!r}: expected a number such as 1e-9") from None
     return convert
+
+
+def parse_limit(flag: str) -> Callable[[Any], float | int | None]:
+    """A converter of ``--timeout`` (seconds) or ``--memory-limit`` (MB) text to its value (None when
+    not given); ``BadInput`` naming ``flag`` for anything but a number above 0 (a whole one for MB)."""
+    from scidex_replay.handlers.process import parse_memory_limit, parse_timeout
+
+    parse = parse_timeout if flag == "--timeout" else parse_memory_limit
+
+    def convert(raw: Any) -> float | int | None:
+        return None if raw is None else parse(raw, flag)
+
+    return convert
+
+
+#: ``--timeout`` and ``--memory-limit``: on a replay (``REPLAY_FLAGS``) and on ``scidex-replay run``.
+TIMEOUT_HELP = "Stop a step (and every process it started) after SECONDS; it fails 'timed out' [default: 3600]."
+MEMORY_HELP = (
+    "Limit each step's process to MB of address space; a step that needs more fails [default: $SCIDEX_REPLAY_MEMORY_LIMIT_MB, else none]."
+)
 
 
 @dataclass(frozen=True)
@@ -161,6 +184,8 @@ REPLAY_FLAGS: tuple[Flag, ...] = (
         "with STEP, that step; with all, every replayed step. Put it after ID.",
         kind="optional", metavar="[STEP|all]", const=EXPLAIN_NOT_REPRODUCED,
     ),
+    Flag("--timeout", "timeout", TIMEOUT_HELP, metavar="SECONDS", field="timeout_s", convert=parse_limit("--timeout")),
+    Flag("--memory-limit", "memory_limit", MEMORY_HELP, metavar="MB", field="memory_limit_mb", convert=parse_limit("--memory-limit")),
 )
 FLAGS: Mapping[str, Flag] = {flag.name: flag for flag in REPLAY_FLAGS}
 

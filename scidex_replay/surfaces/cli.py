@@ -24,9 +24,9 @@ from typing import Any
 
 import click
 
-from scidex_replay.errors import BadInput, Notice, ReplayError, one_line, utf8_text
+from scidex_replay.errors import BadInput, Notice, ReplayError, one_line, regular_file, utf8_text
 from scidex_replay.registry.records import find_step
-from scidex_replay.surfaces.args import click_options, replay_options
+from scidex_replay.surfaces.args import MEMORY_HELP, TIMEOUT_HELP, click_options, replay_options
 
 PROG = "scidex-replay"
 _python_showwarning = warnings.showwarning
@@ -108,8 +108,7 @@ def add(file: Path, kind: str | None, name: str | None, db: str | None) -> None:
     utf8_text(str(file), "file")
     if name is not None:
         utf8_text(name, "--name")
-    if not file.is_file():
-        raise BadInput(f"no such file: {file}")
+    regular_file(file)  # before the registry opens: missing, a FIFO, a directory...
     art = _registry(db).add_artifact(file, kind=kind, name=name)
     _note(f"{art.id}  {art.name}  {art.size} bytes  sha256:{art.content_hash[:12]}")
     click.echo(art.id)
@@ -128,11 +127,14 @@ def add(file: Path, kind: str | None, name: str | None, db: str | None) -> None:
 @click.option("--atol", metavar="X", help="Absolute tolerance for numbers in the outputs, recorded: a replay within it is equivalent and ok.")
 @click.option("--kind", help="Kind of the output artifacts.")
 @click.option("--check", is_flag=True, help="Then re-run the step under perturbations (clock, threads, time zone...) and warn if it would not reproduce, and why.")
+@click.option("--timeout", "timeout", metavar="SECONDS", help=TIMEOUT_HELP)
+@click.option("--memory-limit", "memory_limit", metavar="MB", help=MEMORY_HELP)
 @db_option
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
     inputs: tuple[str, ...], outputs: tuple[str, ...], stdout_name: str | None, step_name: str | None,
-    env: tuple[str, ...], rtol: str | None, atol: str | None, kind: str | None, check: bool, db: str | None, cmd: tuple[str, ...],
+    env: tuple[str, ...], rtol: str | None, atol: str | None, kind: str | None, check: bool,
+    timeout: str | None, memory_limit: str | None, db: str | None, cmd: tuple[str, ...],
 ) -> None:
     """Run CMD as written, in deterministic mode, and record it as a `shell` step; print each output's id.
 
@@ -146,15 +148,18 @@ def run(
     from scidex_replay.command import check_command, declared_variables, record_command
 
     from scidex_replay.replay.options import ReplayOptions
-    from scidex_replay.surfaces.args import parse_number
+    from scidex_replay.surfaces.args import parse_limit, parse_number
 
     check_command(cmd, inputs, outputs, stdout_name, Path.cwd())  # before the registry opens
     declared_variables(env)
-    tolerance = ReplayOptions(rtol=parse_number("--rtol")(rtol), atol=parse_number("--atol")(atol)).tolerance
+    options = ReplayOptions(
+        rtol=parse_number("--rtol")(rtol), atol=parse_number("--atol")(atol),
+        timeout_s=parse_limit("--timeout")(timeout), memory_limit_mb=parse_limit("--memory-limit")(memory_limit),
+    )  # checks them all, $SCIDEX_REPLAY_MEMORY_LIMIT_MB too
     reg = _registry(db)
     recorded = record_command(
         reg, cmd, inputs=inputs, outputs=outputs, stdout=stdout_name, step_name=step_name, kind=kind, env=env,
-        tolerance=tolerance,
+        tolerance=options.tolerance, timeout_s=options.timeout_s, memory_limit_mb=options.memory_limit_mb,
     )
     for path in recorded.named:
         _note(f"{PROG}: recorded {path} as an input (named in the command, not declared with -i)")
@@ -165,7 +170,10 @@ def run(
     for art in recorded.artifacts:
         click.echo(art.id)
     if check:
-        _check(reg, recorded.artifacts[0].id, _step_label(recorded.step.name, recorded.step.step_id))
+        from scidex_replay.handlers.process import applied
+
+        with applied(options.limits):  # the re-runs have the limits the command had
+            _check(reg, recorded.artifacts[0].id, _step_label(recorded.step.name, recorded.step.step_id))
 
 
 def _check(reg: Any, artifact_id: str, label: str) -> None:

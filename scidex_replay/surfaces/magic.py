@@ -18,7 +18,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from scidex_replay.errors import ReplayError, one_line
-from scidex_replay.surfaces.args import ipython_arguments, replay_options
+from scidex_replay.surfaces.args import MEMORY_HELP, TIMEOUT_HELP, ipython_arguments, parse_limit, replay_options
 
 
 @contextlib.contextmanager
@@ -123,6 +123,8 @@ class ReplayMagics(Magics):
     @argument("--name", dest="step_name", metavar="STEP", help="Name the step (unique in its chain); usable wherever a step id is, e.g. %%rerun_artifact ID --from STEP.")
     @argument("--as", dest="as_var", metavar="VAR", help="Bind the recorded artifact (its .id, .name...) to VAR in the notebook.")
     @argument("--check", action="store_true", help="Then re-run the step under perturbations (clock, threads, time zone...) and warn in the cell if it would not reproduce, and why.")
+    @argument("--timeout", metavar="SECONDS", help=TIMEOUT_HELP)
+    @argument("--memory-limit", dest="memory_limit", metavar="MB", help=MEMORY_HELP)
     @argument("--db", metavar="URL", help="Registry database URL (default: $SCIDEX_REPLAY_DB).")
     @cell_magic
     def scidex_step(self, line: str, cell: str) -> None:
@@ -146,11 +148,12 @@ class ReplayMagics(Magics):
             raise UsageError(f"--as {args.as_var}: not a Python identifier")
         with usage_errors():
             params = self._params(args.params)
+            timeout_s, memory_limit_mb = parse_limit("--timeout")(args.timeout), parse_limit("--memory-limit")(args.memory_limit)
             handler = load_handlers().get(args.step_type)
             with _open_registry(args.db) as registry:
                 artifact = run_handler(
                     registry, handler, method=cell, parameters=params, inputs=args.inputs, output=args.out, kind=args.kind,
-                    name=args.step_name, env=args.env,
+                    name=args.step_name, env=args.env, timeout_s=timeout_s, memory_limit_mb=memory_limit_mb,
                 )
                 step = registry.producing_step(artifact.id)
                 label = f"{step.name} ({step.step_id})" if step is not None and step.name else step.step_id if step else "?"

@@ -40,7 +40,7 @@ def magic_help(ip_without_registry) -> str:
 
 
 def test_every_replay_flag_has_the_same_help_in_the_cli_and_the_magic(cli_help, magic_help):
-    assert len(REPLAY_FLAGS) == len(FLAGS) == 17
+    assert len(REPLAY_FLAGS) == len(FLAGS) == 19
     for flag in REPLAY_FLAGS:
         for surface, text in (("rerun-artifact --help", cli_help), ("%rerun_artifact?", magic_help)):
             assert re.search(rf"(^|\s){re.escape(flag.name)}\b", text), f"{flag.name} missing from {surface}"
