@@ -76,6 +76,26 @@ def _map_python(cmd: list[str]) -> list[str]:
     return cmd
 
 
+def run_process(
+    cmd: Sequence[str], workdir: Path, env: dict[str, str], timeout_s: float, stdout_to: Path | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``cmd`` (no shell) in ``workdir`` with exactly ``env``, stdin closed, stderr captured,
+    stdout to the file ``stdout_to`` or discarded. Raises ``StepFailed`` when it cannot be started
+    or runs past ``timeout_s`` seconds; the caller judges its exit status."""
+    try:
+        with open(stdout_to, "wb") if stdout_to else nullcontext(subprocess.DEVNULL) as sink:
+            return subprocess.run(
+                list(cmd), cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.PIPE,
+                timeout=timeout_s,
+            )
+    except FileNotFoundError as exc:
+        raise StepFailed(f"command not found: {cmd[0]}") from exc
+    except PermissionError as exc:
+        raise StepFailed(f"command not executable: {cmd[0]}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise StepFailed(f"timed out after {timeout_s:g} s") from exc
+
+
 class ShellHandler:
     step_type = "shell"
     version = "1"
@@ -96,23 +116,8 @@ class ShellHandler:
         base = None if declared is None else declared_env(workdir, declared)
         env = deterministic_env(int(step.started_at.timestamp()), base)
         stdout_to = step.parameters.get("stdout")
-        try:
-            with open(workdir / relative_path(stdout_to, "--stdout"), "wb") if stdout_to else nullcontext(subprocess.DEVNULL) as sink:
-                proc = subprocess.run(
-                    cmd,
-                    cwd=workdir,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=sink,
-                    stderr=subprocess.PIPE,
-                    timeout=self.timeout_s,
-                )
-        except FileNotFoundError as exc:
-            raise StepFailed(f"command not found: {cmd[0]}") from exc
-        except PermissionError as exc:
-            raise StepFailed(f"command not executable: {cmd[0]}") from exc
-        except subprocess.TimeoutExpired as exc:
-            raise StepFailed(f"timed out after {self.timeout_s:g} s") from exc
+        sink = workdir / relative_path(stdout_to, "--stdout") if stdout_to else None
+        proc = run_process(cmd, workdir, env, self.timeout_s, sink)
         if proc.returncode != 0:
             raise StepFailed(f"exit {proc.returncode}: {tail(proc.stderr, workdir)}")
         for path, declared in zip(outputs, step.outputs or [None]):
