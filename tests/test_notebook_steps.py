@@ -73,7 +73,8 @@ def manifest(out: Path) -> dict:
 
 class Recorded:
     """The chain prepare.ipynb -p n 4 -p out_name prepared.csv → prepared.csv, then
-    model.ipynb -p scale 1 reading it → result.txt, recorded once for the module (each
+    model.ipynb -p scale 1 reading it → result.txt, then a shell step (``run ... python report.py``)
+    reading that → report.txt, recorded once for the module (each
     recording starts a kernel) in its own data home; ``cli`` runs the console script there."""
 
     def __init__(self, root: Path):
@@ -86,6 +87,8 @@ class Recorded:
                                                      "prepared.csv", "-o", "prepared.csv"))
         self.result, self.model_nb = ok(self.cli("run-notebook", "model.ipynb", "-p", "scale", "1", "-i",
                                                  f"{self.prepared}:prepared.csv", "-o", "result.txt"))
+        (self.work / "report.py").write_text("total = open('result.txt').read().strip()\nopen('report.txt', 'w').write(f'total: {total}\\n')\n")
+        (self.report,) = ok(self.cli("run", "-i", f"{self.result}:result.txt", "-o", "report.txt", "--", sys.executable, "report.py"))
 
     def cli(self, *args: object) -> subprocess.CompletedProcess:
         return subprocess.run([str(Path(sys.executable).parent / "scidex-replay"), *map(str, args)], capture_output=True,
@@ -109,23 +112,26 @@ def test_a_two_notebook_chain_records_and_rerun_artifact_reproduces_it(chain, tm
     table = chain.cli("chain", chain.result).stdout
     assert "papermill prepare.ipynb -p n 4 -p out_name prepared.csv" in table  # the chain shows the parameters
 
-    proc = chain.cli("rerun-artifact", chain.model_nb, "--out", tmp_path / "m")
+    assert (work / "report.txt").read_text() == "total: 14\n"
+
+    proc = chain.cli("rerun-artifact", chain.report, "--out", tmp_path / "m")  # notebook, notebook, then a shell step
     assert proc.returncode == 0, proc.stderr
     m = manifest(tmp_path / "m")
     assert m["status"] == "reproduced"
     # every output byte for byte, the executed notebooks included (their timings and ids are not kept)
     assert [(o["name"], o["outcome"]) for s in m["steps"] for o in s["outputs"]] == [
         ("prepared.csv", "reproduced"), ("prepare.executed.ipynb", "reproduced"),
-        ("result.txt", "reproduced"), ("model.executed.ipynb", "reproduced"),
+        ("result.txt", "reproduced"), ("model.executed.ipynb", "reproduced"), ("report.txt", "reproduced"),
     ]
 
 
 def test_a_fork_with_another_parameter_value_writes_the_expected_different_result(chain, tmp_path):
     result = chain.result
-    proc = chain.cli("rerun-artifact", result, "--fork", "--set", "prepare.n=6", "--set", "model.scale=10", "--out", tmp_path / "f")
+    proc = chain.cli("rerun-artifact", chain.report, "--fork", "--set", "prepare.n=6", "--set", "model.scale=10", "--out", tmp_path / "f")
     assert proc.returncode == 0, proc.stderr
     m = manifest(tmp_path / "f")
-    assert m["kind"] == "fork" and [s["outcome"] for s in m["steps"]] == ["forked", "forked"]
+    assert m["kind"] == "fork" and [s["outcome"] for s in m["steps"]] == ["forked", "forked", "forked"]
+    assert (tmp_path / "f" / "report" / "report.txt").read_text() == "total: 550\n"
     assert (tmp_path / "f" / "prepare" / "prepared.csv").read_text().splitlines()[-1] == "5,25"
     assert (tmp_path / "f" / "model" / "result.txt").read_text() == "550\n"  # 10 * (0 + 1 + 4 + 9 + 16 + 25)
     executed = nbformat.read(tmp_path / "f" / "prepare" / "prepare.executed.ipynb", as_version=4)
