@@ -31,6 +31,8 @@ PREPARE = {
 MODEL = {
     "parameters": 'scale = 1',
     "cells": [
+        # how a line printed in two writes is cut into stream messages depends on timing: one output all the same
+        'import sys, time\nprint("scale", end="")\nsys.stdout.flush()\ntime.sleep(0.3)\nprint(f" {scale}")\nprint("x", file=sys.stderr)',
         'import random\n'
         'total = scale * sum(int(line.split(",")[1]) for line in open("prepared.csv").read().splitlines()[1:])\n'
         'open("result.txt", "w").write(f"{total}\\n")\n'
@@ -106,6 +108,7 @@ def test_a_two_notebook_chain_records_and_rerun_artifact_reproduces_it(chain, tm
     assert (work / "result.txt").read_text() == "14\n"
     executed = nbformat.read(work / "model.executed.ipynb", as_version=4)
     assert executed.cells[-1].outputs[0]["data"]["text/plain"].startswith("(14, ")  # the executed notebook, saved here
+    assert [(o["name"], o["text"]) for o in executed.cells[-2].outputs] == [("stdout", "scale 1\n"), ("stderr", "x\n")]
     steps = json.loads(chain.cli("chain", chain.result, "--json").stdout)
     assert [(s["name"], s["step_type"]) for s in steps] == [("prepare", "notebook"), ("model", "notebook")]
     assert steps[0]["parameters"]["n"] == 4 and steps[0]["input_paths"] == ["prepare.ipynb"]
@@ -115,13 +118,27 @@ def test_a_two_notebook_chain_records_and_rerun_artifact_reproduces_it(chain, tm
     assert (work / "report.txt").read_text() == "total: 14\n"
 
     proc = chain.cli("rerun-artifact", chain.report, "--out", tmp_path / "m")  # notebook, notebook, then a shell step
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, proc.stderr + proc.stdout
     m = manifest(tmp_path / "m")
     assert m["status"] == "reproduced"
     # every output byte for byte, the executed notebooks included (their timings and ids are not kept)
     assert [(o["name"], o["outcome"]) for s in m["steps"] for o in s["outputs"]] == [
         ("prepared.csv", "reproduced"), ("prepare.executed.ipynb", "reproduced"),
         ("result.txt", "reproduced"), ("model.executed.ipynb", "reproduced"), ("report.txt", "reproduced"),
+    ]
+
+
+def test_the_widget_plans_a_notebook_step_showing_its_parameters(chain):
+    from scidex_replay.registry import Registry
+    from scidex_replay.replay import plan_replay
+    from scidex_replay.replay.options import ReplayOptions
+    from scidex_replay.surfaces.widget import plan_rows
+
+    with Registry.open(chain.env["SCIDEX_REPLAY_DB"], home=chain.env["SCIDEX_REPLAY_HOME"]) as reg:
+        rows = plan_rows(plan_replay(reg, chain.result, ReplayOptions()))
+    assert [(r["step"], r["type"], r["method"]) for r in rows] == [
+        ("prepare", "notebook", "papermill prepare.ipynb -p n 4 -p out_name prepared.csv"),
+        ("model", "notebook", "papermill model.ipynb -p scale 1"),
     ]
 
 

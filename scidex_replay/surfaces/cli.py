@@ -328,10 +328,9 @@ def _command(step: Any, artifacts: dict[str, Any]) -> str:
 def _bare_command(step: Any, artifacts: dict[str, Any]) -> str:
     argv = step.parameters.get("argv")
     if step.step_type == "notebook":  # papermill NB -p NAME VALUE...: the parameters it injects
-        from scidex_replay.handlers.notebook import notebook_parameters
+        from scidex_replay.surfaces.labels import step_method
 
-        given = notebook_parameters(step.parameters).items()
-        return shlex.join([*step.method.split(" ", 1), *(w for k, v in given for w in ("-p", k, _typed(v)))])
+        return step_method(step.step_type, step.method, step.parameters)
     if step.step_type != "shell":
         return step.method
     if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
@@ -714,17 +713,6 @@ def _changes(reg: Any, steps: list[Any], set_params: Any, input_overrides: Any) 
             "text": f"{step.label if step else ref}:{index}: {old_words} → {new_words}",
         })
     return changes
-
-
-def _typed(value: Any) -> str:
-    """``value`` as typed after ``-p NAME`` or ``--set STEP.NAME=``: a string as it is unless it
-    would read as JSON, anything else as JSON."""
-    if isinstance(value, str):
-        try:
-            json.loads(value)
-        except ValueError:
-            return value
-    return _json_value(value)
 
 
 def _json_value(value: Any) -> str:

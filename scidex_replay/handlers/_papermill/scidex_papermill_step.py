@@ -10,6 +10,9 @@ What a run writes that changes from run to run is taken out of the executed note
 is saved (``stabilize``): papermill's start and end times and durations, nbclient's
 ``execution`` timestamps, and the random id nbformat gives a cell that has none (the injected
 parameters cell is ``injected-parameters``; a cell of a notebook without ids is ``cell-N``).
+How a cell's printing is cut into stream messages depends on timing (the kernel flushes its
+output from a thread): nbclient's ``coalesce_streams`` merges them, one stdout and one stderr
+output per cell, stdout first.
 
 A failure is printed as one line ``SCIDEX-PAPERMILL-FAILURE {json}`` on stderr (exit 3):
 ``{"kind": "cell", "cell": N, "line": L, "code": TEXT, "error": "Name: message"}`` (N counts
@@ -84,7 +87,7 @@ def main(argv):
     try:
         papermill.execute_notebook(
             notebook, executed, parameters=json.loads(parameters), kernel_name=kernel, progress_bar=False,
-            log_output=False, cwd=cwd or None,
+            log_output=False, cwd=cwd or None, coalesce_streams=True,
         )
     except PapermillExecutionError as exc:
         nb = nbformat.read(executed, as_version=4)
