@@ -250,3 +250,21 @@ def test_the_run_notebook_magic_records_a_step_with_the_same_options(work, home,
             ip.run_line_magic("run_notebook", "plain.ipynb -p n 3")
     finally:
         ip.run_line_magic("unload_ext", "scidex_replay")
+
+
+def test_a_kernel_whose_interpreter_lacks_papermill_fails_saying_so(cli, work, tmp_path, monkeypatch):
+    import venv
+
+    bare = tmp_path / "bare"
+    venv.create(bare, with_pip=False)  # a Python with nothing installed, as a kernel of another project may be
+    spec = tmp_path / "jupyter" / "kernels" / "bare"
+    spec.mkdir(parents=True)
+    argv = [str(bare / "bin" / "python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "bare", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    proc = cli("run-notebook", "model.ipynb", "--kernel", "bare", "-o", "result.txt", cwd=work)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        f"scidex-replay: error: nbformat is not installed in the kernel's environment ({bare / 'bin' / 'python'}): "
+        "pip install papermill there"
+    ]

@@ -91,9 +91,13 @@ def kernel_python(kernel: str) -> str:
     return first if os.path.isabs(first) else sys.executable
 
 
-def failure(stderr: bytes, notebook: str, workdir: Path) -> str:
+def failure(stderr: bytes, notebook: str, workdir: Path, python: str = "") -> str:
     """The one-line reason of a failed papermill run, from the driver's marker line if it wrote one."""
-    for line in reversed(stderr.decode(errors="replace").splitlines()):
+    text = stderr.decode(errors="replace")
+    for module in ("papermill", "nbformat"):
+        if f"No module named '{module}'" in text and MARKER not in text:
+            return f"{module} is not installed in the kernel's environment ({python}): pip install papermill there"
+    for line in reversed(text.splitlines()):
         if line.startswith(MARKER):
             try:
                 doc = json.loads(line[len(MARKER):])
@@ -154,7 +158,7 @@ class NotebookHandler:
         env.setdefault("JUPYTER_PLATFORM_DIRS", "1")  # jupyter_core's own default soon; silences its warning
         proc = run_process(cmd, workdir, env, self.timeout_s)
         if proc.returncode != 0:
-            raise StepFailed(failure(proc.stderr, notebook, workdir))
+            raise StepFailed(failure(proc.stderr, notebook, workdir, python))
         for path, out in zip(outputs, step.outputs or [None]):
             if not path.is_file():
                 raise OutputMissing(f"the notebook ran but did not write {out.path if out else output.name}")
