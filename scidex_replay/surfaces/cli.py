@@ -330,7 +330,7 @@ def _bare_command(step: Any, artifacts: dict[str, Any]) -> str:
     if step.step_type == "notebook":  # papermill NB -p NAME VALUE...: the parameters it injects
         from scidex_replay.surfaces.labels import step_method
 
-        return step_method(step.step_type, step.method, step.parameters)
+        return step_method(step)
     if step.step_type != "shell":
         return step.method
     if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):

@@ -133,12 +133,12 @@ FACTOR_STYLES: Mapping[str, str] = {
 }
 
 
-def step_method(step_type: str, method: str, parameters: Mapping[str, Any]) -> str:
-    """What a step runs, as the surfaces show it: a ``notebook`` step's ``papermill NB`` followed by
-    its parameters as typed (``-p n 4 -p name cells.csv``; strings plain unless they would read as
-    JSON); any other step's ``method``."""
-    if step_type != "notebook":
-        return method
+def step_method(step: Any) -> str:
+    """What ``step`` (a ``Step``) runs, as the surfaces show it: a ``notebook`` step's ``papermill NB``
+    followed by its parameters as typed (``-p n 4 -p name cells.csv``; strings plain unless they
+    would read as JSON); any other step's ``method``."""
+    if step.step_type != "notebook":
+        return step.method
     import json
     import shlex
 
@@ -152,5 +152,5 @@ def step_method(step_type: str, method: str, parameters: Mapping[str, Any]) -> s
                 return value
         return json.dumps(value, ensure_ascii=False)
 
-    words = [w for k, v in notebook_parameters(parameters).items() for w in ("-p", k, typed(v))]
-    return shlex.join([*method.split(" ", 1), *words])
+    words = [w for k, v in notebook_parameters(step.parameters).items() for w in ("-p", k, typed(v))]
+    return shlex.join([*step.method.split(" ", 1), *words])

@@ -61,7 +61,7 @@ def plan_rows(the_plan: Any) -> list[dict[str, Any]]:
     return [
         {
             "step_id": p.step.step_id, "step": p.step.label, "type": p.step.step_type,
-            "method": step_method(p.step.step_type, p.step.method, p.step.parameters),
+            "method": step_method(p.step),
             "input hash": p.step.input_hash, "live output hash": p.step.output_hash, "replayed hash": None,
             "outputs": outputs_text([{"name": o.path, "artifact_id": o.artifact_id} for o in p.step.all_outputs]),
             "outcome": PLAN_OUTCOMES.get(p.action, p.action), "reason": p.reason, "reused-from": None,
