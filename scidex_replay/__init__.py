@@ -14,6 +14,7 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     {
         "errors": ["ReplayError"],
+        "notebook": ["run_notebook"],
         "recording": ["record_call", "record_step", "recorded"],
         "registry": ["Artifact", "Registry", "Step"],
         "replay": ["rerun_artifact"],

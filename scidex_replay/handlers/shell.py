@@ -21,7 +21,7 @@ from pathlib import Path
 from scidex_replay.env.deterministic import declared_env, declared_of, deterministic_env
 from scidex_replay.errors import BadInput, OutputMissing, StepFailed
 from scidex_replay.handlers.process import limits as step_limits
-from scidex_replay.handlers.process import memory_failure, run_step_process
+from scidex_replay.handlers.process import Limits, memory_failure, run_step_process
 from scidex_replay.handlers.spec import ReplayedArtifact, relative_path, workdir_of
 from scidex_replay.registry.records import Step
 
@@ -77,6 +77,26 @@ def _map_python(cmd: list[str]) -> list[str]:
     return cmd
 
 
+def run_process(
+    cmd: Sequence[str], workdir: Path, env: dict[str, str], limits: Limits, stdout_to: Path | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``cmd`` (no shell) in ``workdir`` with exactly ``env``, stdin closed, stderr captured,
+    stdout to the file ``stdout_to`` or discarded, under ``limits`` in a session of its own
+    (``handlers.process.run_step_process``). Raises ``StepFailed`` when it cannot be started
+    or runs past ``limits.timeout_s`` seconds; the caller judges its exit status."""
+    try:
+        with open(stdout_to, "wb") if stdout_to else nullcontext(subprocess.DEVNULL) as sink:
+            return run_step_process(
+                list(cmd), cwd=workdir, env=env, limits=limits, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.PIPE,
+            )
+    except FileNotFoundError as exc:
+        raise StepFailed(f"command not found: {cmd[0]}") from exc
+    except PermissionError as exc:
+        raise StepFailed(f"command not executable: {cmd[0]}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise StepFailed(f"timed out after {limits.timeout_s:g} s") from exc
+
+
 class ShellHandler:
     step_type = "shell"
     version = "1"
@@ -101,17 +121,8 @@ class ShellHandler:
         env = deterministic_env(int(step.started_at.timestamp()), base)
         stdout_to = step.parameters.get("stdout")
         limits = step_limits(self.timeout_s, self.memory_limit_mb)
-        try:
-            with open(workdir / relative_path(stdout_to, "--stdout"), "wb") if stdout_to else nullcontext(subprocess.DEVNULL) as sink:
-                proc = run_step_process(
-                    cmd, cwd=workdir, env=env, limits=limits, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.PIPE,
-                )
-        except FileNotFoundError as exc:
-            raise StepFailed(f"command not found: {cmd[0]}") from exc
-        except PermissionError as exc:
-            raise StepFailed(f"command not executable: {cmd[0]}") from exc
-        except subprocess.TimeoutExpired as exc:
-            raise StepFailed(f"timed out after {limits.timeout_s:g} s") from exc
+        sink = workdir / relative_path(stdout_to, "--stdout") if stdout_to else None
+        proc = run_process(cmd, workdir, env, limits, sink)
         if proc.returncode != 0:
             what = f"exit {proc.returncode}" if proc.returncode > 0 else f"killed by signal {-proc.returncode}"
             note = limits.note() if memory_failure(limits, proc.returncode, proc.stderr) else ""

@@ -451,9 +451,11 @@ class StepRunner:
         return runner, step.env_hash, f"{pin.note}: {changed}"
 
     def _command_environment(self, step: Step) -> tuple[str, Any] | None:
-        """(the program a shell step runs, its environment as it is now); None for another step
-        type or a program that cannot be found or probed."""
+        """(the program a shell step runs, or a handler's ``command_argv(step)`` names, its environment
+        as it is now); None for another step type or a program that cannot be found or probed."""
         argv = step.parameters.get("argv") if step.step_type == "shell" else None
+        if step.step_type in self.handlers and hasattr(self.handlers.get(step.step_type), "command_argv"):
+            argv = self.handlers.get(step.step_type).command_argv(step)  # a notebook step: its kernel's interpreter
         if not argv or not isinstance(argv, list) or "{" in str(argv[0]):
             return None
         from scidex_replay.env.command import command_environment, resolve_program

@@ -176,6 +176,57 @@ def run(
             _check(reg, recorded.artifacts[0].id, _step_label(recorded.step.name, recorded.step.step_id))
 
 
+@cli.command("run-notebook")
+@click.argument("notebook", metavar="NB.ipynb")
+@click.option("-p", "--parameter", "parameters", multiple=True, nargs=2, metavar="NAME VALUE",
+              help="A papermill parameter, injected after the cell tagged 'parameters' (VALUE read as JSON if it parses). Repeatable.")
+@click.option("-i", "--input", "inputs", multiple=True, metavar="FILE|ID|ID:PATH",
+              help="An input, staged where the notebook finds it: a file at the path given, an artifact id under its name, or at PATH.")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="PATH",
+              help="A file the notebook writes (repeatable); each becomes an artifact and is saved here.")
+@click.option("--executed", metavar="PATH", help="Where the executed notebook is saved (default: NB.executed.ipynb beside NB); recorded as the last output.")
+@click.option("--kernel", metavar="NAME", help="The Jupyter kernel (default: the notebook's kernelspec, else python3).")
+@click.option("--step", "step_name", metavar="NAME", help="Name the step (default: the notebook's stem); usable in --set NAME.PARAM=VALUE.")
+@click.option("--env", "env", multiple=True, metavar="NAME[=VALUE]",
+              help="A variable the notebook may see (recorded; NAME alone takes its value here). It sees no other of yours.")
+@click.option("--kind", help="Kind of the output artifacts.")
+@db_option
+def run_notebook(
+    notebook: str, parameters: tuple[tuple[str, str], ...], inputs: tuple[str, ...], outputs: tuple[str, ...],
+    executed: str | None, kernel: str | None, step_name: str | None, env: tuple[str, ...], kind: str | None, db: str | None,
+) -> None:
+    """Run NB.ipynb with papermill in deterministic mode and record it as a `notebook` step;
+    print each output's id, then the executed notebook's.
+
+    The notebook is an input (an edit after recording is source drift; rerun-artifact --live runs
+    the edited one); -p values are its parameters (change one with --fork --set STEP.NAME=VALUE);
+    inputs and outputs are staged as `run` stages them, and the kernel runs in the notebook's
+    folder. Nothing is recorded unless every cell runs and every output is written.
+    """
+    from scidex_replay.command import declared_variables
+    from scidex_replay.notebook import check_notebook, record_notebook, save_atomically
+
+    values: dict[str, Any] = {}
+    for name, raw in parameters:
+        try:
+            values[name] = json.loads(raw)
+        except ValueError:
+            values[name] = raw
+    check_notebook(notebook, values, outputs, executed, Path.cwd())  # before the registry opens
+    declared_variables(env)
+    reg = _registry(db)
+    recorded = record_notebook(
+        reg, notebook, values, inputs=inputs, outputs=outputs, executed=executed, kernel=kernel, step_name=step_name,
+        env=env, kind=kind,
+    )
+    for art, dest in zip(recorded.artifacts, recorded.saved):
+        save_atomically(reg, art.content_hash, dest)
+        _note(f"{art.id}  {dest}  {art.size} bytes  sha256:{art.content_hash[:12]}")
+    _note(f"step {recorded.step.name} ({recorded.step.step_id})")
+    for art in recorded.artifacts:
+        click.echo(art.id)
+
+
 def _check(reg: Any, artifact_id: str, label: str) -> None:
     """``run --check``: explain the new step at once; a warning on stderr when it would not
     reproduce, a note when it reproduces only because deterministic mode fixes what it depends on."""
@@ -284,6 +335,10 @@ def _command(step: Any, artifacts: dict[str, Any]) -> str:
 
 def _bare_command(step: Any, artifacts: dict[str, Any]) -> str:
     argv = step.parameters.get("argv")
+    if step.step_type == "notebook":  # papermill NB -p NAME VALUE...: the parameters it injects
+        from scidex_replay.surfaces.labels import step_method
+
+        return step_method(step)
     if step.step_type != "shell":
         return step.method
     if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):

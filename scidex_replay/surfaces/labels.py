@@ -131,3 +131,26 @@ FACTOR_STYLES: Mapping[str, str] = {
     "no-effect": "background-color: #f1f3f5; color: #6c757d",
     "not-tested": "background-color: #e2e3e5; color: #495057; font-style: italic",
 }
+
+
+def step_method(step: Any) -> str:
+    """What ``step`` (a ``Step``) runs, as the surfaces show it: a ``notebook`` step's ``papermill NB``
+    followed by its parameters as typed (``-p n 4 -p name cells.csv``; strings plain unless they
+    would read as JSON); any other step's ``method``."""
+    if step.step_type != "notebook":
+        return step.method
+    import json
+    import shlex
+
+    from scidex_replay.handlers.notebook import notebook_parameters
+
+    def typed(value: Any) -> str:
+        if isinstance(value, str):
+            try:
+                json.loads(value)
+            except ValueError:
+                return value
+        return json.dumps(value, ensure_ascii=False)
+
+    words = [w for k, v in notebook_parameters(step.parameters).items() for w in ("-p", k, typed(v))]
+    return shlex.join([*step.method.split(" ", 1), *words])

@@ -1,4 +1,4 @@
-"""IPython magics: ``%rerun_artifact``, ``%artifact_chain`` and ``%%scidex_step``.
+"""IPython magics: ``%rerun_artifact``, ``%artifact_chain``, ``%run_notebook`` and ``%%scidex_step``.
 
 Loaded by ``%load_ext scidex_replay``; nothing is registered at import time.
 The magics parse their flags, call the replay engine (or the recording API) and
@@ -163,6 +163,57 @@ class ReplayMagics(Magics):
         if args.as_var:
             self.shell.user_ns[args.as_var] = artifact
 
+    @magic_arguments()
+    @argument("notebook", metavar="NB.ipynb", help="The notebook to run (a path from the kernel's folder).")
+    @argument("-p", "--parameter", dest="parameters", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+              help="A papermill parameter, injected after the cell tagged 'parameters' (VALUE read as JSON if it parses). Repeatable.")
+    @argument("-i", "--input", dest="inputs", action="append", default=[], metavar="FILE|ID|ID:PATH",
+              help="An input, staged where the notebook finds it (as scidex-replay run -i). Repeatable.")
+    @argument("-o", "--output", dest="outputs", action="append", default=[], metavar="PATH",
+              help="A file the notebook writes; each becomes an artifact and is saved here. Repeatable.")
+    @argument("--executed", metavar="PATH", help="Where the executed notebook is saved (default: NB.executed.ipynb).")
+    @argument("--kernel", metavar="NAME", help="The Jupyter kernel (default: the notebook's kernelspec, else python3).")
+    @argument("--step", dest="step_name", metavar="NAME", help="Name the step (default: the notebook's stem).")
+    @argument("--env", dest="env", action="append", default=[], metavar="NAME[=VALUE]",
+              help="A variable the notebook may see (a bare NAME: its value here); it sees no other. Repeatable.")
+    @argument("--as", dest="as_var", metavar="VAR", help="Bind the result (.step, .artifacts) to VAR in the notebook.")
+    @argument("--db", metavar="URL", help="Registry database URL (default: $SCIDEX_REPLAY_DB).")
+    @line_magic
+    def run_notebook(self, line: str) -> Any:
+        """Run a notebook with papermill in deterministic mode and record it as a `notebook` step,
+        as ``scidex-replay run-notebook`` does (same options).
+
+        It runs in a fresh kernel, not this one: only the -p values and the -i inputs reach it.
+        Each output and the executed notebook are saved in this kernel's folder; prints their ids
+        and returns the record (``.step``, ``.artifacts``: the -o outputs, then the executed
+        notebook). Replay it with ``%rerun_artifact ID``; sweep a parameter with
+        ``%rerun_artifact ID --fork --set STEP.NAME=VALUE``.
+        """
+        import json
+
+        from scidex_replay.notebook import run_notebook
+
+        args = parse_argstring(self.run_notebook, line)
+        if args.as_var is not None and not args.as_var.isidentifier():
+            raise UsageError(f"--as {args.as_var}: not a Python identifier")
+        values: dict[str, Any] = {}
+        for name, raw in args.parameters:
+            try:
+                values[name] = json.loads(raw)
+            except ValueError:
+                values[name] = raw
+        with usage_errors():
+            with _open_registry(args.db) as registry:
+                recorded = run_notebook(
+                    args.notebook, values, inputs=args.inputs, outputs=args.outputs, executed=args.executed,
+                    kernel=args.kernel, step=args.step_name, env=args.env, registry=registry,
+                )
+        step = recorded.step
+        print(f"recorded step {step.name} ({step.step_id}, notebook): " + ", ".join(f"{a.id} ({a.name})" for a in recorded.artifacts))
+        if args.as_var:
+            self.shell.user_ns[args.as_var] = recorded
+        return recorded
+
     @staticmethod
     def _check(registry: Any, artifact_id: str, label: str) -> None:
         """``--check``: explain the new step; a warning in the cell (stderr) when it would not reproduce."""
@@ -195,6 +246,6 @@ def load_ipython_extension(ipython: Any) -> None:
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext scidex_replay``: drop the magics again."""
     magics = ipython.magics_manager.magics
-    for kind, names in (("line", ("rerun_artifact", "artifact_chain")), ("cell", ("scidex_step",))):
+    for kind, names in (("line", ("rerun_artifact", "artifact_chain", "run_notebook")), ("cell", ("scidex_step",))):
         for name in names:
             magics[kind].pop(name, None)

@@ -30,7 +30,7 @@ from scidex_replay.outcomes import Status
 from scidex_replay.replay import plan_replay, rerun_artifact
 from scidex_replay.replay.options import EXECUTOR_NAMES, ReplayOptions
 from scidex_replay.surfaces.args import FLAGS
-from scidex_replay.surfaces.labels import OUTCOME_COLORS, Verdict, run_verdict  # noqa: F401 - OUTCOME_COLORS re-exported
+from scidex_replay.surfaces.labels import OUTCOME_COLORS, Verdict, run_verdict, step_method  # noqa: F401 - OUTCOME_COLORS re-exported
 from scidex_replay.surfaces.manifest_view import (  # noqa: F401 - ManifestView, manifest_bundle re-exported
     COLUMNS,
     IMAGE_WIDTH_PX,
@@ -60,7 +60,8 @@ def plan_rows(the_plan: Any) -> list[dict[str, Any]]:
     """One row per planned step, before anything ran (several outputs listed by name, not yet marked)."""
     return [
         {
-            "step_id": p.step.step_id, "step": p.step.label, "type": p.step.step_type, "method": p.step.method,
+            "step_id": p.step.step_id, "step": p.step.label, "type": p.step.step_type,
+            "method": step_method(p.step),
             "input hash": p.step.input_hash, "live output hash": p.step.output_hash, "replayed hash": None,
             "outputs": outputs_text([{"name": o.path, "artifact_id": o.artifact_id} for o in p.step.all_outputs]),
             "outcome": PLAN_OUTCOMES.get(p.action, p.action), "reason": p.reason, "reused-from": None,
