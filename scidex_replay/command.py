@@ -47,6 +47,7 @@ class RecordedCommand:
     artifacts: list[Artifact]  # the outputs in ``-o`` order, then the ``--stdout`` one
     saved: list[Path]  # where each output was saved in the caller's folder, in the same order
     named: list[str]  # files the command names that no -i declared, recorded as inputs (paths relative to cwd)
+    linked: list[tuple[str, Artifact]] = ()  # input files known as an earlier step's output: (path, that artifact)
 
 
 def record_command(
@@ -96,6 +97,7 @@ def record_command(
     named = named_files(argv, [*staged, *written], cwd)
     sources += [str(cwd / path) for path in named]
     staged += named
+    linked = _link_outputs(registry, sources)
     name = _step_name(registry, argv, step_name, [s for s in sources if registry.has_artifact(s)])
     parameters: dict[str, object] = {"argv": argv, "env": declared_variables(env)}
     if stdout:
@@ -111,7 +113,26 @@ def record_command(
         ShellHandler(step_limits.timeout_s, step_limits.memory_limit_mb)(rec.provisional_step(), rec.inputs, rec.output)
     assert rec.step is not None
     saved = [cwd / path for path in outputs] + ([cwd / stdout] if stdout else [])
-    return RecordedCommand(rec.step, rec.artifacts, saved, named)
+    return RecordedCommand(rec.step, rec.artifacts, saved, named, [(os.path.relpath(path, cwd), art) for path, art in linked])
+
+
+def _link_outputs(registry: Registry, sources: list[str]) -> list[tuple[str, Artifact]]:
+    """Replace in ``sources`` each file whose name and bytes are those of an output a recorded step
+    produced (a file an earlier ``run`` saved in this folder) by that artifact's id, so that the
+    chain goes on through that step, as DVC links a stage's dependency to the stage that outputs
+    it; returns (file, artifact) for each one linked. A file edited since is not linked: its bytes
+    differ, and it is a source of its own."""
+    from scidex_replay.store import hash_file
+
+    linked = []
+    for i, source in enumerate(sources):
+        if registry.has_artifact(source):
+            continue
+        produced = registry.produced(hash_file(source), Path(source).name)
+        if produced is not None:
+            sources[i] = produced.id
+            linked.append((source, produced))
+    return linked
 
 
 def named_files(argv: Sequence[str], taken: Sequence[str], cwd: Path) -> list[str]:

@@ -544,6 +544,19 @@ class Registry:
         with self.engine.connect() as conn:
             return {artifact_id: step_id for artifact_id, step_id in conn.execute(query)}
 
+    def produced(self, content_hash: str, name: str) -> Artifact | None:
+        """The newest artifact named ``name`` with these bytes that a recorded step produced
+        (None: no step did): how a file an earlier ``run`` saved is known again as its output."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(ArtifactRow)
+                .join(StepOutputRow, StepOutputRow.artifact_id == ArtifactRow.id)
+                .where(ArtifactRow.content_hash == content_hash, ArtifactRow.name == name)
+                .order_by(ArtifactRow.created_at.desc(), ArtifactRow.id.desc())
+                .limit(1)
+            ).all()
+            return _artifact(rows[0]) if rows else None
+
     def artifacts(self, ids: Iterable[str]) -> dict[str, Artifact]:
         ids = list(dict.fromkeys(ids))
         with self.session() as s:

@@ -163,6 +163,8 @@ def run(
     )
     for path in recorded.named:
         _note(f"{PROG}: recorded {path} as an input (named in the command, not declared with -i)")
+    for path, artifact in recorded.linked:
+        _note(f"{PROG}: {path} is the output {artifact.id} of a recorded step (same name and bytes): the chain goes on through it")
     for art, dest in zip(recorded.artifacts, recorded.saved):
         _save_atomically(reg, art.content_hash, dest)
         _note(f"{art.id}  {dest}  {art.size} bytes  sha256:{art.content_hash[:12]}")

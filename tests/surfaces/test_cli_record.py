@@ -352,3 +352,26 @@ def test_main_maps_errors_to_exit_codes_in_process(world: World, capsys: pytest.
     assert main(["chain", "a_00000000"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "unknown artifact id" in err
+
+
+def test_a_file_an_earlier_run_saved_links_the_next_step_to_it(cli, tmp_path):
+    """`run -i clean.csv` after `run -o clean.csv`: clean.csv is that step's output, not a new
+    source, so the chain of the last output holds both steps and a replay runs both. An edited
+    file is a source of its own."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "raw.csv").write_text("x\n3\n1\n")
+    first = cli("run", "-i", "raw.csv", "-o", "clean.csv", "--", "sort", "-o", "clean.csv", "raw.csv", cwd=work)
+    assert first.returncode == 0, first.stderr
+    second = cli("run", "-i", "clean.csv", "-o", "top.txt", "--", "sh", "-c", "head -n 1 clean.csv > top.txt", cwd=work)
+    assert second.returncode == 0, second.stderr
+    assert f"clean.csv is the output {first.stdout.strip()} of a recorded step" in second.stderr
+    chain = cli("chain", second.stdout.strip(), "--json")
+    assert [s["name"] for s in json.loads(chain.stdout)] == ["sort", "sh"]
+    replayed = cli("rerun-artifact", second.stdout.strip(), "--json")
+    assert [s["outcome"] for s in json.loads(replayed.stdout)["steps"]] == ["reproduced", "reproduced"]
+
+    (work / "clean.csv").write_text("1\n3\nx\n# checked by hand\n")
+    edited = cli("run", "-i", "clean.csv", "-o", "top2.txt", "--", "sh", "-c", "head -n 1 clean.csv > top2.txt", cwd=work)
+    assert edited.returncode == 0 and "is the output" not in edited.stderr
+    assert len(json.loads(cli("chain", edited.stdout.strip(), "--json").stdout)) == 1
