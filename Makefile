@@ -81,8 +81,12 @@ faketime:
 browser-test: labext chromium
 	$(BIN)/python -m pytest tests/browser
 
+# Two workers (pytest-xdist), each running whole test files so that module-scoped fixtures
+# (a recorded chain, a JupyterLab server, a Dask cluster) are built once; files go out in
+# collection order (tests/conftest.py starts the slowest one first). PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
 pytest: venv postgres faketime labext chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The example notebooks, executed and compared with their saved outputs (nbval); the sanitize
 # file masks only what is random per run (ids, temp paths, timestamps). After editing a notebook,

@@ -113,6 +113,14 @@ class PostgresDatabases:
 
 Databases = SqliteDatabases | PostgresDatabases
 
+#: test files that take minutes for one test: collected first, so that under `make pytest`'s two
+#: workers (whole files, handed out in collection order) they run beside the rest, not after it
+SLOW_FIRST = ("test_make_demo_fresh_clone.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in SLOW_FIRST)  # stable: the rest keeps its order
+
 
 @pytest.fixture(scope="module")
 def db_backend(request: pytest.FixtureRequest) -> str:

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 PY = sys.executable
+CONSOLE_SCRIPT = Path(sys.executable).parent / "scidex-replay"
 
 #: A script as people write it: fixed names, a subfolder, two files written, a result printed;
 #: its one parameter is on the command line.
@@ -37,9 +40,8 @@ class Recorded:
     up: str  # the second step's output, recorded with placeholders
 
 
-@pytest.fixture
-def recorded(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Recorded:
-    monkeypatch.setenv("COLUMNS", "400")  # a table row on one line, so that it can be searched
+def record(cli, tmp_path: Path) -> Recorded:
+    """fit (two files and its stdout) then up, recorded through ``cli`` in ``tmp_path/work``."""
     work = tmp_path / "work"
     (work / "data").mkdir(parents=True)
     (work / "data" / "x.csv").write_text("x,y\n1,2\n3,5\n")
@@ -55,6 +57,12 @@ def recorded(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Recorded:
     proc = cli("run", "-i", "up.py", "-i", a, "-o", "up.txt", "--step", "up", "--", PY, "{in0}", "{in1}", "{out}", cwd=work)
     assert proc.returncode == 0, proc.stderr
     return Recorded(work, a, b, out, proc.stdout.strip())
+
+
+@pytest.fixture
+def recorded(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Recorded:
+    monkeypatch.setenv("COLUMNS", "400")  # a table row on one line, so that it can be searched
+    return record(cli, tmp_path)
 
 
 def step_ids(cli, artifact_id: str) -> dict[str, str]:
@@ -203,12 +211,37 @@ BAD_CATS = {  # the arguments, and what the one line says
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_CATS))
-def test_cat_of_an_unknown_run_step_or_output_is_a_one_line_error(cli, recorded: Recorded, case: str):
-    run = replay(cli, recorded.up)
-    args, says = BAD_CATS[case]
+@pytest.fixture(scope="module")
+def bad_cats(databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, subprocess.CompletedProcess]]:
+    """Every bad ``cat`` of BAD_CATS, each through the console script, on one chain recorded and
+    replayed through it (per backend): ``cat`` only reads, so they share the registry and run at once."""
+    root = tmp_path_factory.mktemp("bad-cats")
+    url = databases.new(root / "home")
+    env = {**os.environ, "SCIDEX_REPLAY_HOME": str(root / "home"), "SCIDEX_REPLAY_DB": url, "COLUMNS": "400"}
 
-    proc = cli("cat", *args(run))
+    def cli(*args: str, cwd: Path = root) -> subprocess.CompletedProcess:
+        return subprocess.run([str(CONSOLE_SCRIPT), *args], capture_output=True, text=True, env=env, cwd=cwd,
+                              stdin=subprocess.DEVNULL, timeout=60)
+
+    run = replay(cli, record(cli, root).up)
+    procs = {
+        case: subprocess.Popen([str(CONSOLE_SCRIPT), "cat", *args(run)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env, cwd=root, stdin=subprocess.DEVNULL)
+        for case, (args, _) in BAD_CATS.items()
+    }
+    done = {}
+    for case, proc in procs.items():
+        out, err = proc.communicate(timeout=60)
+        done[case] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    yield done
+    databases.drop(url)
+
+
+@pytest.mark.parametrize("case", list(BAD_CATS))
+def test_cat_of_an_unknown_run_step_or_output_is_a_one_line_error(bad_cats, case: str):
+    says = BAD_CATS[case][1]
+
+    proc = bad_cats[case]
 
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert proc.stdout == "" and "Traceback" not in proc.stderr
