@@ -202,6 +202,19 @@ def test_a_cell_that_raises_fails_the_step_naming_the_cell_and_its_line(cli, wor
     assert "notebook" not in cli("step-types").stdout  # nothing was recorded
 
 
+def test_a_notebook_written_by_a_program_without_kernel_metadata_takes_the_kernel_s_language(cli, work):
+    """nbformat.v4.new_notebook() says no kernelspec and no language; papermill alone refuses it."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("n = 3")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("open('n.txt', 'w').write(str(n * n))")]
+    nbformat.write(nb, work / "bare.ipynb")
+    (artifact, _) = ok(cli("run-notebook", "bare.ipynb", "-p", "n", "5", "-o", "n.txt", cwd=work))
+    assert (work / "n.txt").read_text() == "25"
+    replayed = cli("rerun-artifact", artifact, "--json")
+    assert json.loads(replayed.stdout)["status"] == "reproduced", replayed.stderr
+
+
 @pytest.mark.parametrize(
     ("files", "args", "message"),
     [

@@ -76,6 +76,20 @@ def stabilize(nb, source_ids):
     return nb
 
 
+def missing_language(nb, kernel):
+    """The language of ``kernel``'s spec when the notebook says none (a notebook written by a
+    program, with no ``kernelspec``/``language_info``): papermill needs one to inject parameters."""
+    meta = nb.get("metadata", {})
+    if (meta.get("kernelspec") or {}).get("language") or (meta.get("language_info") or {}).get("name"):
+        return None
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    try:
+        return KernelSpecManager().get_kernel_spec(kernel).language
+    except Exception:  # noqa: BLE001 - an unknown kernel is reported by the execution itself
+        return None
+
+
 def main(argv):
     notebook, executed, parameters, kernel, cwd = argv
     import nbformat
@@ -87,7 +101,7 @@ def main(argv):
     try:
         papermill.execute_notebook(
             notebook, executed, parameters=json.loads(parameters), kernel_name=kernel, progress_bar=False,
-            log_output=False, cwd=cwd or None, coalesce_streams=True,
+            log_output=False, cwd=cwd or None, coalesce_streams=True, language=missing_language(source, kernel),
         )
     except PapermillExecutionError as exc:
         nb = nbformat.read(executed, as_version=4)
