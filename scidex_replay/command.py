@@ -128,7 +128,11 @@ def _link_outputs(registry: Registry, sources: list[str]) -> list[tuple[str, Art
     for i, source in enumerate(sources):
         if registry.has_artifact(source):
             continue
-        produced = registry.produced(hash_file(source), Path(source).name)
+        try:
+            digest = hash_file(source)
+        except OSError:  # an unreadable input: staging it says so in one line
+            continue
+        produced = registry.produced(digest, Path(source).name)
         if produced is not None:
             sources[i] = produced.id
             linked.append((source, produced))
