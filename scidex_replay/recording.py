@@ -233,8 +233,9 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
                 return
             except RegistryUnavailable as exc:
                 refused = exc
-        kept = pending.keep(self.registry, self._pending())
-        outputs = ", ".join(f"{Path(p).name} {hash_file(p)[:12]}" for p in self.outputs)
+        record = self._pending()
+        kept = pending.keep(self.registry, record)
+        outputs = ", ".join(f"{o['path'] or o['name']} {o['blob'][:12]}" for o in record["outputs"])
         raise StepNotRecorded(
             f"the step ran, but {one_line(refused)}; its outputs ({outputs}) are kept in the store and the step in {kept}: "
             "`scidex-replay recover` records it once the registry takes writes"

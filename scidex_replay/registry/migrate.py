@@ -17,7 +17,8 @@ from scidex_replay.errors import Notice, RegistryUnavailable
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest revision under migrations/versions (a test keeps them in step).
 HEAD = "0006"
-_OURS = {"artifacts", "processing_steps", "step_inputs", "environments", "replay_runs", "replay_results"}
+#: Every table a registry has had at any revision (a database with others is not a registry).
+_OURS = {"artifacts", "processing_steps", "step_inputs", "step_outputs", "environments", "replay_runs", "replay_results"}
 
 
 def alembic_config(engine: Engine):
@@ -153,8 +154,9 @@ def upgrade_schema(engine: Engine) -> SchemaChange | None:
         revision = current_revision(engine)
         if revision == HEAD:  # the usual case: no lock, one query
             return None
-        _refuse_foreign(engine, url, revision)
-        with migration_lock(engine):
+        if revision is not None:  # a newer registry is refused without waiting for the lock
+            _refuse_foreign(engine, url, revision)
+        with migration_lock(engine):  # the tables of one being created are looked at only under it
             return _upgrade(engine, url)
     except sa_exc.SQLAlchemyError as exc:
         reason = str(exc.orig if getattr(exc, "orig", None) is not None else exc).splitlines()[0]
