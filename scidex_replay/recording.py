@@ -123,6 +123,7 @@ class record_step:  # noqa: N801 - used as a context manager, reads like a funct
         self.artifacts: list[Artifact] = []
 
     def __enter__(self) -> "record_step":
+        self.registry.check_writable()  # a step that could not be kept is not run
         if self.name is not None:
             check_step_name(self.registry, self.name, self._sources)
         self.started_at = datetime.now(timezone.utc).replace(microsecond=0)

@@ -801,6 +801,17 @@ class Registry:
             s.flush()
             return _run(row)
 
+    def check_writable(self) -> None:
+        """``RegistryUnavailable`` (a SQLite file this process cannot write) or ``StoreUnwritable``
+        when a new step could not be kept here: for a caller about to run one, so that nothing runs
+        for an hour to be lost."""
+        database = self.engine.url.database
+        if self.engine.dialect.name == "sqlite" and database and database != ":memory:" and not database.startswith("file:"):
+            if not _writable(Path(database)):
+                url = self.engine.url.render_as_string(hide_password=True)
+                raise RegistryUnavailable(f"the registry {url} is read-only here, so a step recorded now could not be kept; nothing was run")
+        self.store.check_writable()
+
     def add_result(self, run_id: str, result: StepResult) -> None:
         """Write one step's result as soon as the step is done (a run killed later keeps it, and
         ``--restart`` reuses it); also a heartbeat of the run."""

@@ -302,6 +302,16 @@ class BlobStore:
             tmp.unlink(missing_ok=True)
             raise
 
+    def check_writable(self) -> None:
+        """``StoreUnwritable`` when this process cannot write in the store (a read-only data home,
+        a shared one whose ``blobs/`` it does not own): for a caller about to run a step, which
+        could not be kept."""
+        where = next(p for p in (self.root / "tmp", self.root, *self.root.parents) if p.exists())
+        if not os.access(where, os.W_OK | os.X_OK):
+            raise StoreUnwritable(
+                f"cannot write in the blob store: {where} is read-only here, so a step recorded now could not be kept; nothing was run"
+            )
+
     @contextmanager
     def _writing(self, where: Path) -> Iterator[None]:
         """Turn a refusal to write in the store (a permission, a read-only file system, a folder on

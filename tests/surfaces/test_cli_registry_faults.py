@@ -264,6 +264,11 @@ def test_a_read_only_data_home_can_still_be_read(cli, home, db_url, tmp_path):
         src.write_text("new")
         line = one_line_error(read_only("add", str(src)))
         assert str(home) in line
+        ran = tmp_path / "ran"  # outside the data home: writable
+        proc = subprocess.run(_read_only([str(CONSOLE_SCRIPT), "run", "-o", "z.txt", "--", "sh", "-c", f"touch {ran}; echo z > z.txt"], home),
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60, cwd=work)
+        assert "read-only here, so a step recorded now could not be kept; nothing was run" in one_line_error(proc)
+        assert not ran.exists(), "a step that could not be kept is not run"
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(home)], check=True)
 
