@@ -23,7 +23,6 @@ import os
 import secrets
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
-from dataclasses import replace as dataclasses_replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -435,7 +434,7 @@ class Registry:
         finally:
             engine.dispose()
         shown = engine.url.render_as_string(hide_password=True)
-        return SchemaChange(HEAD, HEAD, None, shown) if change is None else dataclasses_replace(change, url=shown)
+        return SchemaChange(HEAD, HEAD, None, shown) if change is None else dataclasses.replace(change, url=shown)
 
     def close(self) -> None:
         self.engine.dispose()
