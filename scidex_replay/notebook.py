@@ -143,22 +143,8 @@ def run_notebook(
             step_name=step, env=env, cwd=Path(cwd) if cwd else None,
         )
         for art, dest in zip(recorded.artifacts, recorded.saved):
-            save_atomically(reg, art.content_hash, dest)
+            reg.store.save(art.content_hash, dest)
     finally:
         if registry is None:
             reg.close()
     return recorded
-
-
-def save_atomically(reg: Registry, digest: str, dest: Path) -> None:
-    """Write the stored bytes ``digest`` to ``dest`` through a temp file in its folder."""
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-    os.close(fd)
-    try:
-        reg.store.materialize(digest, tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

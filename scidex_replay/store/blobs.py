@@ -396,6 +396,20 @@ class BlobStore:
             raise IntegrityError(f"blob {digest[:12]} is corrupt: its bytes hash to {got[:12]}")
         return dest
 
+    def save(self, digest: str, dest: str | os.PathLike[str]) -> Path:
+        """Write the blob to ``dest`` through a temp file in its folder (``materialize``, then a
+        rename): ``dest`` is either as it was or the whole verified blob, never a part of it."""
+        dest = Path(dest)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+        os.close(fd)
+        try:
+            self.materialize(digest, tmp)
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return dest
+
     def iter_digests(self) -> Iterator[str]:
         """Every digest filed in the store (by path; use ``verify`` to check bytes)."""
         if not self.root.is_dir():

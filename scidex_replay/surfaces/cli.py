@@ -165,12 +165,7 @@ def run(
         _note(f"{PROG}: recorded {path} as an input (named in the command, not declared with -i)")
     for path, artifact in recorded.linked:
         _note(f"{PROG}: {path} is the output {artifact.id} of a recorded step (same name and bytes): the chain goes on through it")
-    for art, dest in zip(recorded.artifacts, recorded.saved):
-        _save_atomically(reg, art.content_hash, dest)
-        _note(f"{art.id}  {dest}  {art.size} bytes  sha256:{art.content_hash[:12]}")
-    _note(f"step {recorded.step.name} ({recorded.step.step_id})")
-    for art in recorded.artifacts:
-        click.echo(art.id)
+    _save_recorded(reg, recorded)
     if check:
         from scidex_replay.handlers.process import applied
 
@@ -206,7 +201,7 @@ def run_notebook(
     folder. Nothing is recorded unless every cell runs and every output is written.
     """
     from scidex_replay.command import declared_variables
-    from scidex_replay.notebook import check_notebook, record_notebook, save_atomically
+    from scidex_replay.notebook import check_notebook, record_notebook
 
     values: dict[str, Any] = {}
     for name, raw in parameters:
@@ -221,12 +216,7 @@ def run_notebook(
         reg, notebook, values, inputs=inputs, outputs=outputs, executed=executed, kernel=kernel, step_name=step_name,
         env=env, kind=kind,
     )
-    for art, dest in zip(recorded.artifacts, recorded.saved):
-        save_atomically(reg, art.content_hash, dest)
-        _note(f"{art.id}  {dest}  {art.size} bytes  sha256:{art.content_hash[:12]}")
-    _note(f"step {recorded.step.name} ({recorded.step.step_id})")
-    for art in recorded.artifacts:
-        click.echo(art.id)
+    _save_recorded(reg, recorded)
 
 
 def _check(reg: Any, artifact_id: str, label: str) -> None:
@@ -242,17 +232,15 @@ def _check(reg: Any, artifact_id: str, label: str) -> None:
         _note(shown(f"{PROG}: {kind}: {message} ({explanation.runs} re-runs, {explanation.seconds:.1f} s)"))
 
 
-def _save_atomically(reg: Any, digest: str, dest: Path) -> None:
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-    os.close(fd)
-    try:
-        reg.store.materialize(digest, tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _save_recorded(reg: Any, recorded: Any) -> None:
+    """Save each output of a step just recorded where the command wrote it, say where on stderr,
+    and print the output ids on stdout (``run`` and ``run-notebook``)."""
+    for art, dest in zip(recorded.artifacts, recorded.saved):
+        reg.store.save(art.content_hash, dest)
+        _note(f"{art.id}  {dest}  {art.size} bytes  sha256:{art.content_hash[:12]}")
+    _note(f"step {recorded.step.name} ({recorded.step.step_id})")
+    for art in recorded.artifacts:
+        click.echo(art.id)
 
 
 @cli.command()
