@@ -19,6 +19,7 @@ helper modules such as ``_steps`` are importable by module name, which is how th
 from __future__ import annotations
 
 import os
+import signal
 import shutil
 import subprocess
 import sys
@@ -224,3 +225,15 @@ def pg_server() -> Iterator[str]:
         pytest.fail("PostgreSQL server binaries not found: `make test` installs them, or set SCIDEX_TEST_PG_URL")
     with postgres_server() as prefix:
         yield prefix
+
+
+@pytest.fixture
+def leftovers():
+    """Pids a test found alive that should not be: killed at the end whatever happened."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -5,9 +5,7 @@ timeout and the memory limit apply in every executor."""
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import sys
 import time
 import warnings
@@ -15,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from _procs import alive, processes_with
 
 from scidex_replay.errors import BadInput, Notice, StepFailed
 from scidex_replay.executors import KernelExecutor, SubprocessExecutor
@@ -55,42 +54,6 @@ def step(**parameters) -> Step:
         source_artifact_ids=(), input_hash="0" * 64, output_hash="1" * 64, env_hash=None, trace_id=None,
         started_at=STARTED, completed_at=STARTED,
     )
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie does not count: it has ended)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def processes_with(arg: str) -> list[int]:
-    """The running processes with ``arg`` among their arguments."""
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/cmdline", "rb") as f:
-                    args = f.read().split(b"\0")
-            except OSError:
-                continue
-            if arg.encode() in args and alive(int(name)):
-                found.append(int(name))
-    return found
-
-
-@pytest.fixture
-def leftovers():
-    """Pids a test found alive that should not be: killed at the end whatever happened."""
-    pids: list[int] = []
-    yield pids
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 @pytest.fixture

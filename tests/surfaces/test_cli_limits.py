@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _procs import processes_with
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "scidex-replay"
 PY = sys.executable
@@ -34,55 +35,28 @@ def bare_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, **kwargs)
     )
 
 
-def sleeping(marker: str) -> list[int]:
-    """Pids of the live (not zombie) processes that have ``marker`` as an argument."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            args = Path(f"/proc/{name}/cmdline").read_bytes().split(b"\0")
-            state = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in args and state != "Z":
-            found.append(int(name))
-    return found
-
-
-@pytest.fixture
-def kill_after():
-    pids: list[int] = []
-    yield pids
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
 # -- --timeout ---------------------------------------------------------------------------
 
 
-def test_a_replay_with_a_timeout_ends_the_step_and_all_it_started(cli, tmp_path, kill_after):
+def test_a_replay_with_a_timeout_ends_the_step_and_all_it_started(cli, tmp_path, leftovers):
     slow, marker = tmp_path / "slow", f"{random.randint(10_000, 99_999)}.25"
     script = f"if [ -e {slow} ]; then sleep {marker} & sleep {marker}; fi; echo hi > out.txt"
     recorded = cli("run", "-o", "out.txt", "--", "sh", "-c", script)
     assert recorded.returncode == 0, recorded.stderr
     slow.touch()
     proc = cli("rerun-artifact", recorded.stdout.split()[0], "--timeout", "1", "--out", tmp_path / "m")
-    left = sleeping(marker)
-    kill_after.extend(left)
+    left = processes_with(marker)
+    leftovers.extend(left)
     assert proc.returncode == 1, proc.stderr
     assert "failed: timed out after 1 s" in proc.stderr
     assert left == []
 
 
-def test_run_with_a_timeout_ends_the_command_and_records_nothing(cli, tmp_path, kill_after):
+def test_run_with_a_timeout_ends_the_command_and_records_nothing(cli, tmp_path, leftovers):
     marker = f"{random.randint(10_000, 99_999)}.75"
     proc = cli("run", "--timeout", "1", "-o", "out.txt", "--", "sh", "-c", f"sleep {marker} & sleep {marker}; echo > out.txt")
-    left = sleeping(marker)
-    kill_after.extend(left)
+    left = processes_with(marker)
+    leftovers.extend(left)
     assert one_line_error(proc, 1) == "scidex-replay: error: timed out after 1 s"
     assert left == []
     assert not (tmp_path / "out.txt").exists()
@@ -110,14 +84,14 @@ open(os.environ["PIDFILE"], "w").write(pid)
 """
 
 
-def test_a_daemon_the_recorded_command_starts_is_gone_when_run_ends(cli, tmp_path, kill_after):
+def test_a_daemon_the_recorded_command_starts_is_gone_when_run_ends(cli, tmp_path, leftovers):
     pidfile = tmp_path / "daemon.pid"
     (tmp_path / "daemon.py").write_text(DAEMONIZE)
     proc = cli("run", "--env", f"PIDFILE={pidfile}", "-o", "out.txt", "--", PY, "daemon.py")
     assert proc.returncode == 0, proc.stderr
     pid = int(pidfile.read_text())
-    left = sleeping("300")
-    kill_after.extend(p for p in left if p == pid)
+    left = processes_with("300")
+    leftovers.extend(p for p in left if p == pid)
     assert pid not in left, "the daemonized sleep outlived the step"
 
 
