@@ -140,6 +140,13 @@ export interface StepV2 {
   step_type: string;
   method: string;
   target_artifact_id: string;
+  /**
+   * the step's inputs in order (the edges into the step in the graph); absent in manifests written before them
+   */
+  inputs?: {
+    artifact_id: string;
+    name: NullableString;
+  }[];
   input_hash: string;
   input_hash_replayed: NullableString;
   output_hash_live: string;

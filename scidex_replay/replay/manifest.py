@@ -89,6 +89,9 @@ def build(
             "step_type": s.step_type,
             "method": s.method,
             "target_artifact_id": s.target_artifact_id,
+            "inputs": [
+                {"artifact_id": a, "name": artifacts[a].name if a in artifacts else None} for a in s.source_artifact_ids
+            ],
             "input_hash": s.input_hash,
             "input_hash_replayed": None,
             "output_hash_live": s.output_hash,
