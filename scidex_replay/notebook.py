@@ -71,6 +71,8 @@ def record_notebook(
     env: Sequence[str] = (),
     kind: str | None = None,
     cwd: Path | None = None,
+    timeout_s: float | None = None,
+    memory_limit_mb: int | None = None,
 ) -> RecordedCommand:
     """Execute ``notebook`` with papermill (``parameters`` injected after its ``parameters`` cell)
     in deterministic mode, in a working directory laid out as ``cwd``, and record it as a
@@ -81,7 +83,9 @@ def record_notebook(
     notebook goes (default ``STEM.executed.ipynb`` beside the notebook); it is the last output.
     ``kernel``: a Jupyter kernel name (default: the notebook's ``kernelspec``, else ``python3``);
     the step's environment is that of the kernel's interpreter. ``env``: ``NAME=VALUE`` or
-    ``NAME`` for each variable the notebook may see. Returns the step, its output artifacts
+    ``NAME`` for each variable the notebook may see. ``timeout_s`` (seconds) and ``memory_limit_mb``
+    (MiB of address space) limit the kernel as ``run --timeout/--memory-limit`` limit a command
+    (default: the limits in force, ``handlers.process.limits``). Returns the step, its output artifacts
     (``-o`` order, then the executed notebook) and where each is saved under ``cwd`` (the caller
     saves them; ``run_notebook`` does).
 
@@ -92,7 +96,10 @@ def record_notebook(
     from scidex_replay.env import interpreter_environment
     from scidex_replay.recording import record_step
 
+    from scidex_replay.handlers.process import limits
+
     cwd = (cwd or Path.cwd()).resolve()
+    step_limits = limits(timeout_s, memory_limit_mb)  # BadInput before anything runs
     parameters = plain_json(dict(parameters or {}))
     staged, written, doc = check_notebook(notebook, parameters, outputs, executed, cwd)
     kernel = kernel or kernel_of(doc)
@@ -106,7 +113,7 @@ def record_notebook(
         registry, "notebook", method=f"papermill {staged}", inputs=sources, input_paths=at, outputs=written,
         parameters={**parameters, **settings}, kind=kind, name=name, env=environment,
     ) as rec:
-        NotebookHandler()(rec.provisional_step(), rec.inputs, rec.output)
+        NotebookHandler(step_limits.timeout_s, step_limits.memory_limit_mb)(rec.provisional_step(), rec.inputs, rec.output)
     assert rec.step is not None
     saved = [cwd / path for path in [*outputs, written[-1]]]
     return RecordedCommand(rec.step, rec.artifacts, saved, [])
@@ -124,6 +131,8 @@ def run_notebook(
     env: Sequence[str] = (),
     registry: Registry | None = None,
     cwd: str | os.PathLike[str] | None = None,
+    timeout_s: float | None = None,
+    memory_limit_mb: int | None = None,
 ) -> RecordedCommand:
     """Record ``notebook`` run by papermill as a ``notebook`` step, then save each output (and the
     executed notebook) in ``cwd`` (default: the current folder), as ``scidex-replay run-notebook``.
@@ -140,7 +149,7 @@ def run_notebook(
         recorded = record_notebook(
             reg, os.fspath(notebook), parameters, inputs=[os.fspath(i) for i in inputs],
             outputs=[os.fspath(o) for o in outputs], executed=os.fspath(executed) if executed else None, kernel=kernel,
-            step_name=step, env=env, cwd=Path(cwd) if cwd else None,
+            step_name=step, env=env, cwd=Path(cwd) if cwd else None, timeout_s=timeout_s, memory_limit_mb=memory_limit_mb,
         )
         for art, dest in zip(recorded.artifacts, recorded.saved):
             reg.store.save(art.content_hash, dest)

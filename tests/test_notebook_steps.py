@@ -228,8 +228,9 @@ def test_a_notebook_written_by_a_program_without_kernel_metadata_takes_the_kerne
         ({"data.ipynb": '{"a": 1}'}, ["data.ipynb"], "data.ipynb is not a Jupyter notebook (nbformat 4): no cells list or no nbformat 4 in it"),
         ({}, ["model.ipynb", "-p", "env", "1"], "-p env: that name holds the step's own settings (notebook, executed, kernel, env, tolerance); rename the parameter"),
         ({}, ["gone.ipynb"], "notebook not found: gone.ipynb"),
+        ({}, ["model.ipynb", "--timeout", "soon"], "--timeout 'soon': expected a number of seconds above 0, such as 600"),
     ],
-    ids=["no-parameters-cell", "missing-kernel", "not-json", "not-a-notebook", "reserved-name", "missing"],
+    ids=["no-parameters-cell", "missing-kernel", "not-json", "not-a-notebook", "reserved-name", "missing", "bad-timeout"],
 )
 def test_bad_input_is_refused_in_one_line_before_any_kernel_starts(cli, work, files, args, message):
     for name, content in files.items():
@@ -242,6 +243,14 @@ def test_bad_input_is_refused_in_one_line_before_any_kernel_starts(cli, work, fi
     proc = cli("run-notebook", *args, cwd=work)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.splitlines() == [f"scidex-replay: error: {message}"]
+
+
+def test_a_notebook_over_its_timeout_is_stopped_and_nothing_is_recorded(cli, work):
+    write_notebook(work / "slow.ipynb", {"cells": ["import time\ntime.sleep(120)"]})
+    proc = cli("run-notebook", "slow.ipynb", "--timeout", "4", cwd=work, timeout=90)
+    assert proc.returncode == 1, proc.stderr
+    assert "timed out after 4 s" in proc.stderr.splitlines()[-1]
+    assert "notebook" not in cli("step-types").stdout
 
 
 def test_the_run_notebook_magic_records_a_step_with_the_same_options(work, home, monkeypatch):

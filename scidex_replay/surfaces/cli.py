@@ -187,10 +187,13 @@ def run(
 @click.option("--env", "env", multiple=True, metavar="NAME[=VALUE]",
               help="A variable the notebook may see (recorded; NAME alone takes its value here). It sees no other of yours.")
 @click.option("--kind", help="Kind of the output artifacts.")
+@click.option("--timeout", "timeout", metavar="SECONDS", help=TIMEOUT_HELP)
+@click.option("--memory-limit", "memory_limit", metavar="MB", help=MEMORY_HELP)
 @db_option
 def run_notebook(
     notebook: str, parameters: tuple[tuple[str, str], ...], inputs: tuple[str, ...], outputs: tuple[str, ...],
-    executed: str | None, kernel: str | None, step_name: str | None, env: tuple[str, ...], kind: str | None, db: str | None,
+    executed: str | None, kernel: str | None, step_name: str | None, env: tuple[str, ...], kind: str | None,
+    timeout: str | None, memory_limit: str | None, db: str | None,
 ) -> None:
     """Run NB.ipynb with papermill in deterministic mode and record it as a `notebook` step;
     print each output's id, then the executed notebook's.
@@ -202,7 +205,9 @@ def run_notebook(
     """
     from scidex_replay.command import declared_variables
     from scidex_replay.notebook import check_notebook, record_notebook
+    from scidex_replay.surfaces.args import parse_limit
 
+    timeout_s, memory_limit_mb = parse_limit("--timeout")(timeout), parse_limit("--memory-limit")(memory_limit)
     values: dict[str, Any] = {}
     for name, raw in parameters:
         try:
@@ -214,7 +219,7 @@ def run_notebook(
     reg = _registry(db)
     recorded = record_notebook(
         reg, notebook, values, inputs=inputs, outputs=outputs, executed=executed, kernel=kernel, step_name=step_name,
-        env=env, kind=kind,
+        env=env, kind=kind, timeout_s=timeout_s, memory_limit_mb=memory_limit_mb,
     )
     _save_recorded(reg, recorded)
 

@@ -176,6 +176,8 @@ class ReplayMagics(Magics):
     @argument("--step", dest="step_name", metavar="NAME", help="Name the step (default: the notebook's stem).")
     @argument("--env", dest="env", action="append", default=[], metavar="NAME[=VALUE]",
               help="A variable the notebook may see (a bare NAME: its value here); it sees no other. Repeatable.")
+    @argument("--timeout", metavar="SECONDS", help=TIMEOUT_HELP)
+    @argument("--memory-limit", dest="memory_limit", metavar="MB", help=MEMORY_HELP)
     @argument("--as", dest="as_var", metavar="VAR", help="Bind the result (.step, .artifacts) to VAR in the notebook.")
     @argument("--db", metavar="URL", help="Registry database URL (default: $SCIDEX_REPLAY_DB).")
     @line_magic
@@ -207,6 +209,7 @@ class ReplayMagics(Magics):
                 recorded = run_notebook(
                     args.notebook, values, inputs=args.inputs, outputs=args.outputs, executed=args.executed,
                     kernel=args.kernel, step=args.step_name, env=args.env, registry=registry,
+                    timeout_s=parse_limit("--timeout")(args.timeout), memory_limit_mb=parse_limit("--memory-limit")(args.memory_limit),
                 )
         step = recorded.step
         print(f"recorded step {step.name} ({step.step_id}, notebook): " + ", ".join(f"{a.id} ({a.name})" for a in recorded.artifacts))
