@@ -181,6 +181,7 @@ def _execute(
         "accept": list(options.accept),
         "tolerance": options.tolerance.to_json() if options.tolerance else None,
         "explain": options.explain,
+        "limits": options.limits.to_json(),  # what every step process of the run was allowed
     }
     env_hash = current_environment().env_hash
     run = registry.create_run(

@@ -4,6 +4,7 @@ file and a full disk are each one line on stderr and a non-zero exit, never a tr
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import resource
@@ -50,6 +51,9 @@ def test_a_replay_with_a_timeout_ends_the_step_and_all_it_started(cli, tmp_path,
     assert proc.returncode == 1, proc.stderr
     assert "failed: timed out after 1 s" in proc.stderr
     assert left == []
+    # the run says what its steps were allowed, in its manifest and in the registry
+    options = json.loads((tmp_path / "m" / "manifest.json").read_text())["options"]
+    assert options["limits"] == {"timeout_s": 1.0, "memory_limit_mb": None}
 
 
 def test_run_with_a_timeout_ends_the_command_and_records_nothing(cli, tmp_path, leftovers):
