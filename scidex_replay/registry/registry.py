@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select, text, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -319,6 +319,18 @@ def _engine(url: str, *, create: bool) -> Engine:
     return engine
 
 
+def _lock_for_add(s: Session, digest: str) -> None:
+    """Hold, until the transaction of ``s`` ends, the lock that makes ``add_artifact``'s look-up
+    and insert of the bytes ``digest`` one step: two registries adding the same file at once
+    otherwise both find nothing and both insert. PostgreSQL: a transaction-level advisory lock
+    keyed by the hash (other hashes do not wait); SQLite: the database's write lock, taken by a
+    write that changes nothing (SQLite has one writer at a time anyway)."""
+    if s.bind.dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int(digest[:15], 16)})
+    elif s.bind.dialect.name == "sqlite":
+        s.execute(text("UPDATE artifacts SET id = id WHERE 0"))
+
+
 def _writable(path: Path) -> bool:
     """Whether this process may write the SQLite file ``path`` and make its ``-wal``/``-shm`` beside it."""
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
@@ -487,6 +499,7 @@ class Registry:
             # idempotent): then the store only hashes them instead of writing a temp copy.
             digest, size = self.store.put_file(path, expected=self._digest_of_size(path.stat().st_size))
         with self.session() as s:
+            _lock_for_add(s, digest)
             candidates = s.scalars(
                 select(ArtifactRow)
                 .where(

@@ -375,3 +375,31 @@ def test_a_file_an_earlier_run_saved_links_the_next_step_to_it(cli, tmp_path):
     edited = cli("run", "-i", "clean.csv", "-o", "top2.txt", "--", "sh", "-c", "head -n 1 clean.csv > top2.txt", cwd=work)
     assert edited.returncode == 0 and "is the output" not in edited.stderr
     assert len(json.loads(cli("chain", edited.stdout.strip(), "--json").stdout)) == 1
+
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_concurrent_adds_of_the_same_file_make_one_artifact(world: World, registry: Registry, db_url: str, round_: int):
+    """``add`` is idempotent under concurrency too: 8 registries adding the same file at the same
+    moment all get the same artifact, and the registry holds one artifact for it."""
+    import threading
+
+    data = world.work / "same.csv"
+    data.write_text(f"x\n{round_}\n")
+    registries = [Registry.open(db_url) for _ in range(8)]
+    start = threading.Barrier(len(registries))
+
+    def add(reg: Registry) -> str:
+        start.wait()
+        return reg.add_artifact(data).id
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(registries)) as pool:
+            added = list(pool.map(add, registries))
+    finally:
+        for reg in registries:
+            reg.close()
+    digest = hash_bytes(data.read_bytes())
+    with registry.engine.connect() as conn:
+        ids = conn.execute(text("SELECT id FROM artifacts WHERE content_hash = :h"), {"h": digest}).scalars().all()
+    assert ids == [added[0]] and set(added) == {added[0]}
