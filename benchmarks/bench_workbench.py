@@ -14,7 +14,7 @@ which writes, as it ends, the time it ended to a file of its own. A real ``jupyt
 - *progress latency*: ``--jobs`` replays of the chain, each followed by ``GET jobs/{id}`` every
   5 ms: for every step, the time from the step's process ending to the job showing the step done.
 
-    .venv/bin/python benchmarks/bench_workbench.py [--quick] [--artifacts N] [--repeat N] [--jobs N] [--no-postgres]
+    .venv/bin/python benchmarks/bench_workbench.py [--quick] [--artifacts N] [--repeat N] [--jobs N] [--no-postgres] [--no-sqlite]
 """
 
 from __future__ import annotations
@@ -46,7 +46,10 @@ STAMP = (
     "import shutil, sys, time\nshutil.copyfile(sys.argv[1], sys.argv[2])\n"
     "open(sys.argv[3], 'w').write(repr(time.time()))\n"
 )
-INDEXES = {"ix_artifacts_created_at": "artifacts (created_at, id)", "ix_artifacts_kind_created_at": "artifacts (kind, created_at, id)"}
+INDEXES = {
+    "ix_artifacts_created_at": "artifacts (created_at, id, name)",
+    "ix_artifacts_kind_created_at": "artifacts (kind, created_at, id, name)",
+}
 
 
 def fill(url: str, home: str, n: int) -> None:
@@ -69,9 +72,8 @@ def fill(url: str, home: str, n: int) -> None:
             for at in range(0, n, 20000):
                 s.execute(insert(ArtifactRow), rows[at : at + 20000])
         if url.startswith("postgresql"):
-            with reg.engine.connect() as conn:  # fresh statistics, as autovacuum would give a live registry
-                conn.execute(text("ANALYZE"))
-                conn.commit()
+            with reg.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE"))  # statistics and visibility, as autovacuum gives a live registry
 
 
 class Client:
@@ -211,10 +213,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=4)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     n, repeat, jobs = (10_000, 10, 2) if args.quick else (args.artifacts, args.repeat, args.jobs)
-    with tempfile.TemporaryDirectory() as home:
-        bench("sqlite", f"sqlite:///{home}/registry.db", home, n, repeat, jobs)
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as home:
+            bench("sqlite", f"sqlite:///{home}/registry.db", home, n, repeat, jobs)
     if args.no_postgres:
         return
     if not os.environ.get("SCIDEX_TEST_PG_URL") and bindir() is None:

@@ -567,20 +567,28 @@ class Registry:
     ) -> tuple[list[Artifact], int]:
         """One page of artifacts, newest first (``created_at``, then id), and how many match in all.
 
-        ``q`` matches an id prefix or a substring of the name, case-insensitively; ``kind`` is
-        exact. Each page is one indexed query plus one count (``ix_artifacts_created_at``,
-        ``ix_artifacts_kind_created_at``): tens of milliseconds on 100k artifacts.
+        ``q`` matches an id prefix or a substring of the name, case-insensitively (on SQLite, for
+        ASCII letters: its ``LIKE``); ``kind`` is exact. The indexes of revision 0007 hold
+        ``created_at``, ``id`` and ``name``, so a page walks one index, and the count reads one
+        index, not the table; the count is skipped when the page says it (a page not full).
         """
         where = []
         if kind:
             where.append(ArtifactRow.kind == kind)
         if q:
-            needle = q.lower()
-            where.append(ArtifactRow.id.startswith(needle, autoescape=True) | func.lower(ArtifactRow.name).contains(needle, autoescape=True))
+            name = (
+                ArtifactRow.name.contains(q, autoescape=True)  # SQLite's LIKE ignores ASCII case, lower() costs a scan more
+                if self.engine.dialect.name == "sqlite"
+                else ArtifactRow.name.icontains(q, autoescape=True)
+            )
+            where.append(ArtifactRow.id.startswith(q.lower(), autoescape=True) | name)
         page = select(ArtifactRow).where(*where).order_by(ArtifactRow.created_at.desc(), ArtifactRow.id.desc())
         with self.session() as s:
-            total = s.scalar(select(func.count()).select_from(ArtifactRow).where(*where)) or 0
             rows = s.scalars(page.limit(limit).offset(offset)).all()
+            if len(rows) < limit and (rows or not offset):
+                total = offset + len(rows)
+            else:
+                total = s.scalar(select(func.count()).select_from(ArtifactRow).where(*where)) or 0
             return [_artifact(r) for r in rows], total
 
     def producers(self, artifact_ids: Iterable[str]) -> dict[str, tuple[str, str | None, str]]:
