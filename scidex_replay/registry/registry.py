@@ -576,10 +576,11 @@ class Registry:
         if kind:
             where.append(ArtifactRow.kind == kind)
         if q:
+            pattern = "%" + q.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
             name = (
-                ArtifactRow.name.contains(q, autoescape=True)  # SQLite's LIKE ignores ASCII case, lower() costs a scan more
+                ArtifactRow.name.like(pattern, escape="/")  # SQLite's LIKE ignores ASCII case; lower() would cost a scan more
                 if self.engine.dialect.name == "sqlite"
-                else ArtifactRow.name.icontains(q, autoescape=True)
+                else ArtifactRow.name.ilike(pattern, escape="/")  # estimated well by PostgreSQL, unlike lower(name) LIKE
             )
             where.append(ArtifactRow.id.startswith(q.lower(), autoescape=True) | name)
         page = select(ArtifactRow).where(*where).order_by(ArtifactRow.created_at.desc(), ArtifactRow.id.desc())

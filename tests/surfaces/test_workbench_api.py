@@ -396,10 +396,10 @@ def test_a_replay_that_cannot_start_fails_in_one_line(workbench: Workbench) -> N
 
 
 @contextmanager
-def another_server(workbench: Workbench, tmp_path: Path) -> Iterator[tuple[Workbench, Any]]:
-    """A second server over the same registry, which it is told of by its config (not the environment)."""
+def another_server(workbench: Workbench, tmp_path: Path, db: str | None = None) -> Iterator[tuple[Workbench, Any]]:
+    """A second server over the same registry (or ``db``), which it is told of by its config (not the environment)."""
     env = {k: v for k, v in workbench.env.items() if k not in ("SCIDEX_REPLAY_DB", "SCIDEX_REPLAY_HOME")}
-    args = [f"--WorkbenchApp.db={workbench.env['SCIDEX_REPLAY_DB']}", f"--WorkbenchApp.home={workbench.env['SCIDEX_REPLAY_HOME']}"]
+    args = [f"--WorkbenchApp.db={db or workbench.env['SCIDEX_REPLAY_DB']}", f"--WorkbenchApp.home={workbench.env['SCIDEX_REPLAY_HOME']}"]
     (tmp_path / "root").mkdir()
     token, log = secrets.token_hex(16), tmp_path / "server.log"
     with jupyter("jupyter_server", root=tmp_path / "root", env=env, log=log, token=token, args=args) as server:
@@ -454,3 +454,15 @@ def test_a_job_process_killed_outright_is_a_failed_job_and_an_interrupted_run(wo
     job = workbench.finished(job_id)
     assert job["status"] == "failed" and "exit status -9" in job["error"] and "\n" not in job["error"]
     assert workbench.get(f"runs/{run_id}")["status"] == "interrupted"  # liveness: its process is gone
+
+
+@pytest.mark.sqlite_only(reason="about a registry that cannot be reached, whatever the backend under test")
+def test_a_registry_that_cannot_be_opened_is_503_in_one_line(workbench: Workbench, tmp_path: Path) -> None:
+    from _jupyter import free_port
+
+    with another_server(workbench, tmp_path, db=f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none") as (other, _):
+        for method, path in (("GET", "artifacts"), ("GET", f"artifacts/{workbench.report}/chain"), ("POST", f"artifacts/{workbench.report}/rerun")):
+            status, answer, _ = other.request(method, path, {} if method == "POST" else None)
+            assert status == 503, (path, status, answer)
+            one_line_error(answer)
+        assert other.get("jobs") == {"jobs": []}
