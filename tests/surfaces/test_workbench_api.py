@@ -307,7 +307,9 @@ def test_a_job_runs_in_the_background_with_progress_then_done_with_its_manifest(
     assert job["run_id"] and job["artifact_id"] == workbench.report and job["options"] == {"executor": "subprocess"}
     progress = job["progress"]
     assert (progress["done"], progress["total"]) == (1, 3)
-    assert progress["steps"] == [{"step_id": workbench.step_of("clean"), "position": 0, "outcome": "reproduced"}]
+    assert progress["steps"] == [  # position: as in the graph
+        {"step_id": workbench.step_of("clean"), "position": 1, "outcome": "reproduced", "reused_from_run": None}
+    ]
     assert job["manifest"] is None and job["finished_at"] is None and job["error"] is None
     assert workbench.get(f"runs/{job['run_id']}")["status"] == "running"
     assert job_id in [j["job_id"] for j in workbench.get("jobs")["jobs"]]
@@ -351,6 +353,7 @@ def test_cancel_interrupts_the_run_which_a_restart_completes(workbench: Workbenc
     assert restart["status"] == "done", restart
     steps = {s["step_id"]: s for s in restart["manifest"]["steps"]}
     assert steps[workbench.step_of("clean")]["reused_from_run"] == run_id
+    assert restart["progress"]["steps"][0]["reused_from_run"] == run_id
     assert steps[workbench.step_of("slow")]["reused_from_run"] is None
     assert restart["manifest"]["status"] == "reproduced"
     run = workbench.get(f"runs/{restart['run_id']}")

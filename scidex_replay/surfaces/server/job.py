@@ -7,7 +7,7 @@ of ``$SCIDEX_REPLAY_DB`` / ``$SCIDEX_REPLAY_HOME``. Writes one JSON object per l
 flushed at once (anything else the replay prints goes to stderr)::
 
     {"event": "start", "run_id", "steps": [{"step_id", "step_name", "action"}]}
-    {"event": "step", "step_id", "position" (0-based), "outcome", "ok", "reused_from_run"}
+    {"event": "step", "step_id", "position" (1-based execution order, as the graph's), "outcome", "ok", "reused_from_run"}
     {"event": "end", "run_id", "status", "manifest"}          the replay ran to its end
     {"event": "interrupted", "run_id" | null, "manifest" | null}   SIGINT or SIGTERM: the run is ``interrupted``
     {"event": "error", "message"}                              it could not run (one line)
@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
             send("start", run_id=run_id, steps=steps)
         elif kind == "step":
             r = payload["result"]
-            send("step", step_id=r.step_id, position=r.position, outcome=r.outcome.value, ok=r.ok, reused_from_run=r.reused_from_run)
+            send("step", step_id=r.step_id, position=r.position + 1, outcome=r.outcome.value, ok=r.ok, reused_from_run=r.reused_from_run)
 
     try:
         from scidex_replay.replay import rerun_artifact

@@ -52,13 +52,19 @@ class Job:
     error: str | None = None
     manifest: dict[str, Any] | None = None
     plan: list[str] = field(default_factory=list)  # step ids in execution order, from the start event
-    steps: list[dict[str, Any]] = field(default_factory=list)  # [{"step_id", "position", "outcome"}] as they end
+    steps: list[dict[str, Any]] = field(default_factory=list)  # [{"step_id", "position" (1-based), "outcome", "reused_from_run"}] as they end
     cancelling: bool = False
     ending: str | None = None  # how its last line says it ended; the status once its process is gone
     process: asyncio.subprocess.Process | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
     def to_json(self) -> dict[str, Any]:
+        """JobJSON: ``{"job_id", "artifact_id", "options" (the request body), "status" (queued, running,
+        done, failed, cancelled), "created_at", "finished_at", "run_id" (once the run is created),
+        "progress": {"done", "total" (null until the plan is known), "current" (the first step of
+        the plan not done yet, while running), "steps": [{"step_id", "position" (1-based, as in the
+        graph), "outcome", "reused_from_run"}]}, "error" (one line), "manifest" (when it ended,
+        the partial one of a cancelled run)}``."""
         done = {s["step_id"] for s in self.steps}
         current = next((s for s in self.plan if s not in done), None) if self.status == RUNNING else None
         return {
@@ -78,7 +84,10 @@ class Job:
             self.run_id = event["run_id"]
             self.plan = [s["step_id"] for s in event["steps"]]
         elif kind == "step":
-            self.steps.append({"step_id": event["step_id"], "position": event["position"], "outcome": event["outcome"]})
+            self.steps.append({
+                "step_id": event["step_id"], "position": event["position"], "outcome": event["outcome"],
+                "reused_from_run": event.get("reused_from_run"),
+            })
         elif kind in ("end", "interrupted"):
             self.run_id = event.get("run_id") or self.run_id
             self.manifest = event.get("manifest")
