@@ -139,5 +139,14 @@ export const workbenchPlugin: JupyterFrontEndPlugin<void> = {
     };
     const sidebar = new WorkbenchSidebar({ api: new ReplayApi(app.serviceManager.serverSettings), tracker, keeper, openManifest, insertCell });
     (labShell ?? app.shell).add(sidebar, 'left', { rank: 250 });
+    app.commands.addCommand(CommandIDs.openArtifact, {
+      label: 'Open artifact in the replay workbench',
+      caption: 'Show an artifact\'s chain, runs and replay buttons in the workbench sidebar',
+      execute: async (args: ReadonlyPartialJSONObject) => {
+        const id = typeof args['id'] === 'string' ? args['id'] : '';
+        app.shell.activateById(sidebar.id);
+        await sidebar.openArtifact(id);
+      }
+    });
   }
 };
