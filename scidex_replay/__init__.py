@@ -39,3 +39,10 @@ def unload_ipython_extension(ipython: Any) -> None:
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     """Where the prebuilt JupyterLab extension lives (for ``jupyter labextension develop``)."""
     return [{"src": "labextension", "dest": "scidex-replay"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    """The Jupyter Server extension of the workbench (``surfaces/server``), enabled on install."""
+    from scidex_replay.surfaces.server import _jupyter_server_extension_points as points
+
+    return points()

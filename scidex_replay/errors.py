@@ -47,6 +47,10 @@ class ChainNotFound(NotFound):
     """No chain of recorded steps leads to the artifact."""
 
 
+class Conflict(BadInput):
+    """What is asked clashes with what is going on: a restart of a run that is still running (exit 2)."""
+
+
 class RegistryUnavailable(BadInput):
     """The database URL cannot be opened or is not a scidex-replay registry."""
 

@@ -54,6 +54,11 @@ class Base(DeclarativeBase):
 
 class ArtifactRow(Base):
     __tablename__ = "artifacts"
+    #: the workbench's search, newest first, of all artifacts or of one kind (revision 0007)
+    __table_args__ = (
+        Index("ix_artifacts_created_at", "created_at", "id"),
+        Index("ix_artifacts_kind_created_at", "kind", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     content_hash: Mapped[str] = mapped_column(HASH, index=True)

