@@ -90,6 +90,7 @@ export const MAX_LABEL = 28;
 const CHAR_WIDTH = 7;
 const PADDING = 20;
 const MARGIN = 12;
+const MIN_SCALE = 0.75;
 
 /**
  * Whether a value looks like a graph: an object with arrays `nodes` (each with
@@ -277,6 +278,8 @@ export function drawGraph(graph: IGraph, options: IDrawOptions = {}): HTMLElemen
   svg.setAttribute('width', String(layout.width));
   svg.setAttribute('height', String(layout.height));
   svg.setAttribute('viewBox', `0 0 ${layout.width} ${layout.height}`);
+  // where the stylesheet lets it shrink to its container's width, not below 3/4 of its size
+  svg.style.minWidth = `${Math.round(layout.width * MIN_SCALE)}px`;
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', `chain graph: ${layout.nodes.length} nodes`);
   const defs = svgEl('defs');

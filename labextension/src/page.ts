@@ -6,7 +6,7 @@
  * It shows what the server answers and sends the options; no replay logic.
  */
 import { drawGraph, showProgress, statusOutcome } from './graph';
-import type { IGraphNode } from './graph';
+import type { IGraph, IGraphNode } from './graph';
 import { showDetails } from './graph-renderer';
 import { ApiError, isLive } from './api';
 import type { IArtifact, IChain, IChainStep, IJob, IRun, ReplayApi, ReplayOptions } from './api';
@@ -27,6 +27,8 @@ export interface IPageHost {
   back(): void;
   /** Open another artifact's page. */
   openArtifact(artifactId: string): void;
+  /** Show a graph in a main-area panel, where it has room. */
+  openGraph(graph: IGraph, title: string): void;
 }
 
 export class ArtifactPage {
@@ -56,7 +58,16 @@ export class ArtifactPage {
     this._fork = el('div', 'scidex-Page-fork');
     this._fork.hidden = true;
     this.node.appendChild(this._fork);
-    this.node.appendChild(el('h3', 'scidex-Workbench-heading', 'Chain'));
+    const chainHead = el('div', 'scidex-Page-chainHead');
+    chainHead.append(
+      el('h3', 'scidex-Workbench-heading', 'Chain'),
+      button('Open in a tab', 'scidex-Page-openGraph', () => {
+        if (this._chain) {
+          this._host.openGraph(this._chain.graph, this._chain.artifact.name || this.artifactId);
+        }
+      }, 'Show the chain graph in the main area')
+    );
+    this.node.appendChild(chainHead);
     this._graph = el('div', 'scidex-Page-graph');
     this.node.appendChild(this._graph);
     this._details = el('div', 'scidex-Page-details');

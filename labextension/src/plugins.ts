@@ -19,6 +19,9 @@ import { ManifestKeeper } from './keeper';
 import { rerunArtifact } from './rerun';
 import { ReplayApi } from './api';
 import { ARTIFACT_ID } from './artifact';
+import { drawGraph } from './graph';
+import type { IGraph } from './graph';
+import { showDetails } from './graph-renderer';
 import { renderManifest } from './renderer';
 import { WorkbenchSidebar, workbenchIcon } from './sidebar';
 import { CommandIDs, IManifestKeeper, IReplayManifest } from './tokens';
@@ -107,7 +110,13 @@ export const workbenchPlugin: JupyterFrontEndPlugin<void> = {
     keeper: IManifestKeeper,
     labShell: ILabShell | null
   ) => {
+    const manifests = new Map<string, MainAreaWidget>();
     const openManifest = (manifest: IReplayManifest) => {
+      const open = manifests.get(manifest.run_id);
+      if (open && !open.isDisposed) {
+        app.shell.activateById(open.id);
+        return;
+      }
       const content = new Widget();
       content.addClass('scidex-Manifest');
       content.addClass('scidex-ManifestPanel');
@@ -115,6 +124,24 @@ export const workbenchPlugin: JupyterFrontEndPlugin<void> = {
       const widget = new MainAreaWidget({ content });
       widget.id = `scidex-manifest-${manifest.run_id}`;
       widget.title.label = `Manifest ${manifest.run_id}`;
+      manifests.set(manifest.run_id, widget);
+      widget.title.icon = workbenchIcon;
+      widget.title.closable = true;
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+    };
+    let graphs = 0;
+    const openGraph = (graph: IGraph, title: string) => {
+      const content = new Widget();
+      content.addClass('scidex-GraphView');
+      content.addClass('scidex-GraphPanel');
+      const details = document.createElement('div');
+      details.className = 'scidex-Graph-details';
+      content.node.appendChild(drawGraph(graph, { onSelect: node => showDetails(details, node) }));
+      content.node.appendChild(details);
+      const widget = new MainAreaWidget({ content });
+      widget.id = `scidex-graph-${++graphs}`;
+      widget.title.label = `Chain of ${title}`;
       widget.title.icon = workbenchIcon;
       widget.title.closable = true;
       app.shell.add(widget, 'main');
@@ -137,7 +164,9 @@ export const workbenchPlugin: JupyterFrontEndPlugin<void> = {
       app.shell.activateById(panel.id);
       return null;
     };
-    const sidebar = new WorkbenchSidebar({ api: new ReplayApi(app.serviceManager.serverSettings), tracker, keeper, openManifest, insertCell });
+    const sidebar = new WorkbenchSidebar({
+      api: new ReplayApi(app.serviceManager.serverSettings), tracker, keeper, openManifest, openGraph, insertCell
+    });
     (labShell ?? app.shell).add(sidebar, 'left', { rank: 250 });
     app.commands.addCommand(CommandIDs.openArtifact, {
       label: 'Open artifact in the replay workbench',

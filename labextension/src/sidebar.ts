@@ -11,6 +11,7 @@ import { Widget } from '@lumino/widgets';
 
 import type { IArtifact, ReplayApi } from './api';
 import { statusOutcome } from './graph';
+import type { IGraph } from './graph';
 import { parseQuery } from './lineage';
 import { ArtifactPage, artifactRow, button, el, messageOf } from './page';
 import type { IPageHost } from './page';
@@ -34,6 +35,7 @@ export interface ISidebarOptions {
   tracker: INotebookTracker;
   keeper: IManifestKeeper;
   openManifest(manifest: IReplayManifest): void;
+  openGraph(graph: IGraph, title: string): void;
   insertCell(artifactId: string): string | null;
 }
 
@@ -114,7 +116,8 @@ export class WorkbenchSidebar extends Widget {
       openManifest: m => this._options.openManifest(m),
       insertCell: id => this._options.insertCell(id),
       back: () => this.back(),
-      openArtifact: id => void this.openArtifact(id)
+      openArtifact: id => void this.openArtifact(id),
+      openGraph: (graph, title) => this._options.openGraph(graph, title)
     };
     const page = new ArtifactPage(artifactId, host);
     this._page = page;

@@ -142,6 +142,17 @@ def open_workbench(page: Page) -> Locator:
     return sidebar
 
 
+def widen_left_area(page: Page, x: int) -> None:
+    """Drag the handle between the left side bar's panel and the main area to ``x`` px."""
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+    box = handle.bounding_box()
+    assert box is not None, "the left area's handle is not shown"
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(x, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+
+
 def open_artifact(sidebar: Locator, query: str, artifact_id: str) -> Locator:
     """Search the sidebar for ``query``, click the artifact ``artifact_id``; its page once its graph is drawn."""
     search = sidebar.locator(".scidex-Workbench-search")

@@ -18,7 +18,7 @@ import pytest
 from _jupyter import Recorder
 from _lab import (
     SHOTS, SLOW, SLOW_STEP, WORKBENCH, Chain, Lab, api, command, contrast, finished_job, new_page, open_artifact,
-    open_workbench, outputs_with_manifest, write_notebook,
+    open_workbench, outputs_with_manifest, widen_left_area, write_notebook,
 )  # fmt: skip
 from playwright.sync_api import Browser, Locator, Page, expect
 
@@ -51,7 +51,7 @@ def page(lab: Lab, browser: Browser) -> Iterator[Page]:
 
 
 def node_ids(artifact_page: Locator) -> list[str]:
-    return artifact_page.locator(".scidex-Graph-node").evaluate_all("ns => ns.map(n => n.dataset.nodeId)")
+    return artifact_page.locator(".scidex-Page-graph .scidex-Graph-node").evaluate_all("ns => ns.map(n => n.dataset.nodeId)")
 
 
 def chain_node_ids(lab: Lab, artifact_id: str) -> list[str]:
@@ -75,14 +75,14 @@ def test_search_opens_the_chain_graph_and_replay_shows_progress_then_the_manifes
     expect(row.locator(".scidex-Workbench-name")).to_have_text("report.md")
     art = open_artifact(sidebar, "report", chain.report)
     expected = chain_node_ids(lab, chain.report)
-    assert sorted(node_ids(art)) == expected and len(expected) == 7  # 3 steps, 4 artifacts
-    assert art.locator(".scidex-Graph-step").count() == 3
+    assert sorted(node_ids(art)) == expected and len(expected) == 10  # 3 steps; their scripts, data and outputs
+    assert art.locator(".scidex-Page-graph .scidex-Graph-step").count() == 3
     assert art.locator(".scidex-Graph-target").evaluate("n => n.dataset.nodeId") == f"artifact:{chain.report}"
     labels = art.locator(".scidex-Graph-artifact .scidex-Graph-label").all_text_contents()
     assert {"data.csv", "clean.csv", "sample.csv", "report.md"} <= set(labels), labels
     # left to right: each edge goes from a node further left to one further right
-    xs = {n: b["x"] for n, b in zip(node_ids(art), [e.bounding_box() for e in art.locator(".scidex-Graph-node").all()])}
-    for edge in art.locator(".scidex-Graph-edge").evaluate_all("es => es.map(e => [e.dataset.source, e.dataset.target])"):
+    xs = {n: b["x"] for n, b in zip(node_ids(art), [e.bounding_box() for e in art.locator(".scidex-Page-graph .scidex-Graph-node").all()])}
+    for edge in art.locator(".scidex-Page-graph .scidex-Graph-edge").evaluate_all("es => es.map(e => [e.dataset.source, e.dataset.target])"):
         assert xs[edge[0]] < xs[edge[1]]
 
     art.locator(".scidex-Page-replay").click()
@@ -96,20 +96,20 @@ def test_search_opens_the_chain_graph_and_replay_shows_progress_then_the_manifes
     expect(run).to_have_attribute("data-kind", "replay")
     expect(run.locator(".scidex-Lineage-status").first).to_have_text("differs")
     expect(art.locator(".scidex-Graph-run .scidex-Graph-runId")).to_have_text(run_id)
-    outcomes = art.locator(".scidex-Graph-step").evaluate_all("ns => ns.map(n => n.dataset.outcome)")
+    outcomes = art.locator(".scidex-Page-graph .scidex-Graph-step").evaluate_all("ns => ns.map(n => n.dataset.outcome)")
     assert outcomes == ["reproduced", "output-differs", "input-differs"]
 
     # Open manifest: the renderer in a main-area panel
     job.locator(".scidex-Job-open").click()
     panel = page.locator(f"#scidex-manifest-{run_id}")
     expect(panel.locator(".scidex-Manifest-runId")).to_have_text(run_id)
-    expect(panel.locator(".scidex-Manifest-graph .scidex-Graph-node")).to_have_count(7)
+    expect(panel.locator(".scidex-Manifest-graph .scidex-Graph-node")).to_have_count(len(expected))
 
-    # Insert cell: the magic in the active notebook
-    page.locator(".jp-NotebookPanel").first.click()  # the notebook is the active document again
+    # Insert cell: the magic in the notebook last active (behind the manifest panel now, shown again)
     art.locator(".scidex-Page-insert").click()
-    sources = page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").all_inner_texts()
-    assert f"%rerun_artifact {chain.report}" in [s.strip() for s in sources]
+    cells = page.locator(".jp-NotebookPanel .jp-Cell .jp-InputArea-editor")
+    expect(cells).to_have_count(2)
+    assert [s.strip() for s in cells.all_inner_texts()] == ["", f"%rerun_artifact {chain.report}"]
 
 
 def test_replay_from_a_node_replays_that_step_and_the_steps_after_it(page: Page, lab: Lab, chain: Chain) -> None:
@@ -218,16 +218,25 @@ def test_cancel_interrupts_the_run_and_restart_completes_it(page: Page, lab: Lab
 
 
 def test_sidebar_and_graph_read_in_light_and_dark_themes(page: Page, chain: Chain) -> None:
-    page.set_viewport_size({"width": 1500, "height": 1000})
+    page.set_viewport_size({"width": 1900, "height": 1000})
     sidebar = open_workbench(page)
     art = open_artifact(sidebar, "report", chain.report)
     if not art.locator(".scidex-Lineage-item").count():
         art.locator(".scidex-Page-replay").click()
         finished_job(art)
+        art.locator(".scidex-Page-back").click()  # the page afresh, without the job's pane
+        art = open_artifact(sidebar, "report", chain.report)
+    widen_left_area(page, 720)
+    # the chain in a tab of the main area too, where it has room
+    art.locator(".scidex-Page-openGraph").click()
+    tab = page.locator(".jp-MainAreaWidget .scidex-GraphPanel")
+    expect(tab.locator(".scidex-Graph-node")).to_have_count(art.locator(".scidex-Page-graph .scidex-Graph-node").count())
+    tab.locator(".scidex-Graph-step").nth(1).click()
+    expect(tab.locator(".scidex-Graph-details [data-field='outcome']")).not_to_be_empty()
 
     def contrasts() -> list[float]:
-        """Each node label against its node's fill, and the sidebar's text against its background."""
-        pairs = art.locator(".scidex-Graph-node").evaluate_all(
+        """Each node label against its node's fill (sidebar and tab), and the sidebar's text against its background."""
+        pairs = page.locator(".scidex-Graph-node").evaluate_all(
             """ns => ns.map(n => [getComputedStyle(n.querySelector('.scidex-Graph-label')).fill,
                                  getComputedStyle(n.querySelector('.scidex-Graph-shape')).fill])"""
         )
@@ -240,7 +249,7 @@ def test_sidebar_and_graph_read_in_light_and_dark_themes(page: Page, chain: Chai
     assert min(contrasts()) >= 4.5, contrasts()
     light_fill = art.locator(".scidex-Graph-shape").first.evaluate("e => getComputedStyle(e).fill")
     sidebar.screenshot(path=str(SHOTS / "workbench-light.png"))
-    art.locator(".scidex-Graph").screenshot(path=str(SHOTS / "graph-light.png"))
+    tab.screenshot(path=str(SHOTS / "graph-light.png"))
     command(page, "apputils:change-theme", {"theme": "JupyterLab Dark"})
     expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1, timeout=30_000)
     page.wait_for_timeout(500)  # the theme's stylesheet settles
@@ -248,7 +257,7 @@ def test_sidebar_and_graph_read_in_light_and_dark_themes(page: Page, chain: Chai
         assert art.locator(".scidex-Graph-shape").first.evaluate("e => getComputedStyle(e).fill") != light_fill
         assert min(contrasts()) >= 4.5, contrasts()
         sidebar.screenshot(path=str(SHOTS / "workbench-dark.png"))
-        art.locator(".scidex-Graph").screenshot(path=str(SHOTS / "graph-dark.png"))
+        tab.screenshot(path=str(SHOTS / "graph-dark.png"))
     finally:
         command(page, "apputils:change-theme", {"theme": "JupyterLab Light"})
         expect(page.locator("body[data-jp-theme-light='true']")).to_have_count(1, timeout=30_000)
