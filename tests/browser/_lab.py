@@ -103,20 +103,34 @@ def chips(page: Page, table: int) -> list[str]:
     ).all_inner_texts()
 
 
-def luminance(css_color: str) -> float:
-    """The relative luminance (WCAG 2) of a computed CSS colour: ``rgb(r, g, b)``/``rgba(...)`` with
-    0–255 channels, or ``color(srgb r g b)`` with 0–1 channels (what ``color-mix`` computes to)."""
+def rgba(css_color: str) -> tuple[float, float, float, float]:
+    """A computed CSS colour as 0–1 channels and alpha: ``rgb(r, g, b)``/``rgba(r, g, b, a)`` with
+    0–255 channels, or ``color(srgb r g b [/ a])`` with 0–1 channels (what ``color-mix`` computes to)."""
     parts = css_color[css_color.index("(") + 1 : css_color.index(")")].replace("/", " ").replace(",", " ").split()
     if parts[0] == "srgb":
-        channels = [float(p) for p in parts[1:4]]
+        values = [float(p) for p in parts[1:]]
     else:
-        channels = [float(p) / 255 for p in parts[:3]]
+        values = [float(p) / 255 for p in parts[:3]] + [float(p) for p in parts[3:]]
+    return values[0], values[1], values[2], values[3] if len(values) > 3 else 1.0
+
+
+def luminance(css_color: str) -> float:
+    """The relative luminance (WCAG 2) of a computed CSS colour (its alpha left aside: see ``contrast``)."""
+    return _luminance(rgba(css_color)[:3])
+
+
+def _luminance(channels: tuple[float, ...]) -> float:
     lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
 
 
 def contrast(fg: str, bg: str) -> float:
-    a, b = sorted((luminance(fg), luminance(bg)), reverse=True)
+    """The WCAG contrast ratio of text colour ``fg`` on an opaque background ``bg``; a translucent
+    ``fg`` (the themes' secondary font colours) is composited over ``bg`` first."""
+    *front, alpha = rgba(fg)
+    back = rgba(bg)[:3]
+    shown = tuple(alpha * f + (1 - alpha) * b for f, b in zip(front, back))
+    a, b = sorted((_luminance(shown), _luminance(back)), reverse=True)
     return (a + 0.05) / (b + 0.05)
 
 
