@@ -22,7 +22,8 @@ from _lab import (
 )  # fmt: skip
 from playwright.sync_api import Browser, Locator, Page, expect
 
-SLEEP_S = 8  # long enough for the test to see the step running and cancel it
+SLEEP_S = 8
+PAGE_SIZE = 50  # the sidebar's page of search results (sidebar.ts)  # long enough for the test to see the step running and cancel it
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,21 @@ def slow(chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> str:
     source = rec.cli("add", "numbers.csv")
     return rec.cli("run", "-i", "slow.py", "-i", source, "-o", "waited.csv", "--",
                    sys.executable, "{in0}", "{in1}", "{out}", str(SLEEP_S))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def bulk(chain: Chain) -> int:
+    """How many small source artifacts named bulk-NNN.txt it added to the chain's registry: more than a page."""
+    from scidex_replay.registry import Registry
+
+    n = PAGE_SIZE + 12
+    reg = Registry.open(chain.env["SCIDEX_REPLAY_DB"], chain.env["SCIDEX_REPLAY_HOME"])
+    try:
+        for i in range(n):
+            reg.add_artifact(f"row {i}\n".encode(), name=f"bulk-{i:03d}.txt")
+    finally:
+        reg.close()
+    return n
 
 
 @pytest.fixture
@@ -110,6 +126,25 @@ def test_search_opens_the_chain_graph_and_replay_shows_progress_then_the_manifes
     cells = page.locator(".jp-NotebookPanel .jp-Cell .jp-InputArea-editor")
     expect(cells).to_have_count(2)
     assert [s.strip() for s in cells.all_inner_texts()] == ["", f"%rerun_artifact {chain.report}"]
+
+
+def test_search_pages_with_more_and_filters_by_kind(page: Page, lab: Lab, bulk: int) -> None:
+    sidebar = open_workbench(page)
+    rows = sidebar.locator(".scidex-Workbench-artifact")
+    sidebar.locator(".scidex-Workbench-search").press_sequentially("bulk-", delay=50)  # typed: one search, debounced
+    expect(sidebar.locator(".scidex-Workbench-total")).to_have_text(f"{PAGE_SIZE} of {bulk} artifacts")
+    expect(rows).to_have_count(PAGE_SIZE)
+    more = sidebar.locator(".scidex-Workbench-more")
+    more.click()
+    expect(rows).to_have_count(bulk)
+    expect(more).to_be_hidden()
+    names = rows.locator(".scidex-Workbench-name").all_inner_texts()
+    assert sorted(names) == [f"bulk-{i:03d}.txt" for i in range(bulk)]  # each once, none missing
+    csv = api(lab, "artifacts?kind=csv&limit=500")
+    sidebar.locator(".scidex-Workbench-search").fill("kind:csv")
+    expect(sidebar.locator(".scidex-Workbench-total")).to_have_text(f"{csv['total']} of {csv['total']} artifacts")
+    assert set(rows.locator(".scidex-Workbench-kind").all_inner_texts()) == {"csv"}
+    assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.artifactId)")) == sorted(a["id"] for a in csv["artifacts"])
 
 
 def test_replay_from_a_node_replays_that_step_and_the_steps_after_it(page: Page, lab: Lab, chain: Chain) -> None:
