@@ -228,9 +228,10 @@ export function layoutGraph(graph: IGraph): ILayout {
     box.y = placed.y;
   }
   const info = g.graph();
+  const size = (value: number | undefined) => (value !== undefined && isFinite(value) ? Math.ceil(value) : 0);
   return {
-    width: Math.ceil(info.width ?? 0),
-    height: Math.ceil(info.height ?? 0),
+    width: size(info.width),
+    height: size(info.height),
     nodes: [...boxes.values()],
     edges: edges.map(e => ({
       ...e,
@@ -273,6 +274,13 @@ export function drawGraph(graph: IGraph, options: IDrawOptions = {}): HTMLElemen
     root.appendChild(runChips(graph.run));
   }
   const layout = layoutGraph(graph);
+  if (!layout.nodes.length) {
+    const empty = document.createElement('div');
+    empty.className = 'scidex-Graph-empty';
+    empty.textContent = 'no steps to draw';
+    root.appendChild(empty);
+    return root;
+  }
   const marker = `scidex-Graph-arrow-${++drawn}`;
   const svg = svgEl('svg', 'scidex-Graph-svg');
   svg.setAttribute('width', String(layout.width));

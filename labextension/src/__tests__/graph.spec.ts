@@ -177,6 +177,14 @@ describe('drawGraph', () => {
     expect(none.querySelector('.scidex-Graph-run')!.textContent).toBe('not replayed yet');
   });
 
+  it('says so for a graph without nodes, with no SVG', () => {
+    const empty = { schema: 'scidex-replay/graph/v1', target: null, run: null, nodes: [], edges: [] };
+    expect(layoutGraph(empty)).toEqual({ width: 0, height: 0, nodes: [], edges: [] });
+    const root = drawGraph(empty);
+    expect(root.querySelector('svg')).toBeNull();
+    expect(root.querySelector('.scidex-Graph-empty')!.textContent).toBe('no steps to draw');
+  });
+
   it('keeps labels as text', () => {
     const g = serverGraph();
     g.nodes[0].label = '<img src=x onerror=alert(1)>';
