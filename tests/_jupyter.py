@@ -45,10 +45,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    process: subprocess.Popen
+
+
 @contextmanager
-def jupyter(module: str, *, root: Path, env: Mapping[str, str], log: Path, token: str, args: Sequence[str] = ()) -> Iterator[str]:
+def jupyter(module: str, *, root: Path, env: Mapping[str, str], log: Path, token: str, args: Sequence[str] = ()) -> Iterator[Server]:
     """``python -m MODULE`` (``jupyterlab`` or ``jupyter_server``) on a free 127.0.0.1 port with
-    ``token``, serving ``root``; yields its URL once ``/api/status`` answers, stops it afterwards
+    ``token``, serving ``root``; yields it once ``/api/status`` answers, stops it afterwards
     (SIGTERM, so it shuts down as on Ctrl-C, then SIGKILL after 20 s)."""
     port = free_port()
     cmd = [
@@ -72,9 +78,10 @@ def jupyter(module: str, *, root: Path, env: Mapping[str, str], log: Path, token
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"{module} did not start:\n{log.read_text()[-3000:]}")
                 time.sleep(0.3)
-            yield url
+            yield Server(url, server)
         finally:
-            server.terminate()
+            if server.poll() is None:
+                server.terminate()
             try:
                 server.wait(timeout=20)
             except subprocess.TimeoutExpired:

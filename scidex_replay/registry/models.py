@@ -54,10 +54,11 @@ class Base(DeclarativeBase):
 
 class ArtifactRow(Base):
     __tablename__ = "artifacts"
-    #: the workbench's search, newest first, of all artifacts or of one kind (revision 0007)
+    #: the workbench's search, newest first, of all artifacts or of one kind; with the name, so
+    #: that matching a name reads the index, not the table (revision 0007)
     __table_args__ = (
-        Index("ix_artifacts_created_at", "created_at", "id"),
-        Index("ix_artifacts_kind_created_at", "kind", "created_at", "id"),
+        Index("ix_artifacts_created_at", "created_at", "id", "name"),
+        Index("ix_artifacts_kind_created_at", "kind", "created_at", "id", "name"),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)

@@ -54,8 +54,8 @@ def lab(chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]
         "JUPYTERLAB_WORKSPACES_DIR": str(user / "workspaces"),
     }
     args = ["--expose-app-in-browser", f"--LabApp.app_settings_dir={settings}"]
-    with jupyter("jupyterlab", root=root, env=env, log=base / "server.log", token=token, args=args) as url:
-        yield Lab(url=url, token=token, root=root)
+    with jupyter("jupyterlab", root=root, env=env, log=base / "server.log", token=token, args=args) as server:
+        yield Lab(url=server.url, token=token, root=root)
 
 
 @pytest.fixture(scope="module")

@@ -100,3 +100,32 @@ def test_malformed_set_or_input_is_bad_input_from_either_surface(argv, message):
     for parse in (_from_click, _from_magic):
         with pytest.raises(BadInput, match=message):
             parse(argv)
+
+
+def test_the_workbench_json_body_makes_the_same_options_as_the_flags():
+    """The workbench's request body: the flags without dashes as keys, through the same parsing."""
+    from scidex_replay.surfaces.args import JSON_KEYS, json_options
+
+    body = {
+        "from": "s_2", "strict": True, "diff": True, "out": "out_dir", "executor": "subprocess", "pin": False,
+        "restart": "r_1", "reuse": "all", "fork": True, "set": {"s_2.n": 3, "s_2.label": "ab"},
+        "input": {"s_3:1": "new.csv"}, "live": True, "accept": ["equivalent"], "rtol": 1e-6, "atol": 0.5,
+    }
+    assert json_options(body) == _from_click(ARGV)
+    assert json_options({}) == json_options({"from": None, "pin": True}) == ReplayOptions()
+    assert json_options({"explain": True}).explain == EXPLAIN_NOT_REPRODUCED
+    assert json_options({"timeout": 60, "memory_limit": 512}) == _from_click(["--timeout", "60", "--memory-limit", "512"])
+    assert len(JSON_KEYS) == len(REPLAY_FLAGS)
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"frm": "s_1"}, "unknown replay option 'frm'"), ({"strict": 1}, "'strict': expected true or false"),
+    ({"set": "s_1.n=3"}, "'set': expected an object"), ({"from": 3}, "'from': expected a non-empty string"),
+    ({"timeout": [1]}, "'timeout': expected a number"), ({"executor": "gpu"}, "unknown executor 'gpu'"),
+    ([1], "must be a JSON object"),
+])
+def test_a_bad_workbench_json_body_is_bad_input(body, message):
+    from scidex_replay.surfaces.args import json_options
+
+    with pytest.raises(BadInput, match=re.escape(message)):
+        json_options(body)

@@ -4,14 +4,17 @@ data.csv → clean → slow (waits for a gate file) → report, on SQLite and Po
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import secrets
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,7 @@ class Workbench:
     slow: str
     report: str
     log: Path
+    env: dict[str, str]
 
     def request(self, method: str, path: str, body: Any = None, *, token: bool = True, headers: dict | None = None,
                 data: bytes | None = None) -> tuple[int, Any, dict]:
@@ -121,8 +125,8 @@ def workbench(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     log = base / "server.log"
     args = ["--WorkbenchApp.max_jobs=2", "--WorkbenchApp.cancel_grace_s=5"]
     try:
-        with jupyter("jupyter_server", root=root, env=env, log=log, token=token, args=args) as url:
-            yield Workbench(url, token, gate, raw, clean, slow, report, log)
+        with jupyter("jupyter_server", root=root, env=env, log=log, token=token, args=args) as server:
+            yield Workbench(server.url, token, gate, raw, clean, slow, report, log, env)
     finally:
         databases.drop(db)
 
@@ -389,3 +393,76 @@ def test_a_replay_that_cannot_start_fails_in_one_line(workbench: Workbench) -> N
     assert "nosuchstep" in job["error"] and "\n" not in job["error"]
     job = workbench.finished(workbench.rerun(workbench.raw))  # a source artifact: nothing to replay
     assert job["status"] == "failed" and "source artifact" in job["error"]
+
+
+@contextmanager
+def another_server(workbench: Workbench, tmp_path: Path, db: str | None = None) -> Iterator[tuple[Workbench, Any]]:
+    """A second server over the same registry (or ``db``), which it is told of by its config (not the environment)."""
+    env = {k: v for k, v in workbench.env.items() if k not in ("SCIDEX_REPLAY_DB", "SCIDEX_REPLAY_HOME")}
+    args = [f"--WorkbenchApp.db={db or workbench.env['SCIDEX_REPLAY_DB']}", f"--WorkbenchApp.home={workbench.env['SCIDEX_REPLAY_HOME']}"]
+    (tmp_path / "root").mkdir()
+    token, log = secrets.token_hex(16), tmp_path / "server.log"
+    with jupyter("jupyter_server", root=tmp_path / "root", env=env, log=log, token=token, args=args) as server:
+        yield dataclasses.replace(workbench, url=server.url, token=token, log=log), server
+
+
+def test_stopping_the_server_interrupts_its_jobs_runs(workbench: Workbench, gate_closed: Path, tmp_path: Path) -> None:
+    with another_server(workbench, tmp_path) as (other, _):
+        assert other.get(f"artifacts/{workbench.report}")["id"] == workbench.report
+        run_id = other.waiting_at_gate(other.rerun(workbench.report))["run_id"]
+    # the server stopped (SIGTERM, as Ctrl-C) with the job at its slow step: the run ended interrupted
+    run = workbench.get(f"runs/{run_id}")
+    assert run["status"] == "interrupted"
+    assert run["manifest"]["completed_at"] is not None  # written by the replay as it ended, not read off a dead process
+    assert leftover_steps(gate_closed) == []
+
+
+def test_a_job_outlives_a_server_that_was_killed(workbench: Workbench, gate_closed: Path, tmp_path: Path) -> None:
+    with another_server(workbench, tmp_path) as (other, server):
+        run_id = other.waiting_at_gate(other.rerun(workbench.report))["run_id"]
+        server.process.kill()
+        server.process.wait()
+    assert workbench.get(f"runs/{run_id}")["status"] == "running"  # its process still runs the replay
+    gate_closed.touch()
+    deadline = time.monotonic() + WAIT_S
+    while (run := workbench.get(f"runs/{run_id}"))["status"] == "running":
+        assert time.monotonic() < deadline, run
+        time.sleep(0.2)
+    assert run["status"] == "reproduced" and run["manifest"]["completed_at"]
+
+
+def test_the_extension_is_enabled_on_install() -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_server", "extension", "list"], capture_output=True, text=True, timeout=120,
+    )
+    text = done.stdout + done.stderr
+    assert re.search(r"scidex_replay\s.*enabled", text), text
+    assert re.search(r"scidex_replay \S+ .*OK", text), text
+
+
+def test_a_job_process_killed_outright_is_a_failed_job_and_an_interrupted_run(workbench: Workbench, gate_closed: Path) -> None:
+    import psutil
+
+    job_id = workbench.rerun(workbench.report)
+    run_id = workbench.waiting_at_gate(job_id)["run_id"]
+    [step] = leftover_steps(gate_closed)
+    job_process = psutil.Process(step).parent()  # the kernel executor runs the step from the job's own process
+    assert "scidex_replay.surfaces.server.job" in job_process.cmdline()
+    job_process.kill()
+    job = workbench.finished(job_id)
+    assert job["status"] == "failed" and "exit status -9" in job["error"] and "\n" not in job["error"]
+    assert workbench.get(f"runs/{run_id}")["status"] == "interrupted"  # liveness: its process is gone
+
+
+@pytest.mark.sqlite_only(reason="about a registry that cannot be reached, whatever the backend under test")
+def test_a_registry_that_cannot_be_opened_is_503_in_one_line(workbench: Workbench, tmp_path: Path) -> None:
+    from _jupyter import free_port
+
+    with another_server(workbench, tmp_path, db=f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none") as (other, _):
+        for method, path in (("GET", "artifacts"), ("GET", f"artifacts/{workbench.report}/chain"), ("POST", f"artifacts/{workbench.report}/rerun")):
+            status, answer, _ = other.request(method, path, {} if method == "POST" else None)
+            assert status == 503, (path, status, answer)
+            one_line_error(answer)
+        assert other.get("jobs") == {"jobs": []}

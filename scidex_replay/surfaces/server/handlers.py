@@ -3,7 +3,8 @@
 Every handler is a Jupyter ``APIHandler`` behind Jupyter's authentication (token, and XSRF for
 cookie-authenticated requests that change something). Registry and engine calls run in a thread,
 so a slow one never stalls the server; the package's errors become one-line JSON answers
-``{"message": ...}``: ``NotFound`` 404, ``Conflict`` 409, other ``BadInput`` 400. The shapes
+``{"message": ...}``: ``NotFound`` 404, ``Conflict`` 409, ``RegistryUnavailable`` 503 (the
+registry cannot be opened or is locked), other ``BadInput`` 400. The shapes
 are those of the API contract (``views.py`` turns records into JSON).
 """
 
@@ -19,7 +20,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from scidex_replay.errors import BadInput, Conflict, NotFound, ReplayError, one_line
+from scidex_replay.errors import BadInput, Conflict, NotFound, RegistryUnavailable, ReplayError, one_line
 from scidex_replay.surfaces.server import views
 
 T = TypeVar("T")
@@ -41,6 +42,10 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
             return await asyncio.to_thread(fn, *args, **kwargs)
         except ReplayError as exc:
             raise _http_error(exc) from None
+
+    async def registry(self) -> Any:
+        """The server's registry (opened on first use: a registry that cannot be opened is a one-line error)."""
+        return await self.call(self.workbench.registry)
 
     def body(self) -> Any:
         """The request's JSON body ({} when empty); 400 for one that is not JSON."""
@@ -70,7 +75,10 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
 
 
 def _http_error(exc: ReplayError) -> web.HTTPError:
-    status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400 if isinstance(exc, BadInput) else 500
+    status = (
+        404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 503 if isinstance(exc, RegistryUnavailable)
+        else 400 if isinstance(exc, BadInput) else 500
+    )
     return web.HTTPError(status, one_line(exc).replace("%", "%%"))
 
 
@@ -95,27 +103,27 @@ class ArtifactsHandler(WorkbenchHandler):
         kind = self.get_query_argument("kind", "").strip() or None
         limit = _int_arg(self, "limit", 50, 1, MAX_LIMIT)
         offset = _int_arg(self, "offset", 0, 0)
-        page = await self.call(views.search, self.workbench.registry(), q, kind, limit, offset)
+        page = await self.call(views.search, await self.registry(), q, kind, limit, offset)
         self.reply(page)
 
 
 class ArtifactHandler(WorkbenchHandler):
     @web.authenticated
     async def get(self, artifact_id: str) -> None:
-        self.reply(await self.call(views.artifact_detail, self.workbench.registry(), artifact_id))
+        self.reply(await self.call(views.artifact_detail, await self.registry(), artifact_id))
 
 
 class ChainHandler(WorkbenchHandler):
     @web.authenticated
     async def get(self, artifact_id: str) -> None:
-        self.reply(await self.call(views.chain, self.workbench.registry(), artifact_id))
+        self.reply(await self.call(views.chain, await self.registry(), artifact_id))
 
 
 class PlanHandler(WorkbenchHandler):
     @web.authenticated
     async def post(self, artifact_id: str) -> None:
         options = await self.call(views.options_of, self.body())
-        self.reply(await self.call(views.plan, self.workbench.registry(), artifact_id, options))
+        self.reply(await self.call(views.plan, await self.registry(), artifact_id, options))
 
 
 class RerunHandler(WorkbenchHandler):
@@ -124,8 +132,7 @@ class RerunHandler(WorkbenchHandler):
         body = self.body()
         options = await self.call(views.options_of, body)
         await self.call(options.check_out)
-        registry = self.workbench.registry()
-        await self.call(registry.get_artifact, artifact_id)
+        await self.call((await self.registry()).get_artifact, artifact_id)
         job = self.workbench.jobs.submit(artifact_id, body)
         self.set_header("Location", url_path_join(self.base_url, PREFIX, "jobs", job.job_id))
         self.reply({"job_id": job.job_id}, 202)
@@ -135,13 +142,13 @@ class RunsHandler(WorkbenchHandler):
     @web.authenticated
     async def get(self) -> None:
         artifact_id = self.get_query_argument("artifact", "").strip() or None
-        self.reply(await self.call(views.runs, self.workbench.registry(), artifact_id))
+        self.reply(await self.call(views.runs, await self.registry(), artifact_id))
 
 
 class RunHandler(WorkbenchHandler):
     @web.authenticated
     async def get(self, run_id: str) -> None:
-        self.reply(await self.call(views.run_detail, self.workbench.registry(), run_id))
+        self.reply(await self.call(views.run_detail, await self.registry(), run_id))
 
 
 class JobsHandler(WorkbenchHandler):

@@ -13,7 +13,8 @@ flushed at once (anything else the replay prints goes to stderr)::
     {"event": "error", "message"}                              it could not run (one line)
 
 SIGINT and SIGTERM end the replay as Ctrl-C does (the engine stops the running step's process
-group and writes the run as ``interrupted``). Exit status 0, or 1 after an ``error``.
+group and writes the run as ``interrupted``); a server that is killed outright leaves the job to
+run to its end (its run and manifest are in the registry). Exit status 0, or 1 after an ``error``.
 """
 
 from __future__ import annotations
@@ -38,8 +39,16 @@ def main(argv: list[str]) -> int:
 
     events = _writer()
 
+    server_gone = False
+
     def send(event: str, **fields: Any) -> None:
-        events.write(json.dumps({"event": event, **fields}, default=str) + "\n")
+        nonlocal server_gone
+        if server_gone:
+            return
+        try:
+            events.write(json.dumps({"event": event, **fields}, default=str) + "\n")
+        except OSError:  # the server was killed: nobody reads; the replay goes on to its end all the same
+            server_gone = True
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

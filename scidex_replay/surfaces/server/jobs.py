@@ -17,12 +17,21 @@ import os
 import secrets
 import signal
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINISHED = (DONE, FAILED, CANCELLED)
+
+
+def _last_line(file: Any) -> str:
+    """The last non-blank line of the (binary) file a process wrote, at most 300 characters."""
+    file.seek(0, os.SEEK_END)
+    file.seek(max(0, file.tell() - 4096))
+    lines = [line.strip() for line in file.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
 
 
 def _now() -> str:
@@ -47,7 +56,6 @@ class Job:
     cancelling: bool = False
     ending: str | None = None  # how its last line says it ended; the status once its process is gone
     process: asyncio.subprocess.Process | None = None
-    stderr: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=20))
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
     def to_json(self) -> dict[str, Any]:
@@ -119,27 +127,30 @@ class Jobs:
             task.add_done_callback(self._tasks.discard)
 
     async def _run(self, job: Job) -> None:
+        # stderr goes to an unlinked file, not a pipe: a job whose server was killed can still write it
+        stderr = tempfile.TemporaryFile()
         try:
             job.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "scidex_replay.surfaces.server.job", job.artifact_id, json.dumps(job.options),
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=stderr,
                 env=self.env, start_new_session=True, limit=2**26,  # a finished job's line holds its manifest
             )
             if job.cancelling:  # cancelled while it was being started
                 self._signal(job, signal.SIGINT)
-            await asyncio.gather(self._read_events(job), self._read_stderr(job))
+            await self._read_events(job)
             code = await job.process.wait()
             if job.ending is None:  # it ended without saying how: killed, or a crash before its last line
                 if job.cancelling:
                     job.ending = CANCELLED
                 else:
-                    tail = next((line for line in reversed(job.stderr) if line.strip()), "")
+                    tail = _last_line(stderr)
                     job.ending = FAILED
                     job.error = f"the replay process ended with exit status {code}" + (f": {tail.strip()}" if tail else "")
         except Exception as exc:  # the process could not be started (e.g. no memory to fork)
             self.log.exception("scidex-replay job %s", job.job_id)
             job.ending, job.error = FAILED, " ".join(f"{type(exc).__name__}: {exc}".split())
         finally:
+            stderr.close()
             job.status, job.finished_at = job.ending or FAILED, _now()
             self._running -= 1
             job.ended.set()
@@ -154,13 +165,6 @@ class Jobs:
                 self.log.warning("scidex-replay job %s: not an event: %r", job.job_id, line[:200])
                 continue
             job.apply(event)
-
-    async def _read_stderr(self, job: Job) -> None:
-        assert job.process is not None and job.process.stderr is not None
-        async for raw in job.process.stderr:
-            line = raw.decode("utf-8", "replace").rstrip()
-            job.stderr.append(line)
-            self.log.debug("scidex-replay job %s: %s", job.job_id, line)
 
     def cancel(self, job: Job) -> None:
         """Cancel ``job``: a queued one at once; a running one by SIGINT, then SIGTERM and SIGKILL of its

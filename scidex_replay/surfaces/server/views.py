@@ -19,16 +19,14 @@ def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def artifact_json(artifact: Artifact, producer: Step | None, last_run: Run | None) -> dict[str, Any]:
+def artifact_json(artifact: Artifact, producer: tuple[str, str | None, str] | None, last_run: Run | None) -> dict[str, Any]:
     """ArtifactJSON: ``{"id", "name", "kind", "size" (bytes), "content_hash", "created_at",
-    "produced_by": {"step_id", "step_name", "step_type"} | null, "last_run": {"run_id", "kind",
+    "produced_by": {"step_id", "step_name", "step_type"} | null (``producer``: that triple), "last_run": {"run_id", "kind",
     "status", "started_at", "completed_at"} | null}``."""
     return {
         "id": artifact.id, "name": artifact.name, "kind": artifact.kind, "size": artifact.size,
         "content_hash": artifact.content_hash, "created_at": _iso(artifact.created_at),
-        "produced_by": None if producer is None else {
-            "step_id": producer.step_id, "step_name": producer.name, "step_type": producer.step_type,
-        },
+        "produced_by": None if producer is None else dict(zip(("step_id", "step_name", "step_type"), producer)),
         "last_run": None if last_run is None else {
             "run_id": last_run.run_id, "kind": last_run.kind, "status": str(last_run.status),
             "started_at": _iso(last_run.started_at), "completed_at": _iso(last_run.completed_at),
@@ -91,7 +89,7 @@ def chain(registry: Registry, artifact_id: str) -> dict[str, Any]:
     artifact = registry.get_artifact(artifact_id)
     steps = topological(registry.chain(artifact.id))
     last = registry.latest_runs([artifact.id]).get(artifact.id)
-    producer = next((s for s in steps if artifact.id in s.output_ids), None)
+    producer = next(((s.step_id, s.name, s.step_type) for s in steps if artifact.id in s.output_ids), None)
     return {
         "artifact": artifact_json(artifact, producer, last),
         "graph": _graph(registry, artifact, steps, last),

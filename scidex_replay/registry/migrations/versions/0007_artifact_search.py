@@ -1,5 +1,6 @@
 """Artifact search: the workbench lists artifacts newest first, all of them or those of one kind,
-one page at a time; these indexes make a page one index walk instead of a sort of the whole table.
+one page at a time, or those whose name holds a word; these indexes make a page one index walk
+instead of a sort of the whole table, and hold the name so that matching it reads the index only.
 
 Revision ID: 0007
 Revises: 0006
@@ -16,8 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_artifacts_created_at", "artifacts", ["created_at", "id"])
-    op.create_index("ix_artifacts_kind_created_at", "artifacts", ["kind", "created_at", "id"])
+    op.create_index("ix_artifacts_created_at", "artifacts", ["created_at", "id", "name"])
+    op.create_index("ix_artifacts_kind_created_at", "artifacts", ["kind", "created_at", "id", "name"])
 
 
 def downgrade() -> None:
