@@ -6,6 +6,7 @@
  */
 import {
   ILabShell,
+  ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
@@ -103,12 +104,13 @@ export const workbenchPlugin: JupyterFrontEndPlugin<void> = {
     'Adds the replay workbench sidebar: artifact search, chain graph, runs, Replay/Restart/Fork/Cancel jobs on the server.',
   autoStart: true,
   requires: [INotebookTracker, IManifestKeeper],
-  optional: [ILabShell],
+  optional: [ILabShell, ILayoutRestorer],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     keeper: IManifestKeeper,
-    labShell: ILabShell | null
+    labShell: ILabShell | null,
+    restorer: ILayoutRestorer | null
   ) => {
     const manifests = new Map<string, MainAreaWidget>();
     const openManifest = (manifest: IReplayManifest) => {
@@ -168,6 +170,7 @@ export const workbenchPlugin: JupyterFrontEndPlugin<void> = {
       api: new ReplayApi(app.serviceManager.serverSettings), tracker, keeper, openManifest, openGraph, insertCell
     });
     (labShell ?? app.shell).add(sidebar, 'left', { rank: 250 });
+    restorer?.add(sidebar, sidebar.id); // open again after a reload if it was open
     app.commands.addCommand(CommandIDs.openArtifact, {
       label: 'Open artifact in the replay workbench',
       caption: 'Show an artifact\'s chain, runs and replay buttons in the workbench sidebar',

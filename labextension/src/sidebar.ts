@@ -174,7 +174,20 @@ export class WorkbenchSidebar extends Widget {
     this._kept.appendChild(list);
   }
 
+  /**
+   * The first search when the panel is first shown (not at JupyterLab's start).
+   */
+  protected onAfterShow(): void {
+    this._onShown();
+  }
+
   protected onAfterAttach(): void {
+    if (this.isVisible) {
+      this._onShown();
+    }
+  }
+
+  private _onShown(): void {
     if (!this._searched) {
       this._searched = true;
       void this.search();
