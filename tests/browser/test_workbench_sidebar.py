@@ -184,7 +184,7 @@ def test_a_fork_through_the_form_previews_what_will_run_and_lands_in_the_lineage
     assert params == report["parameters"]
     # change the step's declared environment, and its input: the clean data in place of the sample
     params["env"] = {**(params.get("env") or {}), "SCIDEX_FORK_NOTE": "from the form"}
-    form.locator(".scidex-Fork-parameters").fill(json.dumps(params))
+    form.locator(".scidex-Fork-parameters").fill(json.dumps(params, indent=2))
     form.locator(".scidex-Fork-inputId").nth(1).fill(chain.clean)
     form.locator(".scidex-Fork-preview-button").click()
     plan = form.locator(".scidex-Fork-planStep")
@@ -193,6 +193,7 @@ def test_a_fork_through_the_form_previews_what_will_run_and_lands_in_the_lineage
     assert actions[report["step_id"]] == "execute"
     expected = api(lab, f"artifacts/{chain.report}/chain")  # nothing was written by the preview
     assert [s["step_id"] for s in expected["steps"]] == [s["step_id"] for s in steps]
+    widen_left_area(page, 560)
     form.screenshot(path=str(SHOTS / "workbench-fork.png"))
     form.locator(".scidex-Fork-run").click()
     job = finished_job(art)
