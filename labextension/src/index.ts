@@ -1,3 +1,3 @@
-import { keeperPlugin, rerunPlugin } from './plugins';
+import { keeperPlugin, rerunPlugin, workbenchPlugin } from './plugins';
 
-export default [keeperPlugin, rerunPlugin];
+export default [keeperPlugin, rerunPlugin, workbenchPlugin];

@@ -20,6 +20,8 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 
+import { drawGraph, manifestToGraph } from './graph';
+
 import {
   isManifest,
   Outcome,
@@ -60,6 +62,14 @@ export class ManifestWidget extends Widget implements IRenderMime.IRenderer {
   }
 
   private _mimeType: string;
+}
+
+/**
+ * The DOM of a manifest (as the renderer shows it), or of the message for
+ * data that is not one: for views outside an output area (the workbench).
+ */
+export function renderManifest(data: unknown): HTMLElement {
+  return isManifest(data) ? Private.renderManifest(data) : Private.renderInvalid();
 }
 
 /**
@@ -106,6 +116,7 @@ namespace Private {
     root.appendChild(lineage(manifest));
     root.appendChild(summary(manifest));
     root.appendChild(table(manifest.steps));
+    root.appendChild(graph(manifest));
     return root;
   }
 
@@ -118,6 +129,17 @@ namespace Private {
       'scidex-Manifest-invalid',
       'Not a scidex-replay manifest: expected an object with run_id and steps.'
     );
+  }
+
+  /**
+   * The run's chain as a graph, from its steps' inputs and outputs; open.
+   */
+  function graph(manifest: IReplayManifest): HTMLElement {
+    const node = el('details', 'scidex-Manifest-graph');
+    node.open = true;
+    node.appendChild(el('summary', '', 'chain graph'));
+    node.appendChild(drawGraph(manifestToGraph(manifest), { chips: false }));
+    return node;
   }
 
   function header(manifest: IReplayManifest): HTMLElement {

@@ -23,6 +23,10 @@ export namespace CommandIDs {
    * Ask for an artifact id and run `%rerun_artifact ID` in the current notebook.
    */
   export const rerunArtifact = 'scidex-replay:rerun-artifact';
+  /**
+   * Show the artifact `id` (its chain, runs and replay buttons) in the workbench sidebar.
+   */
+  export const openArtifact = 'scidex-replay:open-artifact';
 }
 
 /**

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 MIME = "application/vnd.scidex.replay-manifest+json"
 CHROMIUM = os.environ.get("SCIDEX_CHROMIUM", "/usr/bin/chromium")
@@ -102,16 +103,87 @@ def chips(page: Page, table: int) -> list[str]:
     ).all_inner_texts()
 
 
-def luminance(css_color: str) -> float:
+def rgba(css_color: str) -> tuple[float, float, float, float]:
+    """A computed CSS colour as 0–1 channels and alpha: ``rgb(r, g, b)``/``rgba(r, g, b, a)`` with
+    0–255 channels, or ``color(srgb r g b [/ a])`` with 0–1 channels (what ``color-mix`` computes to)."""
     parts = css_color[css_color.index("(") + 1 : css_color.index(")")].replace("/", " ").replace(",", " ").split()
-    channels = [float(p) / 255 for p in parts[:3]]
+    if parts[0] == "srgb":
+        values = [float(p) for p in parts[1:]]
+    else:
+        values = [float(p) / 255 for p in parts[:3]] + [float(p) for p in parts[3:]]
+    return values[0], values[1], values[2], values[3] if len(values) > 3 else 1.0
+
+
+def luminance(css_color: str) -> float:
+    """The relative luminance (WCAG 2) of a computed CSS colour (its alpha left aside: see ``contrast``)."""
+    return _luminance(rgba(css_color)[:3])
+
+
+def _luminance(channels: tuple[float, ...]) -> float:
     lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
 
 
 def contrast(fg: str, bg: str) -> float:
-    a, b = sorted((luminance(fg), luminance(bg)), reverse=True)
+    """The WCAG contrast ratio of text colour ``fg`` on an opaque background ``bg``; a translucent
+    ``fg`` (the themes' secondary font colours) is composited over ``bg`` first."""
+    *front, alpha = rgba(fg)
+    back = rgba(bg)[:3]
+    shown = tuple(alpha * f + (1 - alpha) * b for f, b in zip(front, back))
+    a, b = sorted((_luminance(shown), _luminance(back)), reverse=True)
     return (a + 0.05) / (b + 0.05)
+
+
+#: the workbench sidebar's id (its tab in the left side bar carries it as data-id)
+WORKBENCH = "scidex-replay-workbench"
+#: a step that takes its time, so that a Cancel lands while it runs: python slow.py SOURCE OUT SECONDS
+SLOW_STEP = "import shutil, sys, time\ntime.sleep(float(sys.argv[3]))\nshutil.copyfile(sys.argv[1], sys.argv[2])\n"
+
+
+def api(lab: Lab, path: str) -> dict:
+    """GET ``scidex-replay/api/PATH`` of the lab's server, with its token."""
+    sep = "&" if "?" in path else "?"
+    with urllib.request.urlopen(f"{lab.url}/scidex-replay/api/{path}{sep}token={lab.token}", timeout=30) as r:
+        return json.loads(r.read())
+
+
+def open_workbench(page: Page) -> Locator:
+    """Click the workbench's tab in the left side bar; the sidebar's locator once it shows."""
+    sidebar = page.locator(f"#{WORKBENCH}")
+    if not sidebar.is_visible():
+        page.locator(f".jp-SideBar.jp-mod-left [data-id='{WORKBENCH}']").click()
+    expect(sidebar).to_be_visible()
+    return sidebar
+
+
+def widen_left_area(page: Page, x: int) -> None:
+    """Drag the handle between the left side bar's panel and the main area to ``x`` px."""
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+    box = handle.bounding_box()
+    assert box is not None, "the left area's handle is not shown"
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(x, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+
+
+def open_artifact(sidebar: Locator, query: str, artifact_id: str) -> Locator:
+    """Search the sidebar for ``query``, click the artifact ``artifact_id``; its page once its graph is drawn."""
+    search = sidebar.locator(".scidex-Workbench-search")
+    search.fill(query)
+    row = sidebar.locator(f".scidex-Workbench-artifact[data-artifact-id='{artifact_id}']")
+    expect(row).to_have_count(1)
+    row.click()
+    page = sidebar.locator(f".scidex-Page[data-artifact-id='{artifact_id}']")
+    expect(page.locator(".scidex-Graph-svg")).to_have_count(1)
+    return page
+
+
+def finished_job(page: Locator, status: str = "done") -> Locator:
+    """The artifact page's job pane once its job ended with ``status``."""
+    job = page.locator(".scidex-Page-job")
+    expect(job).to_have_attribute("data-status", status, timeout=SLOW)
+    return job
 
 
 def new_page(browser: Browser) -> Page:

@@ -329,10 +329,10 @@ export function allFixtures(): { [name: string]: unknown } {
   return all;
 }
 
-export function mimeModel(data: unknown): IRenderMime.IMimeModel {
+export function mimeModel(data: unknown, mimeType: string = MIME_TYPE): IRenderMime.IMimeModel {
   return {
     trusted: true,
-    data: { [MIME_TYPE]: data as any },
+    data: { [mimeType]: data as any },
     metadata: {},
     setData: () => undefined
   };
