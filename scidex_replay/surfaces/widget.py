@@ -38,7 +38,7 @@ from typing import Any
 import ipywidgets as widgets
 from traitlets import Bool, Dict, Int, List, TraitError, Unicode, observe, validate
 
-from scidex_replay.errors import BadInput, ReplayError, one_line
+from scidex_replay.errors import BadInput, one_line
 from scidex_replay.outcomes import Status
 from scidex_replay.replay import plan_replay, rerun_artifact
 from scidex_replay.replay.options import EXECUTOR_NAMES, ReplayOptions
