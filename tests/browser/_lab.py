@@ -119,3 +119,21 @@ def new_page(browser: Browser) -> Page:
     page = context.new_page()
     page.set_default_timeout(30_000)
     return page
+
+
+def text_contrast(locator) -> float:
+    """The WCAG contrast of ``locator``'s text against the background it is drawn on (its own,
+    or that of the nearest ancestor that paints one)."""
+    fg, bg = locator.evaluate(
+        """e => {
+            const fg = getComputedStyle(e).color;
+            let n = e;
+            while (n) {
+                const bg = getComputedStyle(n).backgroundColor;
+                if (bg && bg !== 'transparent' && !/rgba\\(.*,\\s*0\\)$/.test(bg)) return [fg, bg];
+                n = n.parentElement;
+            }
+            return [fg, 'rgb(255, 255, 255)'];
+        }"""
+    )
+    return contrast(fg, bg)
