@@ -179,3 +179,50 @@ def test_a_second_start_while_one_runs_is_refused_in_the_status_line(registry, t
     finally:
         release.set()
         w.close()
+
+
+def test_the_chain_graph_is_shown_at_the_start_and_coloured_once_at_the_end(registry, tmp_path, comms):
+    from scidex_replay.surfaces.graph import MIME as GRAPH_MIME
+
+    w = ReplayWidget.for_artifact(registry, copy_chain(registry, tmp_path, 3))
+    try:
+        (shown,) = w._graph.outputs
+        steps = [n for n in shown["data"][GRAPH_MIME]["nodes"] if n["type"] == "step"]
+        assert [n["outcome"] for n in steps] == [None] * 3
+        updates = []
+        w._graph.observe(lambda ch: updates.append(w.progress), names="outputs")
+        w.replay()
+        assert updates == [3], "the graph is sent when the run ends, not per step"
+        graph = w._graph.outputs[0]["data"][GRAPH_MIME]
+        assert [n["outcome"] for n in graph["nodes"] if n["type"] == "step"] == ["reproduced"] * 3
+        assert graph["run"]["run_id"] == w.run_id
+    finally:
+        w.close()
+
+
+def test_the_cell_output_becomes_the_static_manifest_once_nothing_is_left_to_restart(registry, tmp_path, comms):
+    from scidex_replay.replay.manifest import MIMETYPE
+    from scidex_replay.surfaces.widget import WIDGET_VIEW
+
+    w = ReplayWidget.for_artifact(registry, copy_chain(registry, tmp_path, 3))
+    inner = w._on_event
+
+    def on_event(kind, payload):
+        inner(kind, payload)
+        if kind == "step" and payload["position"] == 0:
+            w.cancel()
+
+    w._on_event = on_event
+    try:
+        assert WIDGET_VIEW in w.output_bundle() and MIMETYPE not in w.output_bundle()
+        w.replay()
+        interrupted = w.output_bundle()
+        assert interrupted[MIMETYPE]["run_id"] == w.run_id and interrupted[MIMETYPE]["status"] == "interrupted"
+        assert WIDGET_VIEW in interrupted, "an interrupted run keeps the widget (Restart) above its manifest"
+        w._on_event = inner
+        w.replay(restart=w.last_failed_run)
+        final = w.output_bundle()
+        assert final[MIMETYPE]["status"] == "reproduced" and WIDGET_VIEW not in final
+        assert {"text/html", "text/plain"} <= set(final)
+    finally:
+        w.close()
