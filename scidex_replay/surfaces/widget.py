@@ -284,7 +284,8 @@ class ReplayWidget(widgets.VBox):
     def _on_status(self, change: Any) -> None:
         n = len(self.step_ids)
         self._title.value = f'<b class="scidex-title">chain of {html.escape(self.artifact_id)}</b> ({n} step{"s" if n != 1 else ""})'
-        run = f"run {html.escape(self.run_id)}: " if self.run_id else ""
+        said = bool(self.run_id) and self.message.startswith(f"run {self.run_id} ")  # the summary line names it already
+        run = f"run {html.escape(self.run_id)}: " if self.run_id and not said else ""
         verdict = f'<span class="scidex-verdict scidex-verdict-{_verdict(self.status).tone}">{html.escape(self.verdict)}</span>'
         now = f" — step {html.escape(self.running_step)}" if self.running and self.running_step else ""
         text = f" — {html.escape(self.message)}" if self.message else ""
