@@ -150,22 +150,30 @@ def test_cancel_then_restart_from_the_widget(lab: Lab, slow_chain: tuple[str, Pa
         page.context.close()
 
 
-def test_the_widget_reads_in_the_dark_theme(lab: Lab, chain: Chain, browser: Browser) -> None:
+def test_the_widget_reads_in_the_light_and_the_dark_theme(lab: Lab, chain: Chain, browser: Browser) -> None:
     page = _open_chain(lab, browser, "dark.ipynb", chain.report, 3)
-    try:
-        command(page, "apputils:change-theme", {"theme": "JupyterLab Dark"})
-        expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1, timeout=30_000)
-        page.wait_for_timeout(500)  # the theme's stylesheet settles
-        widget = page.locator(".jp-OutputArea .scidex-replay-widget")
-        measured = {
+    widget = page.locator(".jp-OutputArea .scidex-replay-widget")
+
+    def measured() -> dict[str, float]:
+        return {
             "cell": text_contrast(widget.locator(".scidex-chain-table td").first),
             "header": text_contrast(widget.locator(".scidex-chain-table th").first),
             "title": text_contrast(widget.locator(".scidex-title")),
             "status": text_contrast(widget.locator(".scidex-verdict")),
             "button": text_contrast(widget.get_by_role("button", name="Replay all")),
         }
+
+    try:
+        light = measured()
+        assert all(v >= 4.5 for v in light.values()), light
+        cell_color = widget.locator(".scidex-chain-table td").first.evaluate("e => getComputedStyle(e).color")
+        command(page, "apputils:change-theme", {"theme": "JupyterLab Dark"})
+        expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1, timeout=30_000)
+        page.wait_for_timeout(500)  # the theme's stylesheet settles
+        assert widget.locator(".scidex-chain-table td").first.evaluate("e => getComputedStyle(e).color") != cell_color
+        dark = measured()
         page.locator(".jp-Notebook .jp-Cell").nth(1).screenshot(path=str(SHOTS / "widget-dark.png"))
-        assert all(v >= 4.5 for v in measured.values()), measured
+        assert all(v >= 4.5 for v in dark.values()), dark
         assert "nan" not in widget.locator(".scidex-chain-table").inner_text().split()
     finally:
         command(page, "apputils:change-theme", {"theme": "JupyterLab Light"})
