@@ -83,6 +83,33 @@ class Limits:
 
 _IN_FORCE: ContextVar[Limits | None] = ContextVar("scidex_replay_limits", default=None)
 _STARTED: ContextVar[list[int] | None] = ContextVar("scidex_replay_started", default=None)
+_CANCEL: ContextVar[threading.Event | None] = ContextVar("scidex_replay_cancel", default=None)
+#: How often a running step process looks at its replay's cancel event (seconds).
+CANCEL_POLL_S = 0.05
+
+
+class Cancelled(BaseException):
+    """The replay was cancelled (its ``cancelling`` event was set). A ``BaseException``, like
+    ``KeyboardInterrupt``: an executor reports a step's ``Exception`` as the step's failure, but
+    lets this one end the run (``interrupted``)."""
+
+
+@contextlib.contextmanager
+def cancelling(event: threading.Event | None) -> Iterator[threading.Event | None]:
+    """Make ``event`` (None: none) the cancel event of every step process started in this context:
+    once it is set, the running step process and its session are ended and ``Cancelled`` raised."""
+    token = _CANCEL.set(event)
+    try:
+        yield event
+    finally:
+        _CANCEL.reset(token)
+
+
+def check_cancelled() -> None:
+    """Raise ``Cancelled`` when the cancel event in force (``cancelling``) is set."""
+    event = _CANCEL.get()
+    if event is not None and event.is_set():
+        raise Cancelled("the replay was cancelled")
 
 
 def memory_default(env: Mapping[str, str] | None = None) -> int | None:
@@ -311,6 +338,9 @@ def run_step_process(
     ``OSError``) when ``argv[0]`` cannot be executed; and what writing ``input`` raises.
     """
     argv = list(argv)
+    cancel = _CANCEL.get()
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("the replay was cancelled")
     preexec = _preexec(limits.memory_limit_mb, cpus) if limits.memory_limit_mb or cpus else None
     if input is not None:
         stdin = subprocess.PIPE
@@ -328,6 +358,7 @@ def run_step_process(
                 started.append(proc.pid)
             if on_start is not None:
                 on_start(proc)
+            watcher = _watch_cancel(proc, cancel) if cancel is not None else None
             try:
                 out, err = proc.communicate(input, timeout=limits.timeout_s)
             except subprocess.TimeoutExpired as exc:
@@ -337,6 +368,11 @@ def run_step_process(
             except BaseException:
                 stop(proc)
                 raise
+            finally:
+                if watcher is not None:
+                    watcher.set()
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"the replay was cancelled while {argv[0]} ran")
         return subprocess.CompletedProcess(argv, proc.returncode, out, err)
     finally:
         try:
@@ -345,6 +381,22 @@ def run_step_process(
                 _end_step(proc.pid, running, since)
         finally:
             _STEPS.done()
+
+
+def _watch_cancel(proc: subprocess.Popen, cancel: threading.Event) -> threading.Event:
+    """A daemon thread that ends ``proc``'s session (``terminate``) once ``cancel`` is set; it
+    stops when the returned event is set (the process ended)."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if cancel.wait(CANCEL_POLL_S):
+                if not done.is_set():
+                    terminate(proc)
+                return
+
+    threading.Thread(target=watch, name=f"cancel-watch-{proc.pid}", daemon=True).start()
+    return done
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -10,6 +10,11 @@ the step is done, and a heartbeat says the run's process is alive, so a run
 killed at any point keeps what it did and shows ``interrupted``; the run's
 status and manifest are written when it ends, fails or is interrupted.
 
+A run can be cancelled from another thread (``rerun_artifact(cancel=event)``): the event is
+looked at before each step, and a step process that runs when it is set is ended with its
+session (``handlers.process.cancelling``); the run then ends ``interrupted`` and returns its
+report like any other, restartable with ``restart=run_id``.
+
 Restart and fork reuse earlier results (``cache.py``); a fork registers its
 outputs as new artifacts whose metadata says which live artifact they were
 ``forked_from`` (``fork.py``).
@@ -49,7 +54,8 @@ from scidex_replay.replay.runner import Job, StepRunner
 
 logger = logging.getLogger(__name__)
 
-#: on_event(kind, payload): "start" {run_id, plan}, "step" {position, total, step_id, result},
+#: on_event(kind, payload): "start" {run_id, plan}, "running" {position, step_id} (a step is handed
+#: to the executor), "step" {position, total, step_id, result},
 #: "warning" {step_id, message}, "explaining" {step_id}, "explain" {step_id, explanation}, "end" {report}
 EventCallback = Callable[[str, dict[str, Any]], None]
 
@@ -121,6 +127,7 @@ def rerun_artifact(
     db: str | None = None,
     handlers: HandlerRegistry | None = None,
     on_event: EventCallback | None = None,
+    cancel: threading.Event | None = None,
     **changes: Any,
 ) -> Report:
     """Replay the chain that produced ``artifact_id`` and byte-compare every output.
@@ -129,6 +136,9 @@ def rerun_artifact(
     (``from_step=``, ``strict=``, ``fork=True, set_params={step: {key: value}}``…).
     ``registry`` (or ``db``, a database URL) is the registry to read and write; one
     opened here is closed here. ``on_event(kind, payload)`` sees the run's progress.
+    ``cancel``: an event another thread may set to stop the run: it is looked at before each
+    step, a running step's process is ended with its session, and the run ends ``interrupted``
+    (its report is returned as usual; ``restart=run_id`` goes on from there).
 
     Writes ``manifest.json`` (schema ``scidex-replay/manifest/v2``) to ``options.out``
     (default ``<home>/runs/<run_id>``; an ``out`` that already holds one, or that cannot be
@@ -149,7 +159,7 @@ def rerun_artifact(
         with applied(options.limits):  # every step process of the run, whichever executor starts it
             executor = get_executor(options.executor, address=options.dask_address)
             try:
-                return _execute(registry, prepared, options, handlers, executor, on_event or _quiet)
+                return _execute(registry, prepared, options, handlers, executor, on_event or _quiet, cancel)
             finally:
                 executor.close()
     finally:
@@ -164,8 +174,11 @@ def _execute(
     handlers: HandlerRegistry,
     executor: Executor,
     emit: EventCallback,
+    cancel: threading.Event | None = None,
 ) -> Report:
     """Create the run, execute its plan, and write its results and manifest however it ends."""
+    from scidex_replay.handlers.process import Cancelled, cancelling
+
     chain, request = prepared.chain, prepared.request
     run_options = {
         "from_step": request.from_step,
@@ -201,7 +214,12 @@ def _execute(
     status = Status.INTERRUPTED
     heartbeat = _Heartbeat(registry, run.run_id)
     try:
-        status = execution.run(prepared.plan)
+        try:
+            with cancelling(cancel):
+                status = execution.run(prepared.plan)
+        except Cancelled:
+            status = Status.INTERRUPTED
+            emit("warning", {"step_id": None, "message": f"cancelled: run {run.run_id} is interrupted; restart it to go on"})
         if prepared.forked and status is not Status.INTERRUPTED:
             forked_ids = register_fork_outputs(registry, chain, runner.executed, run_id=run.run_id, env=current_environment())
             for step_id, artifact_id in forked_ids.items():
@@ -214,6 +232,7 @@ def _execute(
     finally:
         heartbeat.stop()
         runner.close()
+        execution.results.sort(key=lambda r: r.position)  # a run stopped in the middle of a wave
         run = dataclasses.replace(run, status=status)
         manifest = manifests.build(
             run, chain.steps, execution.results, artifacts=chain.artifacts, replay_env=env_hash,
@@ -365,9 +384,12 @@ class _Execution:
         waves, so an executor that can (Dask) runs a wave's steps in parallel."""
         self.total = len(the_plan.steps)
         runner = self.runner
+        from scidex_replay.handlers.process import check_cancelled
+
         for wave in _waves(the_plan):
             jobs: list[Job] = []
             for position in wave:
+                check_cancelled()
                 planned = the_plan.steps[position]
                 step = self.forked.get(planned.step.step_id, planned.step)
                 if self.aborted:
@@ -411,14 +433,27 @@ class _Execution:
         groups: dict[int, list[Job]] = {}
         for job in jobs:
             groups.setdefault(id(job.executor), []).append(job)
+        from scidex_replay.executors.base import SerialExecutor
+        from scidex_replay.handlers.process import check_cancelled
+
         for group in groups.values():
             calls = [(job.handler, job.step, job.inputs, job.outputs[0]) for job in group]
+            serial = isinstance(group[0].executor, SerialExecutor)  # one job after the other: say each as it starts
+            for job in group[:1] if serial else group:
+                self._running(job)
 
-            def done(index: int, produced: Any, seconds: float, group: list[Job] = group) -> None:
+            def done(index: int, produced: Any, seconds: float, group: list[Job] = group, serial: bool = serial) -> None:
                 job = group[index]
                 self._record(job.planned, self.runner.finish(job, produced, seconds))
+                check_cancelled()
+                if serial and index + 1 < len(group):
+                    self._running(group[index + 1])
 
+            check_cancelled()
             group[0].executor.run_many(calls, done)
+
+    def _running(self, job: Job) -> None:
+        self.emit("running", {"position": job.position, "step_id": job.step.step_id})
 
 
 def _waves(the_plan: Plan) -> list[list[int]]:

@@ -53,10 +53,14 @@ class ReplayMagics(Magics):
 
         Returns the report (``r = %rerun_artifact ID``: ``r.ok``, ``r.status``,
         ``r.manifest``, ``r.to_dataframe()``). Shows the replay widget with a
-        progress bar updated once per step, then displays the manifest as
+        progress bar and the table updated once per step; when the run ends the
+        widget's output becomes the manifest as
         ``application/vnd.scidex.replay-manifest+json`` (with HTML and text
-        fallbacks), so the notebook keeps its reproduction evidence. The replay
-        flags are those of ``scidex-replay rerun-artifact``.
+        fallbacks), so the notebook keeps its reproduction evidence; the widget
+        stays above it while there is a run to restart. The kernel's interrupt
+        ends the run ``interrupted`` (its report is returned, no traceback) and
+        the widget's Restart goes on from there. The replay flags are those of
+        ``scidex-replay rerun-artifact``.
         """
         from scidex_replay.replay import rerun_artifact
         from scidex_replay.surfaces.widget import ReplayWidget, manifest_bundle
@@ -77,12 +81,13 @@ class ReplayMagics(Magics):
                     registry.close()
                     raise
                 self.last_widget = widget
-                display(widget)
+                display(widget)  # in an output of its own, which the end of the run updates with the manifest
                 try:
-                    report = widget.replay(options)
+                    report = widget.replay(options)  # Cancel or the kernel's interrupt: the interrupted run's report
                 except BaseException:
                     widget.close()  # a replay refused by the engine leaves no never-run widget behind
                     raise
+                return report
         display(manifest_bundle(report.manifest, registry.store), raw=True)  # its HTML shows image diffs too
         return report
 

@@ -270,7 +270,7 @@ def frame(rows: Iterable[dict[str, Any]]):
 
 # -- HTML --------------------------------------------------------------------------
 def _short(value: Any, n: int) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and value != value):  # a missing value (None, NaN): empty, never "nan"
         return ""
     text = str(value)
     first = next((line for line in text.splitlines() if line.strip()), "")
@@ -302,10 +302,16 @@ def table_html(rows: Sequence[dict[str, Any]]) -> str:
     return styler.to_html()
 
 
+def download_name(manifest: dict[str, Any]) -> str:
+    """``manifest-<run_id>.json``: the file name a manifest is downloaded as."""
+    return f"manifest-{manifest.get('run_id') or 'run'}.json"
+
+
 def download_link(manifest: dict[str, Any]) -> str:
-    """An anchor that downloads ``manifest.json`` from a data: URI."""
+    """An anchor that downloads the manifest as ``manifest-<run_id>.json`` from a data: URI."""
     data = base64.b64encode(json.dumps(manifest, indent=2).encode()).decode()
-    return f'<a download="manifest.json" href="data:application/json;base64,{data}">download manifest.json</a>'
+    name = html.escape(download_name(manifest))
+    return f'<a class="scidex-download" download="{name}" href="data:application/json;base64,{data}">download {name}</a>'
 
 
 def summary_line(manifest: dict[str, Any]) -> str:

@@ -1,8 +1,11 @@
-"""The replay widget (ipywidgets 8).
+"""The replay widget (ipywidgets 8 controls around an anywidget table).
 
 ``ReplayWidget`` is a box of standard controls around synced traits: the chain
-as a table colored by outcome, *Replay all*, *Replay from* the selected step,
-*Strict* and *Diff* toggles, the executor, *Restart last failed run*, a
+as a table drawn in the browser (``chain_table.ChainTable``: one row sent per
+step, the running step highlighted with its elapsed seconds), the chain as a
+graph (``surfaces/graph.py``, shown at the start and the end of a run), *Replay
+all*, *Replay from* the selected step, *Strict* and *Diff* toggles, the
+executor, *Restart last failed run*, *Cancel*, a
 progress bar advanced once per step, what differs in each output whose bytes
 differ (the comparator's summary and differences; for an image, the recorded,
 replayed and diff pictures side by side), what changes the output of each step the
@@ -12,6 +15,15 @@ It holds no replay logic: every button calls ``rerun_artifact`` (or, to draw
 the chain before anything ran, ``plan_replay``) and copies what the engine
 reports into traits.
 
+A button runs the replay in a background thread, so the kernel still reads
+Cancel (which only sets the engine's ``cancel`` event). When a run ends, however
+it ends, its manifest is put in the cell's output (``update_display`` of the
+widget's own display): a run that left nothing to restart replaces the widget
+by the static manifest (what a reopened notebook shows, with no kernel); any
+other keeps the widget, with Restart, above the same manifest in the bundle.
+The JupyterLab extension's keeper copies the manifest into the notebook's
+metadata either way.
+
 The static view of a manifest (``ManifestView``, ``manifest_bundle``, the table's
 HTML) is ``surfaces/manifest_view.py``; its names are importable from here too.
 """
@@ -19,17 +31,21 @@ HTML) is ``surfaces/manifest_view.py``; its names are importable from here too.
 from __future__ import annotations
 
 import html
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as widgets
 from traitlets import Bool, Dict, Int, List, TraitError, Unicode, observe, validate
 
-from scidex_replay.errors import BadInput, ReplayError, one_line
+from scidex_replay.errors import BadInput, one_line
 from scidex_replay.outcomes import Status
 from scidex_replay.replay import plan_replay, rerun_artifact
 from scidex_replay.replay.options import EXECUTOR_NAMES, ReplayOptions
 from scidex_replay.surfaces.args import FLAGS
+from scidex_replay.surfaces.chain_table import ChainTable, clean
+from scidex_replay.surfaces.graph import MIME as GRAPH_MIME
+from scidex_replay.surfaces.graph import chain_graph
 from scidex_replay.surfaces.labels import OUTCOME_COLORS, Verdict, run_verdict, step_method  # noqa: F401 - OUTCOME_COLORS re-exported
 from scidex_replay.surfaces.manifest_view import (  # noqa: F401 - ManifestView, manifest_bundle re-exported
     COLUMNS,
@@ -53,6 +69,7 @@ from scidex_replay.surfaces.manifest_view import (  # noqa: F401 - ManifestView,
 )
 
 PLAN_OUTCOMES = {"execute": "pending", "frozen": "frozen", "unreplayable": "unreplayable"}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 # -- rows: the table as plain JSON (what the ``rows`` trait syncs) ------------
@@ -73,15 +90,23 @@ def plan_rows(the_plan: Any) -> list[dict[str, Any]]:
 def with_result(rows: Sequence[dict[str, Any]], result: Any) -> list[dict[str, Any]]:
     """``rows`` with the row of ``result.step_id`` (a ``StepResult``) filled in; its outputs are
     marked when the run ends, from the manifest."""
-    out = []
-    for row in rows:
-        if row["step_id"] == result.step_id:
-            row = {
-                **row, "replayed hash": result.output_hash_replayed, "outcome": str(result.outcome),
-                "reason": result.reason, "reused-from": result.reused_from_run,
-            }
-        out.append(row)
-    return out
+    return [row_with_result(row, result) if row["step_id"] == result.step_id else row for row in rows]
+
+
+def row_with_result(row: dict[str, Any], result: Any) -> dict[str, Any]:
+    """The table row ``row`` of a step with its ``StepResult`` ``result`` filled in."""
+    return {
+        **row, "replayed hash": result.output_hash_replayed, "outcome": str(result.outcome),
+        "reason": result.reason, "reused-from": result.reused_from_run,
+    }
+
+
+def graph_bundle(graph: dict[str, Any]) -> dict[str, Any]:
+    """The chain graph as a display bundle: ``application/vnd.scidex.replay-graph+json`` and a text line."""
+    steps = sum(1 for n in graph["nodes"] if n["type"] == "step")
+    run = graph.get("run")
+    text = f"chain of {graph['target']}: {steps} step{'s' if steps != 1 else ''}" + (f", run {run['run_id']} {run['status']}" if run else "")
+    return {GRAPH_MIME: graph, "text/plain": text}
 
 
 def _picture(label: str, picture: bytes | str) -> widgets.Widget:
@@ -111,8 +136,9 @@ class ReplayWidget(widgets.VBox):
     strict = Bool(False, help=FLAGS["--strict"].help).tag(sync=True)
     diff = Bool(False, help=FLAGS["--diff"].help).tag(sync=True)
     executor = Unicode("kernel", help=FLAGS["--executor"].help).tag(sync=True)
-    rows = List(Dict(), help="The table: one dict per step, keys COLUMNS and step_id.").tag(sync=True)
+    rows = List(Dict(), help="The table: one dict per step, keys COLUMNS and step_id (kept here; the view gets it row by row).")
     running = Bool(False, help="A replay is in progress.").tag(sync=True)
+    running_step = Unicode(None, allow_none=True, help="The step the executor runs now (its name, else its id).").tag(sync=True)
     progress = Int(0, help="Steps done in the current or last run.").tag(sync=True)
     total = Int(0, help="Steps in the current or last run.").tag(sync=True)
     status = Unicode(
@@ -122,48 +148,64 @@ class ReplayWidget(widgets.VBox):
     run_id = Unicode(None, allow_none=True, help="The current or last run.").tag(sync=True)
     last_failed_run = Unicode(None, allow_none=True, help="The run 'Restart' restarts.").tag(sync=True)
     message = Unicode("", help="The last run's summary, or the error that stopped it.").tag(sync=True)
-    manifest = Dict(help="The last run's manifest.").tag(sync=True)
+    manifest = Dict(help="The last run's manifest (the partial one of an interrupted run).")
+    graph = Dict(help="The chain as a graph (surfaces/graph.py), coloured by the last run.")
     comparisons = List(
         Dict(), help="One dict per output of the last run whose bytes differ: step, output, outcome, comparison (comparison_rows)."
-    ).tag(sync=True)
+    )
     explanations = List(
         Dict(), help="One dict per step of the last run with an explanation: step_id, step, explanation (explanation_rows)."
-    ).tag(sync=True)
+    )
 
-    def __init__(self, registry: Any, *, owns_registry: bool = False, **kwargs: Any):
+    def __init__(self, registry: Any, *, owns_registry: bool = False, chain: Any = None, **kwargs: Any):
         self.registry = registry
         self._owns_registry = owns_registry
+        self._chain = chain  # the engine's collected chain, for the graph
         self.last_report: Any = None
-        self._dropdown = widgets.Dropdown(description="from step", options=[])
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._index: dict[str, int] = {}
+        self._display_ids: list[str] = []
+        self._dropdown = widgets.Dropdown(description="from step", options=[], layout=widgets.Layout(width="auto"))
         self._strict = widgets.ToggleButton(description="Strict", tooltip="abort at the first input that differs")
         self._diff = widgets.ToggleButton(description="Diff", tooltip="say where differing outputs differ")
         self._executor = widgets.ToggleButtons(options=list(EXECUTOR_NAMES), description="executor")
-        self.replay_all_button = widgets.Button(description="Replay all", button_style="primary", icon="play")
-        self.replay_from_button = widgets.Button(description="Replay from step", icon="step-forward")
-        self.restart_button = widgets.Button(description="Restart last failed run", icon="redo", disabled=True)
+        auto = widgets.Layout(width="auto")
+        self.replay_all_button = widgets.Button(description="Replay all", button_style="primary", icon="play", layout=auto)
+        self.replay_from_button = widgets.Button(description="Replay from step", icon="step-forward", layout=auto)
+        self.restart_button = widgets.Button(description="Restart last failed run", icon="redo", disabled=True, layout=auto)
+        self.cancel_button = widgets.Button(
+            description="Cancel", icon="stop", disabled=True, layout=auto,
+            tooltip="stop the replay after ending the running step's processes (the run is kept as interrupted)",
+        )
         self.progress_bar = widgets.IntProgress(min=0, max=1, value=0, description="steps")
         self._title = widgets.HTML()
-        self._table = widgets.HTML()
+        self._table = ChainTable()
+        self._graph = widgets.Output()
         self._status = widgets.HTML()
         self._download = widgets.HTML()
         self._comparisons = widgets.VBox()
         self._explanations = widgets.HTML()
         super().__init__(**kwargs)
+        self.add_class("scidex-replay-widget")
         for trait, control in (("selected_step", self._dropdown), ("strict", self._strict), ("diff", self._diff), ("executor", self._executor)):
             widgets.link((self, trait), (control, "value"))
-        self.replay_all_button.on_click(lambda _b: self._safely(self.replay))
-        self.replay_from_button.on_click(lambda _b: self._safely(self.replay, from_step=self.selected_step))
-        self.restart_button.on_click(lambda _b: self._safely(self.replay, restart=self.last_failed_run))
+        self.replay_all_button.on_click(lambda _b: self.start())
+        self.replay_from_button.on_click(lambda _b: self.start(from_step=self.selected_step))
+        self.restart_button.on_click(lambda _b: self.start(restart=self.last_failed_run))
+        self.cancel_button.on_click(lambda _b: self.cancel())
         self.children = [
             self._title,
             widgets.HBox([self.replay_all_button, self._dropdown, self.replay_from_button]),
             widgets.HBox([self._strict, self._diff, self._executor]),
-            widgets.HBox([self.restart_button, self.progress_bar]),
+            widgets.HBox([self.restart_button, self.cancel_button, self.progress_bar]),
             self._status,
             self._table,
             self._explanations,
             self._comparisons,
             self._download,
+            self._graph,
         ]
         self._draw_all()
 
@@ -175,13 +217,17 @@ class ReplayWidget(widgets.VBox):
 
         The toggles start as ``options`` says. Raises the engine's errors.
         """
+        from scidex_replay.replay.engine import collect
+
         options = options or ReplayOptions()
         the_plan = plan_replay(registry, artifact_id, from_step=options.from_step)
         ids = [p.step.step_id for p in the_plan.steps]
+        chain = collect(registry, the_plan.target_artifact_id)
         return cls(
             registry, artifact_id=the_plan.target_artifact_id, step_ids=ids, selected_step=options.from_step or ids[0],
             rows=plan_rows(the_plan), total=len(ids), strict=options.strict, diff=options.diff,
-            executor=options.executor, **traits,
+            executor=options.executor, chain=chain,
+            graph=chain_graph(chain.target.id, chain.steps, chain.artifacts), **traits,
         )
 
     # -- traits --------------------------------------------------------------
@@ -197,13 +243,26 @@ class ReplayWidget(widgets.VBox):
             raise TraitError(f"{proposal['value']!r} is not a step of the chain of {self.artifact_id}")
         return proposal["value"]
 
-    @observe("step_ids")
+    @observe("step_ids", "rows")
     def _on_step_ids(self, change: Any) -> None:
-        self._dropdown.options = list(change["new"])
+        labels = {r["step_id"]: r.get("step") or r["step_id"] for r in self.rows}
+        options = [(labels.get(i, i) if labels.get(i, i) == i else f"{labels[i]} ({i})", i) for i in self.step_ids]
+        if list(self._dropdown.options) != options:
+            value = self.selected_step
+            self._dropdown.options = options
+            if value is not None:
+                self._dropdown.value = value
 
     @observe("rows")
     def _on_rows(self, change: Any) -> None:
-        self._table.value = table_html(change["new"])
+        """A new table (plan, start or end of a run): synced whole, once; steps patch it row by row."""
+        self._index = {row["step_id"]: i for i, row in enumerate(change["new"])}
+        self._table.rows = [clean(row) for row in change["new"]]
+
+    @observe("graph")
+    def _on_graph(self, change: Any) -> None:
+        graph = change["new"]
+        self._graph.outputs = ({"output_type": "display_data", "data": graph_bundle(graph), "metadata": {}},) if graph else ()
 
     @observe("progress", "total")
     def _on_progress(self, change: Any) -> None:
@@ -215,17 +274,22 @@ class ReplayWidget(widgets.VBox):
         for button in (self.replay_all_button, self.replay_from_button):
             button.disabled = self.running
         self.restart_button.disabled = self.running or not self.last_failed_run
+        self.cancel_button.disabled = not self.running
 
     @observe("status")
     def _on_status_value(self, change: Any) -> None:
         self.verdict = _verdict(change["new"]).label
 
-    @observe("verdict", "message", "artifact_id", "run_id")
+    @observe("verdict", "message", "artifact_id", "run_id", "running_step")
     def _on_status(self, change: Any) -> None:
-        self._title.value = f"<b>chain of {html.escape(self.artifact_id)}</b> ({len(self.step_ids)} step{'s' if len(self.step_ids) != 1 else ''})"
-        run = f"run {html.escape(self.run_id)}: " if self.run_id else ""
-        verdict = f'<span style="color: {_verdict(self.status).color}">{html.escape(self.verdict)}</span>'
-        self._status.value = f"{run}{verdict}" + (f" — {html.escape(self.message)}" if self.message else "")
+        n = len(self.step_ids)
+        self._title.value = f'<b class="scidex-title">chain of {html.escape(self.artifact_id)}</b> ({n} step{"s" if n != 1 else ""})'
+        said = bool(self.run_id) and self.message.startswith(f"run {self.run_id} ")  # the summary line names it already
+        run = f"run {html.escape(self.run_id)}: " if self.run_id and not said else ""
+        verdict = f'<span class="scidex-verdict scidex-verdict-{_verdict(self.status).tone}">{html.escape(self.verdict)}</span>'
+        now = f" — step {html.escape(self.running_step)}" if self.running and self.running_step else ""
+        text = f" — {html.escape(self.message)}" if self.message else ""
+        self._status.value = f'<span class="scidex-status">{run}{verdict}{now}{text}</span>'
 
     @observe("manifest")
     def _on_manifest(self, change: Any) -> None:
@@ -253,10 +317,11 @@ class ReplayWidget(widgets.VBox):
         self._comparisons.children = children
 
     def _draw_all(self) -> None:
-        self._dropdown.options = list(self.step_ids)
+        self._on_rows({"new": self.rows})
+        self._on_step_ids({})
         if self.selected_step is not None:
             self._dropdown.value = self.selected_step
-        self._on_rows({"new": self.rows})
+        self._on_graph({"new": self.graph})
         self._on_progress({})
         self._on_running({})
         self._on_status({})
@@ -270,33 +335,94 @@ class ReplayWidget(widgets.VBox):
         return frame(self.rows)
 
     # -- running -------------------------------------------------------------
+    def start(self, options: ReplayOptions | None = None, **changes: Any) -> threading.Thread | None:
+        """What the buttons do: ``replay(options, **changes)`` in a background thread, so that the
+        kernel goes on reading messages (Cancel) while it runs. Returns the thread, or None when
+        a replay is already running (said in the status line). An engine error lands in the
+        status line, not in a traceback."""
+        if not self._lock.acquire(blocking=False):
+            self.message = "a replay is already running in this widget"
+            return None
+        self._begin()
+        thread = threading.Thread(target=self._in_thread, args=(options, changes), name="scidex-replay-widget", daemon=True)
+        self._thread = thread
+        thread.start()
+        return thread
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the replay a button started; True once none runs."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def cancel(self) -> None:
+        """What Cancel does: set the engine's cancel event of the running replay (nothing else)."""
+        self._cancel.set()
+
     def replay(self, options: ReplayOptions | None = None, **changes: Any):
         """Call ``rerun_artifact`` with ``options``, the widget's toggles and ``changes``
-        (``ReplayOptions`` fields: ``from_step=``, ``restart=``…); return its report.
+        (``ReplayOptions`` fields: ``from_step=``, ``restart=``…) in this thread; return its report.
 
-        Progress and the table are updated from the engine's events, once per
-        step. Raises what the engine raises (``ReplayError`` for bad input).
+        Progress and the table are updated from the engine's events, one row per step.
+        Cancel, or ``KeyboardInterrupt`` (the kernel's interrupt), ends the run ``interrupted``:
+        its report (with the partial manifest) is returned, and Restart goes on from there.
+        Raises what the engine raises (``ReplayError`` for bad input, ``BadInput`` when a
+        replay is already running here).
         """
-        if self.running:
+        if not self._lock.acquire(blocking=False):
             raise BadInput("a replay is already running in this widget")
-        self.running = True
-        self.status, self.message = "running", ""
+        self._begin()
+        return self._run(options, changes)
+
+    def _begin(self) -> None:
+        self._cancel = threading.Event()
+        with self.hold_trait_notifications():
+            self.running = True
+            self.running_step = None
+            self.status, self.message = "running", ""
+
+    def _in_thread(self, options: ReplayOptions | None, changes: dict[str, Any]) -> None:
+        try:
+            self._run(options, changes)
+        except Exception:  # noqa: BLE001 - already in the status line (_run); a thread has no one to raise to
+            pass
+
+    def _run(self, options: ReplayOptions | None, changes: dict[str, Any]) -> Any:
         try:
             options = ReplayOptions.of(options, strict=self.strict, diff=self.diff, executor=self.executor, **changes)
-            report = rerun_artifact(self.artifact_id, options, registry=self.registry, on_event=self._on_event)
+            self.run_id = None
+            report = rerun_artifact(
+                self.artifact_id, options, registry=self.registry, on_event=self._on_event, cancel=self._cancel,
+            )
+        except KeyboardInterrupt:
+            report = self._interrupted()
+            if report is None:
+                self.status, self.message = "error", "interrupted before the run started"
         except BaseException as exc:
             self.status, self.message = "error", one_line(exc) or type(exc).__name__
             raise
         finally:
             self.running = False
+            self.running_step = None
+            self._lock.release()
         return report
 
-    def _safely(self, action: Any, **kwargs: Any) -> None:
-        """Button callbacks: an engine error becomes the status message, not a lost traceback."""
-        try:
-            action(**kwargs)
-        except ReplayError:
-            pass  # replay() already put the message in the status line
+    def _interrupted(self) -> Any:
+        """After ``KeyboardInterrupt``: the run as the engine left it (its partial manifest), shown
+        like any ended run; None when no run had started."""
+        from scidex_replay.replay.engine import run_manifest
+        from scidex_replay.replay.report import Report
+
+        if not self.run_id:
+            return None
+        manifest = run_manifest(self.registry, self.run_id)
+        run = self.registry.get_run(self.run_id)
+        path = self.registry.home / "runs" / self.run_id / "manifest.json"
+        report = Report(run=run, manifest=manifest, manifest_path=path if path.exists() else None)
+        self._finish(report)
+        return report
 
     def _on_event(self, kind: str, payload: dict[str, Any]) -> None:
         if kind == "start":
@@ -306,24 +432,45 @@ class ReplayWidget(widgets.VBox):
                 self.total = len(the_plan.steps)
                 self.progress = 0
                 self.rows = plan_rows(the_plan)
+        elif kind == "running":
+            index = self._index.get(payload["step_id"])
+            if index is not None:
+                self._table.set_running(index)
+                self.running_step = self.rows[index].get("step") or payload["step_id"]
         elif kind == "step":
+            result = payload["result"]
+            index = self._index.get(result.step_id)
+            if index is not None:
+                row = row_with_result(self.rows[index], result)
+                self.rows[index] = row  # in place: the view gets this row only
+                self._table.set_row(index, row)
             with self.hold_trait_notifications():
                 self.total = payload["total"]
-                self.progress = payload["position"] + 1
-                self.rows = with_result(self.rows, payload["result"])
+                self.progress = min(self.progress + 1, self.total)
         elif kind == "warning":
             step_id, message = payload.get("step_id"), payload.get("message", "")
             self.message = f"{step_id}: {message}" if step_id else message
         elif kind == "end":
-            report = payload["report"]
-            self.last_report = report
-            with self.hold_trait_notifications():
-                self.rows = manifest_rows(report.manifest)
-                self.manifest = report.manifest
-                self.progress = self.total
-                self.last_failed_run = None if report.status == Status.REPRODUCED else report.run_id
-                self.message = summary_line(report.manifest)
-                self.status = str(report.status)
+            self._finish(payload["report"])
+
+    def _finish(self, report: Any) -> None:
+        """Copy an ended run's report into the traits, then put its manifest in the cell's output."""
+        self.last_report = report
+        manifest = report.manifest
+        reported = {row["step_id"]: row for row in manifest_rows(manifest)}
+        rows = [reported.pop(row["step_id"], row) for row in self.rows]  # an interrupted run's steps not reached stay pending
+        with self.hold_trait_notifications():
+            self.rows = rows + list(reported.values())
+            self.manifest = manifest
+            self.progress = sum(1 for s in manifest["steps"] if s.get("outcome") not in (None, "pending"))
+            self.last_failed_run = None if report.status == Status.REPRODUCED else report.run_id
+            self.message = summary_line(manifest)
+            self.status = str(report.status)
+        self._on_rows({"new": self.rows})  # the whole final table once (patched in place, it may equal the last one)
+        if self._chain is not None:
+            chain = self._chain
+            self.graph = chain_graph(chain.target.id, chain.steps, chain.artifacts, run=report.run, manifest=manifest)
+        self._publish()
 
     # -- display ---------------------------------------------------------------
     def static_html(self) -> str:
@@ -342,8 +489,45 @@ class ReplayWidget(widgets.VBox):
         data["text/html"] = self.static_html()
         return data
 
+    def output_bundle(self) -> dict[str, Any]:
+        """What the widget's cell output holds now. Before a run: the widget (with an HTML
+        fallback). After a run: its manifest bundle (``manifest_bundle``, what the keeper saves),
+        plus the widget while there is a run to restart; a run with nothing left to restart
+        leaves the static manifest only, so a reopened notebook never needs the kernel."""
+        if not self.manifest:
+            return self._repr_mimebundle_()
+        bundle = manifest_bundle(self.manifest, getattr(self.registry, "store", None))
+        if self.last_failed_run:
+            view = super()._repr_mimebundle_() or {}
+            bundle = {**bundle, WIDGET_VIEW: view[WIDGET_VIEW]} if WIDGET_VIEW in view else bundle
+        return bundle
+
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        """Display the widget in a cell output of its own (``display_id``), which each run's end updates."""
+        from IPython.display import display
+
+        display_id = f"scidex-replay-{self.model_id}"
+        if display_id not in self._display_ids:
+            self._display_ids.append(display_id)
+        display(self.output_bundle(), raw=True, display_id=display_id)
+
+    def _publish(self) -> None:
+        """Update the widget's cell outputs (if it was displayed) with ``output_bundle()``; from a
+        button's thread too: the front end finds the output by its display id."""
+        if not self._display_ids:
+            return
+        from IPython.display import update_display
+
+        bundle = self.output_bundle()
+        for display_id in self._display_ids:
+            update_display(bundle, raw=True, display_id=display_id)
+
     def close(self) -> None:
+        self._cancel.set()
         super().close()
+        self._table.close()
         if self._owns_registry and self.registry is not None:
+            if self._thread is not None:
+                self._thread.join(timeout=30)
             self.registry.close()
             self.registry = None

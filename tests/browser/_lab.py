@@ -191,3 +191,33 @@ def new_page(browser: Browser) -> Page:
     page = context.new_page()
     page.set_default_timeout(30_000)
     return page
+
+
+def text_contrast(locator) -> float:
+    """The WCAG contrast of ``locator``'s text against the background it is drawn on (its own,
+    or that of the nearest ancestor that paints one)."""
+    fg, bg = locator.evaluate(
+        """e => {
+            const fg = getComputedStyle(e).color;
+            let n = e;
+            while (n) {
+                const bg = getComputedStyle(n).backgroundColor;
+                if (bg && bg !== 'transparent' && !/rgba\\(.*,\\s*0\\)$/.test(bg)) return [fg, bg];
+                n = n.parentElement;
+            }
+            return [fg, 'rgb(255, 255, 255)'];
+        }"""
+    )
+    return contrast(_over(fg, bg), bg)
+
+
+def _over(fg: str, bg: str) -> str:
+    """``fg`` (``rgb(...)``/``rgba(...)``) painted over the opaque ``bg``: a translucent text colour
+    (the themes' ``--jp-ui-font-color1`` is black or white at 87 %) as it is seen."""
+    def channels(css: str) -> list[float]:
+        return [float(p) for p in css[css.index("(") + 1 : css.index(")")].replace("/", " ").replace(",", " ").split()]
+
+    f, b = channels(fg), channels(bg)
+    alpha = f[3] if len(f) > 3 else 1.0
+    mixed = [round(alpha * f[i] + (1 - alpha) * b[i]) for i in range(3)]
+    return f"rgb({mixed[0]}, {mixed[1]}, {mixed[2]})"

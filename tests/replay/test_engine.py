@@ -112,8 +112,9 @@ def test_events_report_start_each_step_and_end(rec, reg, tmp_path):
     b = rec.tagged("B", [rec.tagged("A", [rec.source("x")])])
     events = []
     report = rerun_artifact(b, registry=reg, out=tmp_path / "m", on_event=lambda kind, payload: events.append((kind, payload)))
-    assert [k for k, _ in events] == ["start", "step", "step", "end"]
+    assert [k for k, _ in events] == ["start", "running", "step", "running", "step", "end"]
     assert events[0][1]["run_id"] == report.run_id
+    assert [p["position"] for k, p in events if k == "running"] == [0, 1], "each step is announced as it is handed over"
     assert [(p["position"], p["total"]) for k, p in events if k == "step"] == [(0, 2), (1, 2)]
     assert events[-1][1]["report"] is report
 
