@@ -92,7 +92,7 @@ def test_a_300_step_chain_replays_from_the_button_and_a_reopened_notebook_shows_
         manifest = page.locator(MANIFEST)
         expect(manifest).to_have_count(1, timeout=SLOW)  # the widget's output became the static manifest
         expect(page.locator(".jp-OutputArea .scidex-chain-table")).to_have_count(0)  # one table per replay
-        run_id = manifest.locator(".scidex-Manifest-runId").inner_text()
+        run_id = manifest.locator(".scidex-Manifest-runId").text_content()
         assert page.locator(f"{MANIFEST} .scidex-Manifest-steps .scidex-Chip").count() >= 300
         command(page, "docmanager:save")
         saved = _kept(lab, "long.ipynb")
@@ -107,7 +107,7 @@ def test_a_300_step_chain_replays_from_the_button_and_a_reopened_notebook_shows_
     try:
         lab.open(page, "long.ipynb")
         expect(page.locator(MANIFEST)).to_have_count(1, timeout=SLOW)
-        assert page.locator(f"{MANIFEST} .scidex-Manifest-runId").inner_text() == run_id
+        assert page.locator(f"{MANIFEST} .scidex-Manifest-runId").text_content() == run_id
         page.wait_for_timeout(1000)  # the widget manager has had its chance to complain
         assert page.get_by_text("model not found").count() == 0
         assert page.get_by_text("Error displaying widget").count() == 0
@@ -139,7 +139,7 @@ def test_cancel_then_restart_from_the_widget(lab: Lab, slow_chain: tuple[str, Pa
         restart.click()
         manifest = page.locator(MANIFEST)
         expect(manifest).to_have_count(1, timeout=SLOW)
-        assert manifest.locator(".scidex-Manifest-runId").inner_text() != run_id
+        assert manifest.locator(".scidex-Manifest-runId").text_content() != run_id
         command(page, "docmanager:save")
         kept = _kept(lab, "cancel.ipynb")["metadata"]["scidex_replay"]["manifests"]
         assert kept[run_id]["status"] == "interrupted", "the cancelled run is kept too"
