@@ -44,6 +44,7 @@ import re
 import stat
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -207,10 +208,11 @@ def _link_into_place(tmp: Path, final: Path) -> None:
 
 
 def _refresh(blob: Path) -> None:
-    """Date ``blob`` now: a blob that an ``add`` has just relied on is young again, so ``gc``
-    (which takes only blobs older than its grace period) never removes it under the add."""
+    """Date ``blob``'s access time now (its mtime, when it was written, stays): a blob that an
+    ``add`` has just relied on is young again for ``gc``, which reads the later of the two
+    (``iter_blobs``) and takes only blobs older than its grace period."""
     try:
-        os.utime(blob)
+        os.utime(blob, ns=(time.time_ns(), blob.stat().st_mtime_ns))
     except OSError:  # another user's blob in a shared home: gc's re-check of references remains
         pass
 
@@ -448,14 +450,15 @@ class BlobStore(StoreBase):
             raise NotFound(f"blob {digest[:12]} is missing from the store") from exc
 
     def iter_blobs(self) -> Iterator[tuple[str, int, float]]:
-        """``(digest, size, mtime)`` of every blob filed in the store; a blob's mtime is when it was
-        last written or added again (``put_file`` refreshes it), which ``gc``'s grace period reads."""
+        """``(digest, size, age)`` of every blob filed in the store, ``age`` the later of when it was
+        written and when it was last added again (``put_file`` sets its atime), which ``gc``'s
+        grace period reads."""
         for digest in self.iter_digests():
             try:
                 st = self.path(digest).stat()
             except FileNotFoundError:
                 continue
-            yield digest, st.st_size, st.st_mtime
+            yield digest, st.st_size, max(st.st_mtime, st.st_atime)
 
     def stale_temps(self, older_than_s: float) -> list[str]:
         """Names of the temp files of interrupted writes older than ``older_than_s``."""
