@@ -4,7 +4,6 @@ shared one (moto's S3 server); nothing referenced ever does, not even under conc
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 import time
 
