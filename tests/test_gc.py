@@ -30,24 +30,39 @@ def _age(reg: Registry, digest: str, seconds: float) -> None:
         os.utime(path, (then, then))  # atime too: the local store dates a blob added again by its atime
 
 
-def test_gc_deletes_only_unreferenced_blobs_past_the_grace_period_and_reports_bytes_freed(store_kind, cli, tmp_path):
+def test_gc_deletes_only_unreferenced_blobs_past_the_grace_period_and_reports_bytes_freed(store_kind, tmp_path, monkeypatch):
+    import scidex_replay.gc as gc
+
     reg = Registry.open()
     stray, size = reg.store.put_bytes(b"nobody points at these bytes\n")
     _age(reg, stray, 7200)
     if store_kind == "s3":
-        time.sleep(8)  # no way to date an S3 object back: the stray one is now older than 7 s
+        time.sleep(2.1)  # no way to date an S3 object back (dated to the second): stray is 2 s older than the rest
     kept = reg.add_artifact(b"referenced bytes\n", name="kept.txt")
     _age(reg, kept.content_hash, 7200)
     young, _ = reg.store.put_bytes(b"just written, not yet referenced\n")
-    grace = "1h" if store_kind == "local" else "7s"
-    proc = cli("gc", "--dry-run", "--grace", grace)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["would", "delete", stray, str(size), "bytes"], (proc.stdout, young, kept.content_hash)
+    newest = max(m for _, _, m in reg.store.iter_blobs())
+    monkeypatch.setattr(gc.time, "time", lambda: newest + 0.5)  # gc's clock: half a second after the last write
+    report = collect(reg, grace_s=1.5, dry_run=True)
+    assert report.deleted == ((stray, size),) and report.bytes_freed == size and report.referenced == 1 and report.young == 1
     assert reg.store.has(stray)
-    proc = cli("gc", "--grace", grace)
-    assert proc.returncode == 0, proc.stderr
-    assert f"deleted 1 blob(s), {size} bytes freed" in proc.stderr
+    report = collect(reg, grace_s=1.5)
+    assert report.deleted == ((stray, size),) and report.bytes_freed == size
     assert not reg.store.has(stray) and reg.store.has(young) and reg.store.verify(kept.content_hash)
+
+
+def test_the_gc_command_says_what_it_deletes_and_how_many_bytes_it_freed(cli):
+    reg = Registry.open()
+    stray, size = reg.store.put_bytes(b"nobody points at these bytes\n")
+    _age(reg, stray, 7200)
+    young, _ = reg.store.put_bytes(b"just written, not yet referenced\n")
+    proc = cli("gc", "--dry-run", "--grace", "1h")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["would", "delete", stray, str(size), "bytes"]
+    assert "would delete 1 blob(s), 29 bytes to free; kept 0 referenced and 1 younger than 1h" in proc.stderr
+    proc = cli("gc", "--grace", "1h")
+    assert proc.returncode == 0 and f"deleted 1 blob(s), {size} bytes freed" in proc.stderr, proc.stderr
+    assert not reg.store.has(stray) and reg.store.has(young)
 
 
 def test_gc_never_deletes_a_blob_that_a_concurrent_add_references(home, cli, tmp_path):

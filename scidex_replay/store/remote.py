@@ -249,9 +249,8 @@ class RemoteBlobStore(StoreBase):
                     _check_unchanged(src, fh, before, size)
                     if self._sound_remote(digest, size):
                         return digest, size
-                    fh.seek(0)
-                    got, size = self._upload(fh, lambda n: _check_unchanged(src, fh, before, n))
-                    return got, size
+                    self._upload_file(src, digest, size, lambda: _check_unchanged(src, fh, before, size))
+                    return digest, size
                 return self._upload(fh)
         except OSError as exc:
             raise storage_error(exc, src, self.root) from exc
@@ -291,15 +290,38 @@ class RemoteBlobStore(StoreBase):
             self._drop(tmp)
             raise
 
-    def _check_uploaded(self, tmp: str, size: int, md5: str) -> None:
+    def _upload_file(self, src: str | os.PathLike[str], digest: str, size: int, check: Any) -> None:
+        """Upload the regular file ``src`` (whose bytes hash to ``digest``) as s3fs uploads a file,
+        to a temp key; check it (``check()``: the file unchanged; size and ETag), then move it under
+        ``digest``'s key."""
+        tmp = f"{self.prefix}/tmp/put-{uuid.uuid4().hex}"
+        try:
+            with self._remote("upload"):
+                self.fs.put_file(os.fspath(src), tmp)
+            check()
+            md5 = None
+            info = self._info(tmp)
+            etag = str((info or {}).get("ETag") or "").strip('"')
+            if re.fullmatch(r"[0-9a-f]{32}", etag):  # a one-part upload: its ETag is the MD5 of what the server holds
+                with open(src, "rb") as fh:
+                    md5 = hashlib.file_digest(fh, "md5").hexdigest()
+            self._check_uploaded(tmp, size, md5, info)
+            with self._remote("upload"):
+                self.fs.mv(tmp, self.key(digest))
+            self._sound.add(digest)
+        except BaseException:
+            self._drop(tmp)
+            raise
+
+    def _check_uploaded(self, tmp: str, size: int, md5: str | None, info: dict | None = None) -> None:
         """``IntegrityError`` unless the server holds ``size`` bytes at ``tmp`` (and, where its ETag
         is the MD5 of the object, the MD5 of the bytes sent)."""
-        info = self._info(tmp)
+        info = info or self._info(tmp)
         if info is None or int(info["size"]) != size:
             got = "nothing" if info is None else f"{info['size']} bytes"
             raise IntegrityError(f"the store {self.url} holds {got} after an upload of {size} bytes; nothing was stored")
         etag = str(info.get("ETag") or "").strip('"')
-        if re.fullmatch(r"[0-9a-f]{32}", etag) and etag != md5:
+        if md5 and re.fullmatch(r"[0-9a-f]{32}", etag) and etag != md5:
             raise IntegrityError(f"the store {self.url} holds other bytes than those uploaded (MD5 {etag}, sent {md5}); nothing was stored")
 
     def _drop(self, key: str) -> None:
@@ -315,14 +337,35 @@ class RemoteBlobStore(StoreBase):
         key = self.key(digest)
         if self._info(key) is None:
             raise NotFound(f"blob {digest[:12]} is missing from the store {self.url}")
-        with self._remote("download"):
-            with self.fs.open(key, "rb", block_size=BLOCK) as fh:
-                got, _ = self.cache.put_stream(fh)
+        got = self._download(key)
         self._checked.add(got)
         if got == digest:
             self._sound.add(digest)
         self._evict(keep=got)
         return got
+
+    def _download(self, key: str) -> str:
+        """Download ``key`` as s3fs downloads a file (one streamed GET) into the cache's temp folder,
+        hash it, file it in the cache under that hash; return the hash. Nothing is fsynced: the
+        cache is rebuilt from the store at will, and every use of it hashes what it reads."""
+        import tempfile
+
+        tmp_dir = self.cache.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="get-")
+        os.close(fd)
+        try:
+            with self._remote("download"):
+                self.fs.get_file(key, tmp)
+            with open(tmp, "rb") as fh:
+                got = hashlib.file_digest(fh, "sha256").hexdigest()
+            final = self.cache.path(got)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+            return got
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
     def _cached(self, digest: str) -> str:
         """The hash of the bytes the cache holds for ``digest``, fetching them when it has none."""

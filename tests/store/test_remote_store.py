@@ -100,7 +100,7 @@ def test_the_server_stopped_mid_replay_is_a_clear_failure_and_the_run_restarts_o
     assert f"s3://{bucket}/blobs" in proc.stderr and "connect" in proc.stderr.lower(), proc.stderr
     runs = Registry.open().runs(final)
     assert runs and runs[-1].status in ("failed", "interrupted"), runs
-    proc = cli("rerun-artifact", final, "--out", tmp_path / "back")
+    proc = cli("rerun-artifact", final, "--restart", runs[-1].run_id, "--out", tmp_path / "back")
     assert proc.returncode == 0, proc.stderr
     assert [s["outcome"] for s in manifest(tmp_path / "back")["steps"]] == ["reproduced", "reproduced"]
 
