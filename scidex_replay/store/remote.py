@@ -44,6 +44,8 @@ _KEY_RE = re.compile(r"(?:^|/)([0-9a-f]{2})/([0-9a-f]{62})$")
 REFRESH_S = 3600
 #: Upload part size (S3's multipart parts) and read-ahead of a download.
 BLOCK = 16 * CHUNK
+#: Protocols whose PUT publishes an object only once it is whole, multipart uploads included.
+ATOMIC_PUT = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 CACHE_MB_ENV = "SCIDEX_REPLAY_STORE_CACHE_MB"
 CACHE_MB = 10240
 
@@ -73,6 +75,67 @@ def _mtime(info: dict[str, Any]) -> float:
     return 0.0
 
 
+class _Follow:
+    """An fsspec progress callback that follows a download into ``path``: at each update it reads
+    what has reached the file since (from the page cache), hashes it and copies it to ``sink``, so
+    the hash and the cache's copy cost no pass of their own. ``finish`` reads what is left (all of
+    it for a filesystem that reports no progress, or that wrote another file and renamed it)."""
+
+    def __init__(self, path: str | os.PathLike[str], sink: BinaryIO):
+        self.path, self.sink = os.fspath(path), sink
+        self.fd: int | None = None
+        self._restart()
+
+    def _restart(self) -> None:
+        self.close()
+        self.sha = hashlib.sha256()
+        self.pos = 0
+        self.sink.seek(0)
+        self.sink.truncate()
+
+    def _catch_up(self) -> None:
+        if self.fd is None:
+            try:
+                self.fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                return
+        while data := os.pread(self.fd, CHUNK, self.pos):
+            self.sha.update(data)
+            self.sink.write(data)
+            self.pos += len(data)
+
+    # the fsspec Callback interface that get_file calls
+    def set_size(self, size: Any) -> None:
+        pass
+
+    def relative_update(self, inc: int = 1) -> None:
+        self._catch_up()
+
+    def absolute_update(self, value: int) -> None:
+        self._catch_up()
+
+    def branched(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def call(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def finish(self) -> str:
+        if self.fd is not None and os.fstat(self.fd).st_ino != os.stat(self.path).st_ino:
+            self._restart()  # the file was replaced (written elsewhere, renamed): read the new one
+        self._catch_up()
+        if self.pos != os.stat(self.path).st_size:  # it shrank under us: read it again from the start
+            self._restart()
+            self._catch_up()
+        self.sink.flush()
+        return self.sha.hexdigest()
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 class RemoteBlobStore(StoreBase):
     """Blobs keyed by sha256 under ``url`` (any fsspec URL), read through a local LRU cache."""
 
@@ -98,6 +161,8 @@ class RemoteBlobStore(StoreBase):
         self.root = Path(cache_root)  # where local work happens (the cache); errors name it
         self.cache = BlobStore(cache_root)
         self.cache_bytes = cache_bytes if cache_bytes is not None else CACHE_MB << 20
+        protocols = cls.protocol if isinstance(cls.protocol, (tuple, list)) else (cls.protocol,)
+        self._atomic_put = bool(set(protocols) & ATOMIC_PUT)
         self._sound: set[str] = set()  # remote digests this process has seen whole and right
         self._checked: set[str] = set()  # cached digests hashed by this process since they arrived
 
@@ -244,12 +309,19 @@ class RemoteBlobStore(StoreBase):
             with open(src, "rb") as fh:
                 before = os.fstat(fh.fileno())
                 if stat.S_ISREG(before.st_mode):
-                    digest = hashlib.file_digest(fh, "sha256").hexdigest()
-                    size = fh.tell()
+                    sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+                    buf = bytearray(CHUNK)
+                    view = memoryview(buf)
+                    size = 0
+                    while n := fh.readinto(buf):
+                        sha.update(view[:n])
+                        md5.update(view[:n])
+                        size += n
+                    digest = sha.hexdigest()
                     _check_unchanged(src, fh, before, size)
                     if self._sound_remote(digest, size):
                         return digest, size
-                    self._upload_file(src, digest, size, lambda: _check_unchanged(src, fh, before, size))
+                    self._upload_file(src, digest, size, md5.hexdigest(), lambda: _check_unchanged(src, fh, before, size))
                     return digest, size
                 return self._upload(fh)
         except OSError as exc:
@@ -290,24 +362,22 @@ class RemoteBlobStore(StoreBase):
             self._drop(tmp)
             raise
 
-    def _upload_file(self, src: str | os.PathLike[str], digest: str, size: int, check: Any) -> None:
-        """Upload the regular file ``src`` (whose bytes hash to ``digest``) as s3fs uploads a file,
-        to a temp key; check it (``check()``: the file unchanged; size and ETag), then move it under
-        ``digest``'s key."""
-        tmp = f"{self.prefix}/tmp/put-{uuid.uuid4().hex}"
+    def _upload_file(self, src: str | os.PathLike[str], digest: str, size: int, md5: str, check: Any) -> None:
+        """Upload the regular file ``src`` (whose bytes hash to ``digest``) as s3fs uploads a file and
+        check it (``check()``: the file unchanged; size and ETag). On an object store whose PUT
+        publishes an object only once it is whole (S3, GCS, Azure: ``ATOMIC_PUT``) it goes straight
+        under ``digest``'s key, and is deleted again when the check fails; elsewhere to a temp key,
+        moved under its name once checked."""
+        final = self.key(digest)
+        tmp = final if self._atomic_put else f"{self.prefix}/tmp/put-{uuid.uuid4().hex}"
         try:
             with self._remote("upload"):
                 self.fs.put_file(os.fspath(src), tmp)
             check()
-            md5 = None
-            info = self._info(tmp)
-            etag = str((info or {}).get("ETag") or "").strip('"')
-            if re.fullmatch(r"[0-9a-f]{32}", etag):  # a one-part upload: its ETag is the MD5 of what the server holds
-                with open(src, "rb") as fh:
-                    md5 = hashlib.file_digest(fh, "md5").hexdigest()
-            self._check_uploaded(tmp, size, md5, info)
-            with self._remote("upload"):
-                self.fs.mv(tmp, self.key(digest))
+            self._check_uploaded(tmp, size, md5)
+            if tmp != final:
+                with self._remote("upload"):
+                    self.fs.mv(tmp, final)
             self._sound.add(digest)
         except BaseException:
             self._drop(tmp)
@@ -367,6 +437,39 @@ class RemoteBlobStore(StoreBase):
         finally:
             Path(tmp).unlink(missing_ok=True)
 
+    def _tee(self, digest: str, dest: str | os.PathLike[str]) -> str:
+        """Download the blob straight to ``dest`` as s3fs downloads a file (one streamed GET), hashing
+        it and copying it to a temp file of the cache as it arrives (``_Follow``), filed in the cache
+        when it is the blob asked for; return the hash of the bytes at ``dest``."""
+        import tempfile
+
+        key = self.key(digest)
+        if self._info(key) is None:
+            raise NotFound(f"blob {digest[:12]} is missing from the store {self.url}")
+        tmp_dir = self.cache.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="get-")
+        try:
+            with os.fdopen(fd, "wb") as sink:
+                follow = _Follow(dest, sink)
+                try:
+                    with self._remote("download"):
+                        self.fs.get_file(key, os.fspath(dest), callback=follow)
+                    got = follow.finish()
+                finally:
+                    follow.close()
+            if got != digest:
+                return got
+            self._sound.add(digest)
+            final = self.cache.path(digest)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        self._evict(keep=digest)
+        return got
+
     def _cached(self, digest: str) -> str:
         """The hash of the bytes the cache holds for ``digest``, fetching them when it has none."""
         path = self.cache.path(digest)
@@ -397,6 +500,8 @@ class RemoteBlobStore(StoreBase):
     def copy_out(self, digest: str, dest: str | os.PathLike[str]) -> str:
         """Give ``dest`` a copy of the blob; return the sha256 of the bytes at ``dest`` (the caller
         compares it with the one it expects: a damaged object gives another one)."""
+        if not self.cache.path(digest).is_file():
+            return self._tee(digest, dest)  # one download to the step's copy, then a copy in the cache
         got = self._cached(digest)
         out = self.cache.copy_out(got, dest)
         if out != got:  # the cached copy was damaged since it arrived: fetch it again
