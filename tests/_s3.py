@@ -5,6 +5,7 @@ for the shared-store tests (``conftest.py``'s ``s3_server``) and ``benchmarks/be
         server.bucket("team")               # a new empty bucket
         os.environ.update(server.env("s3://team/blobs"))
         server.stop(); server.start()       # the same server, down then back (its buckets kept)
+        server.snapshot(); server.stop(keep=False)  # down at once; start() brings back the snapshot
 
 Clients reach it through s3fs with the options of ``server.options``, as they would reach AWS or MinIO.
 """
@@ -105,14 +106,19 @@ class S3Server:
                 for p in files:
                     fs.put_file(str(p), f"{folder.name}/{p.relative_to(folder).as_posix()}")
 
+    def snapshot(self) -> None:
+        """Keep every bucket as it is now: the next ``start`` brings them back (after a ``stop(keep=False)``)."""
+        import shutil
+
+        shutil.rmtree(self.state, ignore_errors=True)
+        self._save()
+
     def stop(self, keep: bool = True) -> None:
+        """Stop the server; ``keep``: its buckets come back at the next ``start`` (else as of the last ``snapshot``)."""
         if self.proc is None:
             return
         if keep:
-            import shutil
-
-            shutil.rmtree(self.state, ignore_errors=True)
-            self._save()
+            self.snapshot()
         os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(10)
@@ -133,3 +139,6 @@ def s3_server(workdir: Path | None = None) -> Iterator[S3Server]:
             yield server
         finally:
             server.stop(keep=False)
+            import shutil
+
+            shutil.rmtree(server.state, ignore_errors=True)

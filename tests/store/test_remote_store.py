@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -90,16 +92,29 @@ def test_a_corrupted_object_is_reported_by_the_step_never_reproduced(cli, shared
 
 def test_the_server_stopped_mid_replay_is_a_clear_failure_and_the_run_restarts_once_it_is_back(cli, shared, s3_server, bucket, tmp_path, monkeypatch):
     final = record_chain(cli, tmp_path / "work")
-    home_b(tmp_path, monkeypatch)
-    s3_server.stop()
+    other = home_b(tmp_path, monkeypatch)
+    s3_server.snapshot()  # what the server will hold when it is back
+    stopped = threading.Event()
+
+    def stop_once_the_replay_has_fetched_something() -> None:  # mid-replay: its first input came, the rest has not
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list((other / "store-cache").glob("??/*")):
+            time.sleep(0.01)
+        s3_server.stop(keep=False)  # at once, as a crash would
+        stopped.set()
+
+    watcher = threading.Thread(target=stop_once_the_replay_has_fetched_something)
+    watcher.start()
     try:
         proc = cli("rerun-artifact", final, "--out", tmp_path / "down")
     finally:
+        watcher.join()
         s3_server.start()
+    assert stopped.is_set()
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert f"s3://{bucket}/blobs" in proc.stderr and "connect" in proc.stderr.lower(), proc.stderr
     runs = Registry.open().runs(final)
-    assert runs and runs[-1].status in ("failed", "interrupted"), runs
+    assert runs and runs[-1].status in ("failed", "interrupted"), (runs[-1].status, proc.stderr)
     proc = cli("rerun-artifact", final, "--restart", runs[-1].run_id, "--out", tmp_path / "back")
     assert proc.returncode == 0, proc.stderr
     assert [s["outcome"] for s in manifest(tmp_path / "back")["steps"]] == ["reproduced", "reproduced"]
