@@ -67,7 +67,8 @@ class S3Server:
     def start(self, auth: bool = False) -> None:
         """Start the server (its buckets back after a ``stop``); ``auth``: IAM checks on from the
         first request (moto's ``INITIAL_NO_AUTH_ACTION_COUNT=0``), and no user, so every key is refused."""
-        env = {**os.environ, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET, "MOTO_ENABLE_RECORDING": "False"}
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET}
+        env.pop("MOTO_ENABLE_RECORDING", None)  # any value, "False" too, turns moto's request recorder on
         if auth:
             env["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
         self.proc = subprocess.Popen(

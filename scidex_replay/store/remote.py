@@ -120,11 +120,14 @@ class _Follow:
     def call(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def finish(self) -> str:
+    def finish(self, expected: str) -> str:
+        """The hash of the file as it is now. Followed bytes that do not hash to ``expected`` are read
+        again from the start: a download in parallel parts (s3fs past its block size) writes out
+        of order, so what was followed may hold holes filled later."""
         if self.fd is not None and os.fstat(self.fd).st_ino != os.stat(self.path).st_ino:
             self._restart()  # the file was replaced (written elsewhere, renamed): read the new one
         self._catch_up()
-        if self.pos != os.stat(self.path).st_size:  # it shrank under us: read it again from the start
+        if self.sha.hexdigest() != expected or self.pos != os.stat(self.path).st_size:
             self._restart()
             self._catch_up()
         self.sink.flush()
@@ -455,7 +458,7 @@ class RemoteBlobStore(StoreBase):
                 try:
                     with self._remote("download"):
                         self.fs.get_file(key, os.fspath(dest), callback=follow)
-                    got = follow.finish()
+                    got = follow.finish(digest)
                 finally:
                     follow.close()
             if got != digest:
