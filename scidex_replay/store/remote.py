@@ -82,9 +82,25 @@ class _Follow:
     it for a filesystem that reports no progress, or that wrote another file and renamed it)."""
 
     def __init__(self, path: str | os.PathLike[str], sink: BinaryIO):
+        import threading
+
         self.path, self.sink = os.fspath(path), sink
         self.fd: int | None = None
         self._restart()
+        # the hashing and copying run in a thread of their own, beside the download (hashlib and
+        # file I/O release the GIL); progress updates only wake it
+        self._wake, self._done = threading.Event(), False
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        while not self._done:
+            self._wake.wait(0.05)
+            self._wake.clear()
+            try:
+                self._catch_up(written_only=True)
+            except OSError:
+                return  # finish() reads what is left
 
     def _restart(self) -> None:
         self.close()
@@ -93,13 +109,19 @@ class _Follow:
         self.sink.seek(0)
         self.sink.truncate()
 
-    def _catch_up(self) -> None:
+    def _catch_up(self, written_only: bool = False) -> None:
         if self.fd is None:
             try:
                 self.fd = os.open(self.path, os.O_RDONLY)
             except FileNotFoundError:
                 return
-        while data := os.pread(self.fd, CHUNK, self.pos):
+        end = None
+        if written_only and hasattr(os, "SEEK_HOLE"):  # a download in parts leaves holes: stop at the next one
+            try:
+                end = os.lseek(self.fd, self.pos, os.SEEK_HOLE)
+            except OSError:
+                return
+        while data := os.pread(self.fd, CHUNK if end is None else min(CHUNK, end - self.pos), self.pos):
             self.sha.update(data)
             self.sink.write(data)
             self.pos += len(data)
@@ -109,10 +131,15 @@ class _Follow:
         pass
 
     def relative_update(self, inc: int = 1) -> None:
-        self._catch_up()
+        self._wake.set()
 
     def absolute_update(self, value: int) -> None:
-        self._catch_up()
+        self._wake.set()
+
+    def _stop(self) -> None:
+        self._done = True
+        self._wake.set()
+        self._thread.join()
 
     def branched(self, *args: Any, **kwargs: Any) -> None:
         return None
@@ -124,6 +151,7 @@ class _Follow:
         """The hash of the file as it is now. Followed bytes that do not hash to ``expected`` are read
         again from the start: a download in parallel parts (s3fs past its block size) writes out
         of order, so what was followed may hold holes filled later."""
+        self._stop()
         if self.fd is not None and os.fstat(self.fd).st_ino != os.stat(self.path).st_ino:
             self._restart()  # the file was replaced (written elsewhere, renamed): read the new one
         self._catch_up()
@@ -134,6 +162,8 @@ class _Follow:
         return self.sha.hexdigest()
 
     def close(self) -> None:
+        if getattr(self, "_thread", None) is not None and self._thread.is_alive():
+            self._stop()
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
@@ -312,19 +342,12 @@ class RemoteBlobStore(StoreBase):
             with open(src, "rb") as fh:
                 before = os.fstat(fh.fileno())
                 if stat.S_ISREG(before.st_mode):
-                    sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
-                    buf = bytearray(CHUNK)
-                    view = memoryview(buf)
-                    size = 0
-                    while n := fh.readinto(buf):
-                        sha.update(view[:n])
-                        md5.update(view[:n])
-                        size += n
-                    digest = sha.hexdigest()
+                    digest = hashlib.file_digest(fh, "sha256").hexdigest()
+                    size = fh.tell()
                     _check_unchanged(src, fh, before, size)
                     if self._sound_remote(digest, size):
                         return digest, size
-                    self._upload_file(src, digest, size, md5.hexdigest(), lambda: _check_unchanged(src, fh, before, size))
+                    self._upload_file(src, digest, size, lambda: _check_unchanged(src, fh, before, size))
                     return digest, size
                 return self._upload(fh)
         except OSError as exc:
@@ -365,9 +388,9 @@ class RemoteBlobStore(StoreBase):
             self._drop(tmp)
             raise
 
-    def _upload_file(self, src: str | os.PathLike[str], digest: str, size: int, md5: str, check: Any) -> None:
+    def _upload_file(self, src: str | os.PathLike[str], digest: str, size: int, check: Any) -> None:
         """Upload the regular file ``src`` (whose bytes hash to ``digest``) as s3fs uploads a file and
-        check it (``check()``: the file unchanged; size and ETag). On an object store whose PUT
+        check it (``check()``: the file unchanged; the size the server holds). On an object store whose PUT
         publishes an object only once it is whole (S3, GCS, Azure: ``ATOMIC_PUT``) it goes straight
         under ``digest``'s key, and is deleted again when the check fails; elsewhere to a temp key,
         moved under its name once checked."""
@@ -377,7 +400,7 @@ class RemoteBlobStore(StoreBase):
             with self._remote("upload"):
                 self.fs.put_file(os.fspath(src), tmp)
             check()
-            self._check_uploaded(tmp, size, md5)
+            self._check_uploaded(tmp, size, None)  # the bytes themselves: botocore sends a checksum the server checks
             if tmp != final:
                 with self._remote("upload"):
                     self.fs.mv(tmp, final)
