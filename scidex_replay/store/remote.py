@@ -365,6 +365,7 @@ class RemoteBlobStore(StoreBase):
         view = memoryview(buf)
         try:
             with self._remote("upload"):
+                self._folders(tmp)
                 with self.fs.open(tmp, "wb", block_size=BLOCK) as out:
                     while n := stream.readinto(buf):
                         chunk = view[:n]
@@ -381,6 +382,7 @@ class RemoteBlobStore(StoreBase):
                 return digest, size
             self._check_uploaded(tmp, size, md5.hexdigest())
             with self._remote("upload"):
+                self._folders(final)
                 self.fs.mv(tmp, final)
             self._sound.add(digest)
             return digest, size
@@ -398,6 +400,7 @@ class RemoteBlobStore(StoreBase):
         tmp = final if self._atomic_put else f"{self.prefix}/tmp/put-{uuid.uuid4().hex}"
         try:
             with self._remote("upload"):
+                self._folders(tmp, final)
                 self.fs.put_file(os.fspath(src), tmp)
             check()
             self._check_uploaded(tmp, size, None)  # the bytes themselves: botocore sends a checksum the server checks
@@ -419,6 +422,12 @@ class RemoteBlobStore(StoreBase):
         etag = str(info.get("ETag") or "").strip('"')
         if md5 and re.fullmatch(r"[0-9a-f]{32}", etag) and etag != md5:
             raise IntegrityError(f"the store {self.url} holds other bytes than those uploaded (MD5 {etag}, sent {md5}); nothing was stored")
+
+    def _folders(self, *keys: str) -> None:
+        """Make the folders of ``keys`` on a filesystem that has folders (not on an object store)."""
+        if not self._atomic_put:
+            for key in keys:
+                self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
 
     def _drop(self, key: str) -> None:
         try:

@@ -248,3 +248,19 @@ def test_a_blob_downloaded_in_parallel_parts_is_hashed_and_cached_right(s3_serve
     assert cold.copy_out(digest, tmp_path / "copy") == digest
     assert (tmp_path / "copy").read_bytes() == src.read_bytes()
     assert cold.cache.verify(digest)
+
+
+def test_a_file_url_store_moves_a_checked_temp_file_into_place(tmp_path):
+    """A plain filesystem (``file://``) publishes a file as it is written: uploads go through ``tmp/``."""
+    from scidex_replay.store.remote import RemoteBlobStore
+
+    store = RemoteBlobStore(f"file://{tmp_path / 'shared'}", {}, tmp_path / "cache")
+    src = tmp_path / "f"
+    src.write_bytes(os.urandom(3 << 20))
+    digest, size = store.put_file(src)
+    assert (tmp_path / "shared" / digest[:2] / digest[2:]).read_bytes() == src.read_bytes()
+    assert list((tmp_path / "shared" / "tmp").iterdir()) == []
+    assert [d for d, _, _ in store.iter_blobs()] == [digest] and store.verify(digest)
+    other = RemoteBlobStore(f"file://{tmp_path / 'shared'}", {}, tmp_path / "cache2")
+    assert other.copy_out(digest, tmp_path / "out") == digest
+    assert other.put_bytes(b"abc")[0] in {d for d, _, _ in other.iter_blobs()}
