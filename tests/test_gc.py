@@ -66,7 +66,8 @@ def test_the_gc_command_says_what_it_deletes_and_how_many_bytes_it_freed(cli):
 
 
 def test_gc_never_deletes_a_blob_that_a_concurrent_add_references(home, cli, tmp_path):
-    """Adds of old unreferenced bytes (and of new ones) race a gc that runs again and again."""
+    """Adds of old unreferenced bytes (and of new ones) race a gc that runs again and again; each
+    add waits a little between storing its bytes and registering them, where a gc would strike."""
     reg = Registry.open()
     files = []
     for i in range(12):
@@ -78,19 +79,34 @@ def test_gc_never_deletes_a_blob_that_a_concurrent_add_references(home, cli, tmp
         _age(reg, digest, 7200)
     stop = threading.Event()
     errors: list[str] = []
+    deleted: list[str] = []
 
     def gc_loop() -> None:
         while not stop.is_set():
             try:
-                collect(Registry.open(), grace_s=60)
+                deleted.extend(d for d, _ in collect(Registry.open(), grace_s=60).deleted)
             except Exception as exc:  # noqa: BLE001
                 errors.append(repr(exc))
 
+    adder = Registry.open()
+    put_file = adder.store.put_file
+
     threads = [threading.Thread(target=gc_loop) for _ in range(2)]
-    for t in threads:
-        t.start()
+    struck: list[str] = []
+
+    def slow_put_file(*args, **kwargs):
+        stored = put_file(*args, **kwargs)
+        if not threads[0].is_alive():  # from the first add on, gc runs again and again
+            for t in threads:
+                t.start()
+        # the registry is slow to take the artifact: a gc strikes in between, and others run
+        struck.extend(d for d, _ in collect(Registry.open(), grace_s=60).deleted)
+        time.sleep(0.2)
+        return stored
+
+    adder.store.put_file = slow_put_file
     try:
-        added = [cli("add", f).stdout.split()[0] for f in files]
+        added = [adder.add_artifact(f).id for f in files]
     finally:
         stop.set()
         for t in threads:
@@ -99,6 +115,7 @@ def test_gc_never_deletes_a_blob_that_a_concurrent_add_references(home, cli, tmp
     reg = Registry.open()
     for art_id in added:
         assert reg.store.verify(reg.get_artifact(art_id).content_hash), art_id
+    assert set(struck) <= {reg.get_artifact(a).content_hash for a in added[1:6]} - {reg.get_artifact(added[0]).content_hash}
     assert cli("verify").returncode == 0
 
 
