@@ -102,7 +102,7 @@ test: labext-test pytest notebooks smoke
 
 # Benchmarks, not part of `make test`: each prints ratios to a baseline measured in the same run
 # (figures and the machine: benchmarks/RESULTS.md). bench_dvc installs DVC into benchmarks/.dvc-venv once.
-BENCH := bench_env bench_cli bench_replay bench_manifest bench_store bench_stage bench_walk bench_dask bench_dvc bench_explain bench_compare bench_compare_columnar bench_notebook bench_workbench bench_widget
+BENCH := bench_env bench_cli bench_replay bench_manifest bench_store bench_store_remote bench_stage bench_walk bench_dask bench_dvc bench_explain bench_compare bench_compare_columnar bench_notebook bench_workbench bench_widget
 
 bench: venv postgres faketime
 	@for b in $(BENCH); do echo "== $$b"; $(BIN)/python benchmarks/$$b.py || exit 1; done

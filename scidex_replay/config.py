@@ -1,4 +1,4 @@
-"""Where data lives: ``SCIDEX_REPLAY_HOME`` and ``SCIDEX_REPLAY_DB``; where caches live."""
+"""Where data lives: ``SCIDEX_REPLAY_HOME``, ``SCIDEX_REPLAY_DB`` and ``SCIDEX_REPLAY_STORE``; where caches live."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 HOME_ENV = "SCIDEX_REPLAY_HOME"
 DB_ENV = "SCIDEX_REPLAY_DB"
 BUSY_TIMEOUT_ENV = "SCIDEX_REPLAY_BUSY_TIMEOUT_S"
+STORE_ENV = "SCIDEX_REPLAY_STORE"
+STORE_OPTIONS_ENV = "SCIDEX_REPLAY_STORE_OPTIONS"
 #: Seconds a command waits for a SQLite registry that another process is writing, by default.
 BUSY_TIMEOUT_S = 30.0
 
@@ -60,3 +62,28 @@ def busy_timeout_s() -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise BadInput(f"{BUSY_TIMEOUT_ENV}={raw!r}: not a number of seconds >= 0")
     return seconds
+
+
+def store_url() -> str | None:
+    """The shared blob store: ``$SCIDEX_REPLAY_STORE`` (an fsspec URL such as ``s3://bucket/prefix``),
+    else None, the local store under the data home (``<home>/blobs``)."""
+    return os.environ.get(STORE_ENV, "").strip() or None
+
+
+def store_options() -> dict:
+    """The keyword arguments of the store's fsspec filesystem: ``$SCIDEX_REPLAY_STORE_OPTIONS``, a JSON
+    object (e.g. ``{"endpoint_url": "http://minio:9000"}``), else ``{}``. ``BadInput`` for anything else."""
+    import json
+
+    from scidex_replay.errors import BadInput
+
+    raw = os.environ.get(STORE_OPTIONS_ENV, "").strip()
+    if not raw:
+        return {}
+    try:
+        options = json.loads(raw)
+    except ValueError as exc:
+        raise BadInput(f"{STORE_OPTIONS_ENV} is not valid JSON: {exc}") from None
+    if not isinstance(options, dict):
+        raise BadInput(f"{STORE_OPTIONS_ENV} must be a JSON object of options, not {type(options).__name__}")
+    return options

@@ -64,6 +64,11 @@ class StoreUnwritable(BadInput):
     message names the folder (exit 2)."""
 
 
+class StoreUnavailable(BadInput):
+    """A shared blob store (``--store URL``) cannot be used: its endpoint cannot be reached, its
+    bucket is missing, its credentials are refused; the message names the store (exit 2)."""
+
+
 class IntegrityError(ReplayError):
     """Stored bytes no longer match the hash they are filed under."""
 

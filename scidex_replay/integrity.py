@@ -1,15 +1,14 @@
 """``verify``: every blob against its hash, every registry reference against the store.
 
+Works on either store (the local ``<home>/blobs`` or a shared ``--store URL``).
 Reports without changing anything unless asked to repair. Repair never deletes
-user data: a corrupt blob is moved to ``<home>/quarantine`` (so it can never be
+user data: a corrupt blob is moved to ``<home>/quarantine`` (from a remote store: downloaded there, then deleted from it) (so it can never be
 used as if it were intact), and temp files of interrupted writes older than an
 hour are removed (younger ones may belong to a write in progress).
 """
 
 from __future__ import annotations
 
-import shutil
-import time
 from dataclasses import dataclass, field
 
 from scidex_replay.pending import pending_blobs, pending_files
@@ -45,7 +44,7 @@ def verify(registry: Registry, repair: bool = False) -> VerifyReport:
             refs.setdefault(digest, []).append(f"pending:{path.name}")
     problems: list[Problem] = []
     repaired: list[str] = []
-    on_disk = set(store.iter_digests())
+    on_disk = set(store.iter_digests())  # on a remote store (--store URL): its objects, read from the server
     for digest in sorted(on_disk | set(refs)):
         users = ", ".join(refs.get(digest, [])[:3]) or "no artifact"
         if digest not in on_disk:
@@ -54,16 +53,13 @@ def verify(registry: Registry, repair: bool = False) -> VerifyReport:
             problems.append(Problem("corrupt", digest, f"bytes do not hash to their name; used by {users}"))
             if repair:
                 quarantine = registry.home / "quarantine"
-                quarantine.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(store.path(digest)), quarantine / digest)
+                store.quarantine(digest, quarantine)
                 repaired.append(f"moved corrupt blob {digest[:12]} to {quarantine}")
         elif digest not in refs:
             problems.append(Problem("orphan", digest, "in the store but referenced by nothing"))
-    tmp = store.root / "tmp"
-    stale = [p for p in sorted(tmp.iterdir()) if time.time() - p.stat().st_mtime > STALE_S] if tmp.is_dir() else []
-    for stray in stale:
-        problems.append(Problem("temp", stray.name, "temp file of an interrupted write"))
+    for stray in store.stale_temps(STALE_S):
+        problems.append(Problem("temp", stray, "temp file of an interrupted write"))
         if repair:
-            stray.unlink(missing_ok=True)
-            repaired.append(f"removed temp file {stray.name}")
+            store.remove_temp(stray)
+            repaired.append(f"removed temp file {stray}")
     return VerifyReport(checked=len(on_disk), problems=tuple(problems), repaired=tuple(repaired))

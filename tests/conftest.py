@@ -237,3 +237,13 @@ def leftovers():
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A throwaway S3-compatible server (moto's, from the test extra) on 127.0.0.1 for the session
+    (``_s3.py``): the shared-store tests reach it through s3fs, as users reach AWS or MinIO."""
+    from _s3 import s3_server as start
+
+    with start() as server:
+        yield server

@@ -11,6 +11,12 @@ output hashed back into the store. No data goes through the scheduler, so the
 workers must see this machine's file system. A ``LocalCluster`` does. A remote
 scheduler's workers need the same paths, for example on a shared mount.
 
+On a shared store (``--store URL``, ``SCIDEX_REPLAY_STORE``) no file system is shared: a
+task carries the store's URL and options and its inputs' digests, and the worker fetches
+the inputs into a working directory of its own (through the cache of its own data home),
+runs the step, uploads its outputs and answers their digests; the caller fetches them
+(verified) to where the engine compares them.
+
 By default the executor starts a ``LocalCluster`` of ``os.cpu_count()``
 single-threaded workers, listening on 127.0.0.1 only, when the first step is
 submitted, and each step's process starts from the caller's environment at
@@ -106,6 +112,50 @@ def _run_step(
     return outcome, time.perf_counter() - t0
 
 
+def _rebase(path: Path, old: Path, new: Path) -> Path:
+    return new / path.relative_to(old) if path.is_relative_to(old) else new / path.name
+
+
+def _run_step_remote(
+    token: str, options: Mapping[str, Any], env: Mapping[str, str] | None, handler: Handler, step: Step,
+    store: Any, inputs: list[tuple[str, Path]], output: Path,
+) -> tuple[tuple[str, ...] | Exception, tuple[Path, ...], float]:
+    """The task a worker runs on a shared store (``--store URL``), with no file system shared with the
+    caller: fetch the inputs by digest into a working directory of the worker's own (the step's
+    recorded path when this machine has none there, else a fresh one), run the step there, upload
+    its outputs; return their digests and the caller's paths for them. The store's cache is the
+    worker's data home's (``SCIDEX_REPLAY_HOME`` of the worker's process)."""
+    import shutil
+    import tempfile
+
+    from scidex_replay.config import data_home
+    from scidex_replay.handlers.spec import workdir_of
+    from scidex_replay.store import open_store
+
+    t0 = time.perf_counter()
+    where = workdir_of(step, output)
+    own = Path(tempfile.mkdtemp(prefix="scidex-worker-")) if where.exists() else where
+    paths: tuple[Path, ...] = ()
+    try:
+        own.mkdir(parents=True, exist_ok=True)
+        local = open_store(data_home(), store.url, store.options)
+        staged = []
+        for digest, path in inputs:
+            dest = _rebase(path, where, own)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            local.materialize(digest, dest)  # IntegrityError: the store's bytes are not the ones asked for
+            staged.append(dest)
+        produced = _TrackedSubprocess(token, env=env, **options).run(handler, step, staged, _rebase(output, where, own))
+        digests = tuple(local.put_file(p)[0] for p in produced.all_paths)
+        paths = tuple(_rebase(p, own, where) for p in produced.all_paths)
+        outcome: tuple[str, ...] | Exception = digests
+    except Exception as exc:
+        outcome = exc
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
+    return outcome, paths, time.perf_counter() - t0
+
+
 def _kill_steps(token: str) -> int:
     """Worker side: kill the step processes that the executor with ``token`` started; how many there were."""
     with _LIVE_LOCK:
@@ -191,16 +241,28 @@ class DaskExecutor:
         client = self.client
         # Our own workers are on this machine and were started by us: steps get the caller's environment.
         env = dict(os.environ) if not self.address else None
-        futures = [
-            client.submit(_run_step, self.token, self.step_options, env, h, step, list(inputs), output, pure=False)
-            for h, step, inputs, output in calls
-        ]
+        store = self._shared_store()
+        if store is not None:  # workers fetch and upload through the shared store; only digests travel
+            from scidex_replay.store import hash_file
+
+            futures = [
+                client.submit(
+                    _run_step_remote, self.token, self.step_options, env, h, step, store,
+                    [(hash_file(p), Path(p)) for p in inputs], output, pure=False,
+                )
+                for h, step, inputs, output in calls
+            ]
+        else:
+            futures = [
+                client.submit(_run_step, self.token, self.step_options, env, h, step, list(inputs), output, pure=False)
+                for h, step, inputs, output in calls
+            ]
         index = {future.key: i for i, future in enumerate(futures)}
         submitted = time.perf_counter()
         try:
             for future in as_completed(futures, loop=client.loop):
                 try:
-                    outcome, seconds = future.result()
+                    outcome, seconds = self._received(store, future.result())
                 except (Exception, asyncio.CancelledError) as exc:
                     outcome, seconds = exc, time.perf_counter() - submitted
                 on_done(index[future.key], outcome, seconds)
@@ -208,6 +270,32 @@ class DaskExecutor:
             pending = [f for f in futures if not f.done()]
             if pending:
                 self._stop(client, pending)
+
+    @staticmethod
+    def _shared_store() -> Any:
+        """The shared store in force here (``SCIDEX_REPLAY_STORE``), or None for the local one."""
+        from scidex_replay.config import store_url
+
+        if not store_url():
+            return None
+        from scidex_replay.config import data_home
+        from scidex_replay.store import open_store
+
+        return open_store(data_home())
+
+    @staticmethod
+    def _received(store: Any, answer: tuple) -> tuple[Any, float]:
+        """A task's answer as the engine wants it: on a shared store, the outputs a worker uploaded
+        fetched (verified) to where the engine reads them."""
+        if store is None:
+            return answer
+        outcome, paths, seconds = answer
+        if isinstance(outcome, BaseException):
+            return outcome, seconds
+        for digest, path in zip(outcome, paths):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            store.materialize(digest, path)
+        return ReplayedArtifact(paths[0], paths if len(paths) > 1 else ()), seconds
 
     def _stop(self, client: Client, pending: list) -> None:
         try:

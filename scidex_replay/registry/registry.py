@@ -57,7 +57,7 @@ from scidex_replay.registry.records import (
     StepOutput,
     StepResult,
 )
-from scidex_replay.store import BlobStore
+from scidex_replay.store import open_store
 
 if TYPE_CHECKING:
     from scidex_replay.registry.migrate import SchemaChange
@@ -403,7 +403,7 @@ class Registry:
     def __init__(self, engine: Engine, home: Path):
         self.engine = engine
         self.home = home
-        self.store = BlobStore(home / "blobs")
+        self.store = open_store(home)  # the local <home>/blobs, or the shared --store URL
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
@@ -752,7 +752,7 @@ class Registry:
     def _store_output(self, out: NewOutput) -> tuple[str, int, str | None]:
         """(digest, size, artifact name) of an output, its bytes put in the store."""
         if out.digest is not None:
-            return out.digest, self.store.path(out.digest).stat().st_size, out.name
+            return out.digest, self.store.size(out.digest), out.name
         if isinstance(out.file, bytes):
             return *self.store.put_bytes(out.file), out.name
         if out.file is None:
@@ -973,7 +973,31 @@ class Registry:
                 select(ResultRow.run_id, ResultRow.replayed_blob).where(ResultRow.replayed_blob.is_not(None)).distinct()
             ):
                 refs.setdefault(digest, []).append(f"run:{run_id}")
+            for run_id, digests in s.execute(select(ResultRow.run_id, ResultRow.outputs_replayed).where(ResultRow.outputs_replayed.is_not(None))):
+                for digest in digests or ():
+                    if isinstance(digest, str) and run_id not in refs.get(digest, ()):
+                        refs.setdefault(digest, []).append(f"run:{run_id}")
         return refs
+
+    def manifest_blobs(self) -> set[str]:
+        """The digests the runs' manifests name under a ``*_blob`` key (a comparator's diff or image)."""
+        found: set[str] = set()
+
+        def walk(value: Any) -> None:
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    if isinstance(k, str) and k.endswith("_blob") and isinstance(v, str) and len(v) == 64:
+                        found.add(v)
+                    else:
+                        walk(v)
+            elif isinstance(value, list):
+                for v in value:
+                    walk(v)
+
+        with self.session() as s:
+            for manifest in s.scalars(select(RunRow.manifest).where(RunRow.manifest.is_not(None))):
+                walk(manifest)
+        return found
 
     def runs(self, target_artifact_id: str | None = None) -> list[Run]:
         """Runs, oldest first; of one target artifact when given."""

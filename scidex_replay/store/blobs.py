@@ -44,6 +44,7 @@ import re
 import stat
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -206,6 +207,16 @@ def _link_into_place(tmp: Path, final: Path) -> None:
     tmp.unlink()
 
 
+def _refresh(blob: Path) -> None:
+    """Date ``blob``'s access time now (its mtime, when it was written, stays): a blob that an
+    ``add`` has just relied on is young again for ``gc``, which reads the later of the two
+    (``iter_blobs``) and takes only blobs older than its grace period."""
+    try:
+        os.utime(blob, ns=(time.time_ns(), blob.stat().st_mtime_ns))
+    except OSError:  # another user's blob in a shared home: gc's re-check of references remains
+        pass
+
+
 def _blob_is_sound(blob: Path, digest: str, size: int) -> bool:
     """True when ``blob`` holds ``size`` bytes that hash to ``digest`` (sizes are compared first: cheap)."""
     try:
@@ -217,7 +228,51 @@ def _blob_is_sound(blob: Path, digest: str, size: int) -> bool:
         return False
 
 
-class BlobStore:
+class StoreBase:
+    """What both stores do the same way, in terms of ``open``, ``copy_out`` and ``put_stream``:
+    ``BlobStore`` (a local directory) and ``remote.RemoteBlobStore`` (any fsspec URL)."""
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        import io
+
+        return self.put_stream(io.BytesIO(data))
+
+    def iter_chunks(self, digest: str, verify: bool = False) -> Iterator[bytes]:
+        """Yield the blob's bytes; with ``verify``, raise at the end if they do not hash to ``digest``."""
+        h = hashlib.sha256()
+        with self.open(digest) as fh:
+            while chunk := fh.read(CHUNK):
+                if verify:
+                    h.update(chunk)
+                yield chunk
+        if verify and h.hexdigest() != digest:
+            raise IntegrityError(f"blob {digest[:12]} is corrupt: its bytes hash to {h.hexdigest()[:12]}")
+
+    def materialize(self, digest: str, dest: str | os.PathLike[str]) -> Path:
+        """Copy the blob to ``dest`` (a writable copy), verifying its hash on the way."""
+        dest = Path(dest)
+        got = self.copy_out(digest, dest)
+        if got != digest:
+            dest.unlink(missing_ok=True)
+            raise IntegrityError(f"blob {digest[:12]} is corrupt: its bytes hash to {got[:12]}")
+        return dest
+
+    def save(self, digest: str, dest: str | os.PathLike[str]) -> Path:
+        """Write the blob to ``dest`` through a temp file in its folder (``materialize``, then a
+        rename): ``dest`` is either as it was or the whole verified blob, never a part of it."""
+        dest = Path(dest)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+        os.close(fd)
+        try:
+            self.materialize(digest, tmp)
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return dest
+
+
+class BlobStore(StoreBase):
     """A directory of immutable blobs keyed by sha256."""
 
     def __init__(self, root: str | os.PathLike[str]):
@@ -253,16 +308,12 @@ class BlobStore:
                     if hashlib.file_digest(fh, "sha256").hexdigest() == expected:
                         _check_unchanged(src, fh, before, fh.tell())
                         if _blob_is_sound(self.path(expected), expected, fh.tell()):
+                            _refresh(self.path(expected))
                             return expected, fh.tell()
                     fh.seek(0)
                 return self._put(fh, lambda size: _check_unchanged(src, fh, before, size))
         except OSError as exc:  # a full disk, or a file that cannot be read: one line, no partial blob (``_put``)
             raise storage_error(exc, src, self.root) from exc
-
-    def put_bytes(self, data: bytes) -> tuple[str, int]:
-        import io
-
-        return self.put_stream(io.BytesIO(data))
 
     def put_stream(self, stream: BinaryIO) -> tuple[str, int]:
         """Store the bytes read from ``stream`` until EOF; return ``(sha256, size)``. Idempotent."""
@@ -288,6 +339,7 @@ class BlobStore:
                     os.fsync(out.fileno())
             if stored:  # nothing to make durable: the temp copy is dropped without an fsync
                 tmp.unlink()
+                _refresh(final)
                 return digest, size
             with self._writing(final.parent):
                 final.parent.mkdir(parents=True, exist_ok=True)
@@ -355,17 +407,6 @@ class BlobStore:
         except FileNotFoundError as exc:
             raise NotFound(f"blob {digest[:12]} is missing from the store") from exc
 
-    def iter_chunks(self, digest: str, verify: bool = False) -> Iterator[bytes]:
-        """Yield the blob's bytes; with ``verify``, raise at the end if they do not hash to ``digest``."""
-        h = hashlib.sha256()
-        with self.open(digest) as fh:
-            while chunk := fh.read(CHUNK):
-                if verify:
-                    h.update(chunk)
-                yield chunk
-        if verify and h.hexdigest() != digest:
-            raise IntegrityError(f"blob {digest[:12]} is corrupt: its bytes hash to {h.hexdigest()[:12]}")
-
     def verify(self, digest: str) -> bool:
         """True when the blob exists and its bytes hash to ``digest``."""
         try:
@@ -387,29 +428,6 @@ class BlobStore:
             got, _ = _stage(src, out)
         return got
 
-    def materialize(self, digest: str, dest: str | os.PathLike[str]) -> Path:
-        """Copy the blob to ``dest`` (a writable copy), verifying its hash on the way."""
-        dest = Path(dest)
-        got = self.copy_out(digest, dest)
-        if got != digest:
-            dest.unlink(missing_ok=True)
-            raise IntegrityError(f"blob {digest[:12]} is corrupt: its bytes hash to {got[:12]}")
-        return dest
-
-    def save(self, digest: str, dest: str | os.PathLike[str]) -> Path:
-        """Write the blob to ``dest`` through a temp file in its folder (``materialize``, then a
-        rename): ``dest`` is either as it was or the whole verified blob, never a part of it."""
-        dest = Path(dest)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-        os.close(fd)
-        try:
-            self.materialize(digest, tmp)
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return dest
-
     def iter_digests(self) -> Iterator[str]:
         """Every digest filed in the store (by path; use ``verify`` to check bytes)."""
         if not self.root.is_dir():
@@ -424,3 +442,39 @@ class BlobStore:
 
     def remove(self, digest: str) -> None:
         self.path(digest).unlink(missing_ok=True)
+
+    def size(self, digest: str) -> int:
+        try:
+            return self.path(digest).stat().st_size
+        except FileNotFoundError as exc:
+            raise NotFound(f"blob {digest[:12]} is missing from the store") from exc
+
+    def iter_blobs(self) -> Iterator[tuple[str, int, float]]:
+        """``(digest, size, age)`` of every blob filed in the store, ``age`` the later of when it was
+        written and when it was last added again (``put_file`` sets its atime), which ``gc``'s
+        grace period reads."""
+        for digest in self.iter_digests():
+            try:
+                st = self.path(digest).stat()
+            except FileNotFoundError:
+                continue
+            yield digest, st.st_size, max(st.st_mtime, st.st_atime)
+
+    def stale_temps(self, older_than_s: float) -> list[str]:
+        """Names of the temp files of interrupted writes older than ``older_than_s``."""
+        import time
+
+        tmp = self.root / "tmp"
+        now = time.time()
+        return [p.name for p in sorted(tmp.iterdir()) if now - p.stat().st_mtime > older_than_s] if tmp.is_dir() else []
+
+    def remove_temp(self, name: str) -> None:
+        (self.root / "tmp" / os.path.basename(name)).unlink(missing_ok=True)
+
+    def quarantine(self, digest: str, where: Path) -> Path:
+        """Move the blob out of the store, into ``where`` as ``<digest>``."""
+        import shutil
+
+        where.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(self.path(digest)), where / digest)
+        return where / digest

@@ -94,8 +94,17 @@ def _markup(value: object) -> str:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="scidex-replay", prog_name=PROG)
-def cli() -> None:
+@click.option(
+    "--store", "store", metavar="URL",
+    help="The blob store shared by a team: an fsspec URL (s3://bucket/prefix, gs://..., file:///mnt/blobs); "
+    "options as JSON in SCIDEX_REPLAY_STORE_OPTIONS. Default: the data home's own [env SCIDEX_REPLAY_STORE].",
+)
+def cli(store: str | None) -> None:
     """Record processing steps, replay them, prove that the outputs reproduce."""
+    if store:  # every registry this process opens (and every step process it starts) uses it
+        from scidex_replay.config import STORE_ENV
+
+        os.environ[STORE_ENV] = store
 
 
 @cli.command()
@@ -908,6 +917,27 @@ def verify(repair: bool, as_json: bool, db: str | None) -> int:
             _note(line)
         _note(f"{report.checked} blob(s) checked: {'ok' if report.ok else 'problems found'}")
     return 0 if report.ok else 1
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
+@click.option("--grace", "grace", default="1d", show_default=True, metavar="AGE",
+              help="Only blobs older than this (90s, 12h, 7d): younger ones may belong to an add in progress.")
+@db_option
+def gc(dry_run: bool, grace: str, db: str | None) -> None:
+    """Delete the blobs that no artifact, result, manifest or pending step references and that are
+    older than --grace, from the store in use (the local one or --store URL); say how many bytes were freed."""
+    from scidex_replay.gc import collect, parse_grace
+
+    seconds = parse_grace(grace)
+    report = collect(_registry(db), grace_s=seconds, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    for digest, size in report.deleted:
+        click.echo(f"{verb} {digest}  {size} bytes")
+    _note(
+        f"{verb} {len(report.deleted)} blob(s), {report.bytes_freed} bytes {'to free' if dry_run else 'freed'}; "
+        f"kept {report.referenced} referenced and {report.young} younger than {grace}"
+    )
 
 
 @cli.command()

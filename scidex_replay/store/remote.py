@@ -1,0 +1,571 @@
+"""A blob store on any fsspec filesystem (``s3://bucket/prefix``, ``gs://...``, ``file:///mnt/shared``),
+read through a bounded local cache in the data home.
+
+Same guarantees as the local store (``blobs.py``), over a network:
+
+- keys are ``<prefix>/ab/cdef...``, derived from validated sha256 digests only;
+- a write streams the bytes in ``CHUNK`` pieces to ``<prefix>/tmp/<random>``, hashing them on
+  the way, checks what the server holds there (its size, and on S3 its ETag against the MD5
+  of the bytes sent when the object went up in one part), then moves it under its final key:
+  a final key never names a partial object (S3 publishes an object only once it is whole; a
+  plain filesystem gets a rename). When the final key already holds those bytes (same size,
+  and bytes that hash to the key: checked by this process, or read back once), nothing is
+  uploaded: a regular file is hashed first, so bytes already stored cost one local read;
+- every read comes from the local cache, whose copy was hashed on its way in and is hashed
+  again as it is copied out (``copy_out`` returns the hash of what the step gets; a cached
+  copy damaged since is fetched again); nothing is read whole into memory;
+- the cache (``<home>/store-cache``, a local ``BlobStore``) is bounded: past
+  ``SCIDEX_REPLAY_STORE_CACHE_MB`` (default 10240) the least recently used blobs are dropped.
+
+Errors of the server come out as one line: ``StoreUnavailable`` (exit 2) for an endpoint that
+cannot be reached, a missing bucket or refused credentials, ``NotFound`` for a missing blob.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from scidex_replay.errors import BadInput, IntegrityError, NotFound, StoreUnavailable, one_line
+from scidex_replay.store.blobs import CHUNK, BlobStore, StoreBase, _check_unchanged, validate_hash
+
+_KEY_RE = re.compile(r"(?:^|/)([0-9a-f]{2})/([0-9a-f]{62})$")
+#: A blob whose object is older than this is uploaded again rather than skipped when it is added
+#: again, which refreshes its date: ``gc`` (whose grace period is longer) never takes a blob that an
+#: ``add`` has just relied on.
+REFRESH_S = 3600
+#: Upload part size (S3's multipart parts) and read-ahead of a download.
+BLOCK = 16 * CHUNK
+#: Protocols whose PUT publishes an object only once it is whole, multipart uploads included.
+ATOMIC_PUT = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+CACHE_MB_ENV = "SCIDEX_REPLAY_STORE_CACHE_MB"
+CACHE_MB = 10240
+
+
+def _cause(exc: BaseException) -> str:
+    """What went wrong, in the server's words and without the stack of wrappers around it."""
+    seen = exc
+    while seen.__cause__ is not None and not str(seen):
+        seen = seen.__cause__
+    text = one_line(seen) or type(seen).__name__
+    return text[:300]
+
+
+def _mtime(info: dict[str, Any]) -> float:
+    """Seconds since the epoch at which the object of ``info`` (an fsspec ``info``) was last written."""
+    for key in ("LastModified", "mtime", "last_modified", "updated", "created"):
+        value = info.get(key)
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    return 0.0
+
+
+class _Follow:
+    """An fsspec progress callback that follows a download into ``path``: at each update it reads
+    what has reached the file since (from the page cache), hashes it and copies it to ``sink``, so
+    the hash and the cache's copy cost no pass of their own. ``finish`` reads what is left (all of
+    it for a filesystem that reports no progress, or that wrote another file and renamed it)."""
+
+    def __init__(self, path: str | os.PathLike[str], sink: BinaryIO):
+        import threading
+
+        self.path, self.sink = os.fspath(path), sink
+        self.fd: int | None = None
+        self._restart()
+        # the hashing and copying run in a thread of their own, beside the download (hashlib and
+        # file I/O release the GIL); progress updates only wake it
+        self._wake, self._done = threading.Event(), False
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        while not self._done:
+            self._wake.wait(0.05)
+            self._wake.clear()
+            try:
+                self._catch_up(written_only=True)
+            except OSError:
+                return  # finish() reads what is left
+
+    def _restart(self) -> None:
+        self.close()
+        self.sha = hashlib.sha256()
+        self.pos = 0
+        self.sink.seek(0)
+        self.sink.truncate()
+
+    def _catch_up(self, written_only: bool = False) -> None:
+        if self.fd is None:
+            try:
+                self.fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                return
+        end = None
+        if written_only and hasattr(os, "SEEK_HOLE"):  # a download in parts leaves holes: stop at the next one
+            try:
+                end = os.lseek(self.fd, self.pos, os.SEEK_HOLE)
+            except OSError:
+                return
+        while data := os.pread(self.fd, CHUNK if end is None else min(CHUNK, end - self.pos), self.pos):
+            self.sha.update(data)
+            self.sink.write(data)
+            self.pos += len(data)
+
+    # the fsspec Callback interface that get_file calls
+    def set_size(self, size: Any) -> None:
+        pass
+
+    def relative_update(self, inc: int = 1) -> None:
+        self._wake.set()
+
+    def absolute_update(self, value: int) -> None:
+        self._wake.set()
+
+    def _stop(self) -> None:
+        self._done = True
+        self._wake.set()
+        self._thread.join()
+
+    def branched(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def call(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def finish(self, expected: str) -> str:
+        """The hash of the file as it is now. Followed bytes that do not hash to ``expected`` are read
+        again from the start: a download in parallel parts (s3fs past its block size) writes out
+        of order, so what was followed may hold holes filled later."""
+        self._stop()
+        if self.fd is not None and os.fstat(self.fd).st_ino != os.stat(self.path).st_ino:
+            self._restart()  # the file was replaced (written elsewhere, renamed): read the new one
+        self._catch_up()
+        if self.sha.hexdigest() != expected or self.pos != os.stat(self.path).st_size:
+            self._restart()
+            self._catch_up()
+        self.sink.flush()
+        return self.sha.hexdigest()
+
+    def close(self) -> None:
+        if getattr(self, "_thread", None) is not None and self._thread.is_alive():
+            self._stop()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+class RemoteBlobStore(StoreBase):
+    """Blobs keyed by sha256 under ``url`` (any fsspec URL), read through a local LRU cache."""
+
+    def __init__(self, url: str, options: dict[str, Any], cache_root: str | os.PathLike[str], cache_bytes: int | None = None):
+        import fsspec
+        from fsspec.core import split_protocol
+
+        self.url = url.rstrip("/")
+        self.options = dict(options)
+        protocol, _ = split_protocol(self.url)
+        try:
+            cls = fsspec.get_filesystem_class(protocol or "file")
+        except ValueError as exc:
+            raise BadInput(f"--store {url}: unknown protocol {protocol!r} (fsspec knows {', '.join(sorted(fsspec.available_protocols())[:12])}, ...)") from exc
+        except ImportError as exc:
+            raise BadInput(f"--store {url}: the {protocol} protocol needs a package that is not installed ({_cause(exc)}); for S3: pip install 'scidex-replay[s3]'") from exc
+        try:
+            # no instance shared with other code, no listings cached: another machine may add or delete meanwhile
+            self.fs = cls(**{"skip_instance_cache": True, "use_listings_cache": False, **self.options})
+        except TypeError as exc:
+            raise BadInput(f"SCIDEX_REPLAY_STORE_OPTIONS for {protocol}: {_cause(exc)}") from exc
+        self.prefix = cls._strip_protocol(self.url).rstrip("/")
+        self.root = Path(cache_root)  # where local work happens (the cache); errors name it
+        self.cache = BlobStore(cache_root)
+        self.cache_bytes = cache_bytes if cache_bytes is not None else CACHE_MB << 20
+        protocols = cls.protocol if isinstance(cls.protocol, (tuple, list)) else (cls.protocol,)
+        self._atomic_put = bool(set(protocols) & ATOMIC_PUT)
+        self._sound: set[str] = set()  # remote digests this process has seen whole and right
+        self._checked: set[str] = set()  # cached digests hashed by this process since they arrived
+
+    def __repr__(self) -> str:
+        return f"RemoteBlobStore({self.url!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:  # a Dask task carries the store: URL, options, no cache state
+        return (RemoteBlobStore, (self.url, self.options, self.root, self.cache_bytes))
+
+    # -- keys and errors ------------------------------------------------------
+    def key(self, digest: str) -> str:
+        validate_hash(digest)
+        return f"{self.prefix}/{digest[:2]}/{digest[2:]}"
+
+    @contextmanager
+    def _remote(self, doing: str) -> Iterator[None]:
+        """Turn what the server or the network answered into one line naming the store."""
+        try:
+            yield
+        except (NotFound, BadInput, IntegrityError):
+            raise
+        except FileNotFoundError as exc:
+            raise StoreUnavailable(f"cannot {doing} in the store {self.url}: no such bucket or folder ({_cause(exc)})") from exc
+        except PermissionError as exc:
+            raise StoreUnavailable(f"cannot {doing} in the store {self.url}: access refused ({_cause(exc)}); check the credentials") from exc
+        except Exception as exc:  # botocore's connection errors, aiohttp's, OSError...
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise StoreUnavailable(f"cannot {doing} in the store {self.url}: {type(exc).__name__}: {_cause(exc)}") from exc
+
+    def _info(self, key: str) -> dict[str, Any] | None:
+        """The object's info, or None when there is none."""
+        with self._remote("read"):
+            try:
+                return self.fs.info(key)
+            except FileNotFoundError:
+                self._check_root()
+                return None
+
+    def _check_root(self) -> None:
+        """Raise ``StoreUnavailable`` when the bucket itself is missing (an object missing is no error)."""
+        bucket = self.prefix.split("/", 1)[0]
+        if self.fs.protocol and set(self.fs.protocol if isinstance(self.fs.protocol, tuple) else [self.fs.protocol]) & {"s3", "s3a", "gs", "gcs"}:
+            if not self.fs.exists(bucket):
+                raise FileNotFoundError(f"bucket {bucket} does not exist")
+
+    # -- what is stored --------------------------------------------------------
+    def has(self, digest: str) -> bool:
+        return self._info(self.key(digest)) is not None
+
+    def size(self, digest: str) -> int:
+        info = self._info(self.key(digest))
+        if info is None:
+            raise NotFound(f"blob {digest[:12]} is missing from the store {self.url}")
+        return int(info["size"])
+
+    def verify(self, digest: str) -> bool:
+        """True when the blob exists and its bytes (read from the server, not the cache) hash to ``digest``."""
+        key = self.key(digest)
+        if self._info(key) is None:
+            return False
+        with self._remote("read"):
+            h = hashlib.sha256()
+            with self.fs.open(key, "rb", block_size=BLOCK) as fh:
+                while chunk := fh.read(CHUNK):
+                    h.update(chunk)
+        ok = h.hexdigest() == digest
+        (self._sound.add if ok else self._sound.discard)(digest)
+        return ok
+
+    def iter_blobs(self) -> Iterator[tuple[str, int, float]]:
+        """``(digest, size, mtime)`` of every blob filed in the store (by key; ``verify`` checks bytes)."""
+        with self._remote("list"):
+            if not self.fs.exists(self.prefix):
+                self._check_root()
+                return
+            found = self.fs.find(self.prefix, detail=True)
+        base = len(self.prefix) + 1
+        for name, info in sorted(found.items()):
+            m = _KEY_RE.search(name[base:] if name.startswith(self.prefix) else name)
+            if m and name[base:].count("/") == 1:
+                yield m.group(1) + m.group(2), int(info.get("size") or 0), _mtime(info)
+
+    def iter_digests(self) -> Iterator[str]:
+        for digest, _, _ in self.iter_blobs():
+            yield digest
+
+    def remove(self, digest: str) -> None:
+        key = self.key(digest)
+        with self._remote("delete"):
+            try:
+                self.fs.rm(key)
+            except FileNotFoundError:
+                pass
+        self._sound.discard(digest)
+        self.cache.remove(digest)
+
+    def stale_temps(self, older_than_s: float) -> list[str]:
+        """Names of the temp objects of interrupted uploads older than ``older_than_s``."""
+        now = time.time()
+        with self._remote("list"):
+            if not self.fs.exists(f"{self.prefix}/tmp"):
+                return []
+            found = self.fs.find(f"{self.prefix}/tmp", detail=True)
+        return [name.rsplit("/", 1)[-1] for name, info in sorted(found.items()) if now - _mtime(info) > older_than_s]
+
+    def remove_temp(self, name: str) -> None:
+        with self._remote("delete"):
+            self.fs.rm(f"{self.prefix}/tmp/{os.path.basename(name)}")
+
+    def quarantine(self, digest: str, where: Path) -> Path:
+        """Move the blob out of the store, into ``where`` (a local folder) as ``<digest>``."""
+        where.mkdir(parents=True, exist_ok=True)
+        kept = where / digest
+        with self._remote("read"):
+            self.fs.get_file(self.key(digest), str(kept))
+        self.remove(digest)
+        return kept
+
+    def check_writable(self) -> None:
+        """The local cache must be writable; the server says for itself at the first upload."""
+        self.cache.check_writable()
+
+    # -- writes ---------------------------------------------------------------
+    def _sound_remote(self, digest: str, size: int) -> bool:
+        """True when the final key holds ``size`` bytes hashing to ``digest`` and its object is
+        younger than ``REFRESH_S`` (an older one is uploaded again: see ``REFRESH_S``)."""
+        info = self._info(self.key(digest))
+        if info is None or int(info["size"]) != size or time.time() - _mtime(info) > REFRESH_S:
+            return False
+        return digest in self._sound or self.verify(digest)
+
+    def put_file(self, src: str | os.PathLike[str], expected: str | None = None) -> tuple[str, int]:
+        """Store the bytes of ``src``; return ``(sha256, size)``. Idempotent (see the module's docstring).
+
+        A regular file is hashed first: bytes already stored (and sound) are not uploaded. A file
+        that changes while it is read is ``BadInput``, nothing stored.
+        """
+        import stat
+
+        from scidex_replay.errors import storage_error
+
+        try:
+            with open(src, "rb") as fh:
+                before = os.fstat(fh.fileno())
+                if stat.S_ISREG(before.st_mode):
+                    digest = hashlib.file_digest(fh, "sha256").hexdigest()
+                    size = fh.tell()
+                    _check_unchanged(src, fh, before, size)
+                    if self._sound_remote(digest, size):
+                        return digest, size
+                    self._upload_file(src, digest, size, lambda: _check_unchanged(src, fh, before, size))
+                    return digest, size
+                return self._upload(fh)
+        except OSError as exc:
+            raise storage_error(exc, src, self.root) from exc
+
+    def put_stream(self, stream: BinaryIO) -> tuple[str, int]:
+        """Store the bytes read from ``stream`` until EOF; return ``(sha256, size)``. Idempotent."""
+        return self._upload(stream)
+
+    def _upload(self, stream: BinaryIO, check: Any = None) -> tuple[str, int]:
+        tmp = f"{self.prefix}/tmp/put-{uuid.uuid4().hex}"
+        sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+        size = 0
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        try:
+            with self._remote("upload"):
+                self._folders(tmp)
+                with self.fs.open(tmp, "wb", block_size=BLOCK) as out:
+                    while n := stream.readinto(buf):
+                        chunk = view[:n]
+                        sha.update(chunk)
+                        md5.update(chunk)
+                        out.write(bytes(chunk))
+                        size += n
+            if check is not None:
+                check(size)
+            digest = sha.hexdigest()
+            final = self.key(digest)
+            if self._sound_remote(digest, size):
+                self._drop(tmp)
+                return digest, size
+            self._check_uploaded(tmp, size, md5.hexdigest())
+            with self._remote("upload"):
+                self._folders(final)
+                self.fs.mv(tmp, final)
+            self._sound.add(digest)
+            return digest, size
+        except BaseException:
+            self._drop(tmp)
+            raise
+
+    def _upload_file(self, src: str | os.PathLike[str], digest: str, size: int, check: Any) -> None:
+        """Upload the regular file ``src`` (whose bytes hash to ``digest``) as s3fs uploads a file and
+        check it (``check()``: the file unchanged; the size the server holds). On an object store whose PUT
+        publishes an object only once it is whole (S3, GCS, Azure: ``ATOMIC_PUT``) it goes straight
+        under ``digest``'s key, and is deleted again when the check fails; elsewhere to a temp key,
+        moved under its name once checked."""
+        final = self.key(digest)
+        tmp = final if self._atomic_put else f"{self.prefix}/tmp/put-{uuid.uuid4().hex}"
+        try:
+            with self._remote("upload"):
+                self._folders(tmp, final)
+                self.fs.put_file(os.fspath(src), tmp)
+            check()
+            self._check_uploaded(tmp, size, None)  # the bytes themselves: botocore sends a checksum the server checks
+            if tmp != final:
+                with self._remote("upload"):
+                    self.fs.mv(tmp, final)
+            self._sound.add(digest)
+        except BaseException:
+            self._drop(tmp)
+            raise
+
+    def _check_uploaded(self, tmp: str, size: int, md5: str | None, info: dict | None = None) -> None:
+        """``IntegrityError`` unless the server holds ``size`` bytes at ``tmp`` (and, where its ETag
+        is the MD5 of the object, the MD5 of the bytes sent)."""
+        info = info or self._info(tmp)
+        if info is None or int(info["size"]) != size:
+            got = "nothing" if info is None else f"{info['size']} bytes"
+            raise IntegrityError(f"the store {self.url} holds {got} after an upload of {size} bytes; nothing was stored")
+        etag = str(info.get("ETag") or "").strip('"')
+        if md5 and re.fullmatch(r"[0-9a-f]{32}", etag) and etag != md5:
+            raise IntegrityError(f"the store {self.url} holds other bytes than those uploaded (MD5 {etag}, sent {md5}); nothing was stored")
+
+    def _folders(self, *keys: str) -> None:
+        """Make the folders of ``keys`` on a filesystem that has folders (not on an object store)."""
+        if not self._atomic_put:
+            for key in keys:
+                self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
+
+    def _drop(self, key: str) -> None:
+        try:
+            self.fs.rm(key)
+        except Exception:  # best effort: a stray temp object is what verify --repair removes
+            pass
+
+    # -- reads through the cache ------------------------------------------------
+    def _fetch(self, digest: str) -> str:
+        """Download the blob into the cache; return the hash of the bytes the server sent (filed
+        in the cache under that hash, so a damaged object never lands under its name)."""
+        key = self.key(digest)
+        if self._info(key) is None:
+            raise NotFound(f"blob {digest[:12]} is missing from the store {self.url}")
+        got = self._download(key)
+        self._checked.add(got)
+        if got == digest:
+            self._sound.add(digest)
+        self._evict(keep=got)
+        return got
+
+    def _download(self, key: str) -> str:
+        """Download ``key`` as s3fs downloads a file (one streamed GET) into the cache's temp folder,
+        hash it, file it in the cache under that hash; return the hash. Nothing is fsynced: the
+        cache is rebuilt from the store at will, and every use of it hashes what it reads."""
+        import tempfile
+
+        tmp_dir = self.cache.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="get-")
+        os.close(fd)
+        try:
+            with self._remote("download"):
+                self.fs.get_file(key, tmp)
+            with open(tmp, "rb") as fh:
+                got = hashlib.file_digest(fh, "sha256").hexdigest()
+            final = self.cache.path(got)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+            return got
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def _tee(self, digest: str, dest: str | os.PathLike[str]) -> str:
+        """Download the blob straight to ``dest`` as s3fs downloads a file (one streamed GET), hashing
+        it and copying it to a temp file of the cache as it arrives (``_Follow``), filed in the cache
+        when it is the blob asked for; return the hash of the bytes at ``dest``."""
+        import tempfile
+
+        key = self.key(digest)
+        if self._info(key) is None:
+            raise NotFound(f"blob {digest[:12]} is missing from the store {self.url}")
+        tmp_dir = self.cache.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="get-")
+        try:
+            with os.fdopen(fd, "wb") as sink:
+                follow = _Follow(dest, sink)
+                try:
+                    with self._remote("download"):
+                        self.fs.get_file(key, os.fspath(dest), callback=follow)
+                    got = follow.finish(digest)
+                finally:
+                    follow.close()
+            if got != digest:
+                return got
+            self._sound.add(digest)
+            final = self.cache.path(digest)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        self._evict(keep=digest)
+        return got
+
+    def _cached(self, digest: str) -> str:
+        """The hash of the bytes the cache holds for ``digest``, fetching them when it has none."""
+        path = self.cache.path(digest)
+        if path.is_file():
+            try:
+                os.utime(path)  # the LRU's clock
+            except OSError:
+                pass
+            return digest
+        return self._fetch(digest)
+
+    def path(self, digest: str) -> Path:
+        """A local file holding the blob's bytes, verified (the cache's copy; fetched when absent).
+        ``NotFound`` when the store has no such blob, ``IntegrityError`` when its bytes are damaged."""
+        got = self._cached(digest)
+        if got == digest and digest not in self._checked:
+            if not self.cache.verify(digest):
+                self.cache.remove(digest)
+                got = self._fetch(digest)
+            self._checked.add(digest)
+        if got != digest:
+            raise IntegrityError(f"blob {digest[:12]} in the store {self.url} is corrupt: its bytes hash to {got[:12]}")
+        return self.cache.path(digest)
+
+    def open(self, digest: str) -> BinaryIO:
+        return open(self.path(digest), "rb")
+
+    def copy_out(self, digest: str, dest: str | os.PathLike[str]) -> str:
+        """Give ``dest`` a copy of the blob; return the sha256 of the bytes at ``dest`` (the caller
+        compares it with the one it expects: a damaged object gives another one)."""
+        if not self.cache.path(digest).is_file():
+            return self._tee(digest, dest)  # one download to the step's copy, then a copy in the cache
+        got = self._cached(digest)
+        out = self.cache.copy_out(got, dest)
+        if out != got:  # the cached copy was damaged since it arrived: fetch it again
+            self.cache.remove(got)
+            self._checked.discard(got)
+            got = self._fetch(digest)
+            out = self.cache.copy_out(got, dest)
+        if got != digest:
+            self.cache.remove(got)
+        return out
+
+    def _evict(self, keep: str) -> None:
+        """Drop the least recently used cached blobs until the cache fits ``cache_bytes``."""
+        entries = []
+        total = 0
+        for digest in self.cache.iter_digests():
+            try:
+                st = self.cache.path(digest).stat()
+            except FileNotFoundError:
+                continue
+            total += st.st_size
+            entries.append((st.st_mtime, st.st_size, digest))
+        if total <= self.cache_bytes:
+            return
+        for _, size, digest in sorted(entries):
+            if digest == keep:
+                continue
+            self.cache.remove(digest)
+            self._checked.discard(digest)
+            total -= size
+            if total <= self.cache_bytes:
+                break

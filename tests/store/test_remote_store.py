@@ -1,0 +1,266 @@
+"""The shared blob store (``--store s3://...``) against a real S3-compatible server on 127.0.0.1
+(moto's, started by the ``s3_server`` fixture), through s3fs as users run it against AWS or MinIO."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from scidex_replay.registry import Registry
+
+PY = sys.executable
+SCRIPT = "import sys; data = open('in.txt').read(); open('out.txt', 'w').write(data.upper())"
+SECOND = "import sys; data = open('out.txt').read(); open('final.txt', 'w').write(data[::-1])"
+
+
+@pytest.fixture
+def bucket(s3_server) -> str:
+    return s3_server.bucket()
+
+
+@pytest.fixture
+def shared(s3_server, bucket, home, monkeypatch) -> str:
+    """Home A on the shared store: the store's env set for this test and its subprocesses."""
+    url = f"s3://{bucket}/blobs"
+    for k, v in s3_server.env(url).items():
+        monkeypatch.setenv(k, v)
+    return url
+
+
+def ids_of(proc: subprocess.CompletedProcess) -> list[str]:
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+def record_chain(cli, where: Path) -> str:
+    """Two steps (upper-case, reverse) recorded from ``where``; the final artifact's id."""
+    where.mkdir(exist_ok=True)
+    (where / "in.txt").write_text("shared bytes\n" * 1000)
+    ids_of(cli("run", "-i", "in.txt", "-o", "out.txt", "--step", "upper", "--", PY, "-c", SCRIPT, cwd=where))
+    (final,) = ids_of(cli("run", "-i", "out.txt", "-o", "final.txt", "--step", "reverse", "--", PY, "-c", SECOND, cwd=where))
+    return final
+
+
+def home_b(tmp_path: Path, monkeypatch) -> Path:
+    """Another machine: a new, empty data home on the same registry and the same store."""
+    other = tmp_path / "home-b"
+    other.mkdir()
+    monkeypatch.setenv("SCIDEX_REPLAY_HOME", str(other))
+    return other
+
+
+def manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text())
+
+
+def test_a_chain_recorded_on_one_home_reproduces_from_another_with_an_empty_data_home(cli, shared, s3_server, bucket, tmp_path, monkeypatch):
+    final = record_chain(cli, tmp_path / "work")
+    assert not any((tmp_path / "home" / "blobs").rglob("*")) if (tmp_path / "home" / "blobs").exists() else True
+    keys = s3_server.filesystem().find(f"{bucket}/blobs")
+    assert len(keys) == 3  # in, out, final: every blob in the bucket, none of them partial temp objects
+    other = home_b(tmp_path, monkeypatch)
+    proc = cli("rerun-artifact", final, "--out", tmp_path / "replay")
+    assert proc.returncode == 0, proc.stderr
+    assert [s["outcome"] for s in manifest(tmp_path / "replay")["steps"]] == ["reproduced", "reproduced"]
+    assert not (other / "blobs").exists()  # home B never had a local store: its bytes came through the cache
+    assert len(list((other / "store-cache").rglob("??/*"))) >= 2
+
+
+def test_a_corrupted_object_is_reported_by_the_step_never_reproduced(cli, shared, s3_server, bucket, tmp_path, monkeypatch):
+    final = record_chain(cli, tmp_path / "work")
+    reg = Registry.open()
+    (upper,) = [s for s in reg.chain(final) if s.name == "upper"]
+    first_input = reg.get_artifact(upper.source_artifact_ids[0]).content_hash
+    fs = s3_server.filesystem()
+    key = f"{bucket}/blobs/{first_input[:2]}/{first_input[2:]}"
+    fs.pipe_file(key, b"tampered " + fs.cat_file(key)[9:])  # same size, other bytes
+    home_b(tmp_path, monkeypatch)
+    proc = cli("rerun-artifact", final, "--out", tmp_path / "replay")
+    steps = manifest(tmp_path / "replay")["steps"]
+    by_name = {s["step_name"]: s for s in steps}
+    assert by_name["upper"]["outcome"] in ("input-differs", "failed"), by_name["upper"]
+    assert by_name["reverse"]["outcome"] != "reproduced"
+    assert proc.returncode != 0
+
+
+def test_the_server_stopped_mid_replay_is_a_clear_failure_and_the_run_restarts_once_it_is_back(cli, shared, s3_server, bucket, tmp_path, monkeypatch):
+    final = record_chain(cli, tmp_path / "work")
+    other = home_b(tmp_path, monkeypatch)
+    s3_server.snapshot()  # what the server will hold when it is back
+    stopped = threading.Event()
+
+    def stop_once_the_replay_has_fetched_something() -> None:  # mid-replay: its first input came, the rest has not
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list((other / "store-cache").glob("??/*")):
+            time.sleep(0.01)
+        s3_server.stop(keep=False)  # at once, as a crash would
+        stopped.set()
+
+    watcher = threading.Thread(target=stop_once_the_replay_has_fetched_something)
+    watcher.start()
+    try:
+        proc = cli("rerun-artifact", final, "--out", tmp_path / "down")
+    finally:
+        watcher.join()
+        s3_server.start()
+    assert stopped.is_set()
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert f"s3://{bucket}/blobs" in proc.stderr and "connect" in proc.stderr.lower(), proc.stderr
+    runs = Registry.open().runs(final)
+    assert runs and runs[-1].status in ("failed", "interrupted"), (runs[-1].status, proc.stderr)
+    proc = cli("rerun-artifact", final, "--restart", runs[-1].run_id, "--out", tmp_path / "back")
+    assert proc.returncode == 0, proc.stderr
+    assert [s["outcome"] for s in manifest(tmp_path / "back")["steps"]] == ["reproduced", "reproduced"]
+
+
+def test_verify_checks_the_remote_store_and_repair_moves_a_corrupt_object_out(cli, shared, s3_server, bucket, tmp_path):
+    final = record_chain(cli, tmp_path / "work")
+    proc = cli("verify", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["checked"] == 3
+    reg = Registry.open()
+    digest = reg.get_artifact(final).content_hash
+    fs = s3_server.filesystem()
+    key = f"{bucket}/blobs/{digest[:2]}/{digest[2:]}"
+    fs.pipe_file(key, b"X" + fs.cat_file(key)[1:])
+    proc = cli("verify", "--json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1 and [p["kind"] for p in report["problems"]] == ["corrupt"]
+    proc = cli("verify", "--repair")
+    assert not fs.exists(key)
+    assert (tmp_path / "home" / "quarantine" / digest).is_file()
+    proc = cli("verify", "--json")
+    assert [p["kind"] for p in json.loads(proc.stdout)["problems"]] == ["missing"]
+
+
+def test_an_upload_of_bytes_already_stored_is_skipped(s3_server, bucket, tmp_path):
+    from scidex_replay.store.remote import RemoteBlobStore
+
+    store = RemoteBlobStore(f"s3://{bucket}/skip", s3_server.options, tmp_path / "cache")
+    src = tmp_path / "f"
+    src.write_bytes(os.urandom(1 << 20))
+    digest, _ = store.put_file(src)
+    before = store.fs.info(store.key(digest))["LastModified"]
+    again = RemoteBlobStore(f"s3://{bucket}/skip", s3_server.options, tmp_path / "cache2")
+    assert again.put_file(src)[0] == digest
+    assert store.fs.info(store.key(digest))["LastModified"] == before
+    assert store.fs.find(f"{bucket}/skip") == [store.key(digest)]  # no temp object left behind
+
+
+def test_the_read_cache_is_bounded_and_drops_the_least_recently_used(s3_server, bucket, tmp_path):
+    from scidex_replay.store.remote import RemoteBlobStore
+
+    writer = RemoteBlobStore(f"s3://{bucket}/lru", s3_server.options, tmp_path / "w")
+    digests = [writer.put_bytes(os.urandom(400_000))[0] for _ in range(3)]
+    reader = RemoteBlobStore(f"s3://{bucket}/lru", s3_server.options, tmp_path / "r", cache_bytes=1_000_000)
+    for d in digests[:2]:
+        assert reader.copy_out(d, tmp_path / "x") == d
+    os.utime(reader.cache.path(digests[0]), (1, 1))
+    reader.copy_out(digests[1], tmp_path / "x")  # a hit: no download, used again
+    assert reader.copy_out(digests[2], tmp_path / "x") == digests[2]
+    assert set(reader.cache.iter_digests()) == {digests[1], digests[2]}
+
+
+def test_a_damaged_cached_copy_is_fetched_again(s3_server, bucket, tmp_path):
+    from scidex_replay.store.remote import RemoteBlobStore
+
+    store = RemoteBlobStore(f"s3://{bucket}/heal", s3_server.options, tmp_path / "c")
+    digest = store.put_bytes(b"the right bytes")[0]
+    assert store.copy_out(digest, tmp_path / "a") == digest
+    cached = store.cache.path(digest)
+    os.chmod(cached, 0o644)
+    cached.write_bytes(b"the wrong bytes")
+    assert store.copy_out(digest, tmp_path / "b") == digest
+    assert (tmp_path / "b").read_bytes() == b"the right bytes"
+
+
+@pytest.mark.parametrize(
+    "env, words",
+    [
+        ({"SCIDEX_REPLAY_STORE": "nosuchproto://bucket/x"}, "unknown protocol"),
+        ({"SCIDEX_REPLAY_STORE": "s3://b/x", "SCIDEX_REPLAY_STORE_OPTIONS": "{not json"}, "not valid JSON"),
+        ({"SCIDEX_REPLAY_STORE": "s3://b/x", "SCIDEX_REPLAY_STORE_OPTIONS": "[1]"}, "JSON object"),
+    ],
+    ids=["unknown-protocol", "malformed-options", "options-not-an-object"],
+)
+def test_a_bad_store_setting_is_one_line_exit_2(cli, tmp_path, monkeypatch, env, words):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    (tmp_path / "f.txt").write_text("x")
+    proc = cli("add", tmp_path / "f.txt")
+    assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_the_store_option_of_the_cli_is_the_variable(cli, s3_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCIDEX_REPLAY_STORE_OPTIONS", s3_server.env("s3://x")["SCIDEX_REPLAY_STORE_OPTIONS"])
+    (tmp_path / "f.txt").write_text("x")
+    proc = cli("--store", "s3://no-such-bucket-here/x", "add", tmp_path / "f.txt")
+    assert proc.returncode == 2 and "no such bucket" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_an_unreachable_endpoint_is_one_line_exit_2(cli, s3_server, tmp_path, monkeypatch):
+    from _s3 import _free_port
+
+    options = {**s3_server.options, "endpoint_url": f"http://127.0.0.1:{_free_port()}"}
+    monkeypatch.setenv("SCIDEX_REPLAY_STORE", "s3://b/x")
+    monkeypatch.setenv("SCIDEX_REPLAY_STORE_OPTIONS", json.dumps(options))
+    (tmp_path / "f.txt").write_text("x")
+    proc = cli("add", tmp_path / "f.txt")
+    assert proc.returncode == 2 and "s3://b/x" in proc.stderr and "connect" in proc.stderr.lower()
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_refused_credentials_are_one_line_exit_2(cli, tmp_path, monkeypatch):
+    from _s3 import S3Server
+
+    server = S3Server(tmp_path)
+    server.start(auth=True)  # IAM checks on, and no user: every key is refused
+    try:
+        monkeypatch.setenv("SCIDEX_REPLAY_STORE", "s3://b/x")
+        monkeypatch.setenv("SCIDEX_REPLAY_STORE_OPTIONS", json.dumps(server.options))
+        (tmp_path / "f.txt").write_text("x")
+        proc = cli("add", tmp_path / "f.txt")
+    finally:
+        server.stop(keep=False)
+    assert proc.returncode == 2 and "refused" in proc.stderr and "credentials" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_a_blob_downloaded_in_parallel_parts_is_hashed_and_cached_right(s3_server, bucket, tmp_path):
+    """s3fs downloads an object past its block size in parts written out of order."""
+    from scidex_replay.store.remote import RemoteBlobStore
+
+    options = {**s3_server.options, "default_block_size": 5 << 20}
+    store = RemoteBlobStore(f"s3://{bucket}/parts", options, tmp_path / "w")
+    src = tmp_path / "big"
+    src.write_bytes(os.urandom(12 << 20))
+    digest, _ = store.put_file(src)
+    cold = RemoteBlobStore(f"s3://{bucket}/parts", options, tmp_path / "r")
+    assert cold.copy_out(digest, tmp_path / "copy") == digest
+    assert (tmp_path / "copy").read_bytes() == src.read_bytes()
+    assert cold.cache.verify(digest)
+
+
+def test_a_file_url_store_moves_a_checked_temp_file_into_place(tmp_path):
+    """A plain filesystem (``file://``) publishes a file as it is written: uploads go through ``tmp/``."""
+    from scidex_replay.store.remote import RemoteBlobStore
+
+    store = RemoteBlobStore(f"file://{tmp_path / 'shared'}", {}, tmp_path / "cache")
+    src = tmp_path / "f"
+    src.write_bytes(os.urandom(3 << 20))
+    digest, size = store.put_file(src)
+    assert (tmp_path / "shared" / digest[:2] / digest[2:]).read_bytes() == src.read_bytes()
+    assert list((tmp_path / "shared" / "tmp").iterdir()) == []
+    assert [d for d, _, _ in store.iter_blobs()] == [digest] and store.verify(digest)
+    other = RemoteBlobStore(f"file://{tmp_path / 'shared'}", {}, tmp_path / "cache2")
+    assert other.copy_out(digest, tmp_path / "out") == digest
+    assert other.put_bytes(b"abc")[0] in {d for d, _, _ in other.iter_blobs()}
