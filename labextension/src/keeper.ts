@@ -6,13 +6,24 @@
  * It works on the models, not on the rendered cells, so it also sees outputs
  * of cells that are scrolled out of view, and of notebooks opened with outputs
  * that an older session wrote.
+ *
+ * It also settles the outputs the replay widget leaves while a run can be
+ * restarted (the widget and the manifest in one bundle): when the notebook is
+ * opened, and when its kernel restarts or changes, the widget's model is gone,
+ * so the bundle keeps only the static manifest (never "model not found").
  */
 import type { ICellModel, ICodeCellModel } from '@jupyterlab/cells';
+import type * as nbformat from '@jupyterlab/nbformat';
 import type { INotebookModel, INotebookTracker } from '@jupyterlab/notebook';
 import type { IOutputAreaModel } from '@jupyterlab/outputarea';
 import { Signal } from '@lumino/signaling';
 
-import { keptManifests, manifestsInOutputs, withManifest } from './manifest';
+import {
+  keptManifests,
+  manifestsInOutputs,
+  withManifest,
+  withoutWidgetView
+} from './manifest';
 import { IManifestKeeper, IReplayManifest, METADATA_KEY } from './tokens';
 
 export class ManifestKeeper implements IManifestKeeper {
@@ -25,8 +36,18 @@ export class ManifestKeeper implements IManifestKeeper {
       this.watch(panel.content.model);
       // The model's cells are replaced when the file is loaded.
       panel.context.ready
-        .then(() => this.watch(panel.content.model))
+        .then(() => {
+          this.watch(panel.content.model);
+          this.settle(panel.content.model);
+        })
         .catch(() => undefined); // closed before it loaded
+      const settle = () => this.settle(panel.content.model);
+      panel.sessionContext.kernelChanged.connect(settle);
+      panel.sessionContext.statusChanged.connect((_, status) => {
+        if (status === 'restarting' || status === 'dead') {
+          settle();
+        }
+      });
     });
   }
 
@@ -56,6 +77,34 @@ export class ManifestKeeper implements IManifestKeeper {
     for (let i = 0; i < model.cells.length; i++) {
       this._watchCell(model, model.cells.get(i));
     }
+  }
+
+  /**
+   * Drop the widget view from every output bundle of `model` that also holds
+   * a manifest (`withoutWidgetView`): for when the kernel that held the
+   * widget is gone. The notebook's dirty flag is left as it was: the manifest
+   * is what the file already says.
+   */
+  settle(model: INotebookModel | null): void {
+    if (!model || model.isDisposed) {
+      return;
+    }
+    const dirty = model.dirty;
+    for (let c = 0; c < model.cells.length; c++) {
+      const cell = model.cells.get(c);
+      if (cell.type !== 'code') {
+        continue;
+      }
+      const outputs = (cell as ICodeCellModel).outputs;
+      for (let i = 0; i < outputs.length; i++) {
+        const output = outputs.get(i);
+        const data = withoutWidgetView(output.data);
+        if (data !== null) {
+          outputs.set(i, { ...output.toJSON(), data } as nbformat.IOutput);
+        }
+      }
+    }
+    model.dirty = dirty;
   }
 
   private _watchCell(model: INotebookModel, cell: ICellModel): void {

@@ -133,6 +133,31 @@ export function withManifest(
   return base;
 }
 
+/** The mimetype of an ipywidgets view in an output bundle. */
+export const WIDGET_VIEW = 'application/vnd.jupyter.widget-view+json';
+
+/**
+ * The bundle `data` without its widget view when it also holds a manifest,
+ * else null (nothing to drop). The replay widget leaves such a bundle while
+ * its run can still be restarted; once the kernel that held the widget is
+ * gone, its view could only say "model not found", so the static manifest
+ * is shown instead.
+ */
+export function withoutWidgetView(
+  data: { readonly [mime: string]: unknown } | undefined
+): PartialJSONObject | null {
+  if (!data || !(WIDGET_VIEW in data) || !isManifest(data[MIME_TYPE])) {
+    return null;
+  }
+  const kept: PartialJSONObject = {};
+  for (const [mime, value] of Object.entries(data)) {
+    if (mime !== WIDGET_VIEW) {
+      kept[mime] = value as PartialJSONObject[string];
+    }
+  }
+  return kept;
+}
+
 function isObject(value: unknown): value is { [key: string]: unknown } {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -22,7 +22,9 @@ widget's own display): a run that left nothing to restart replaces the widget
 by the static manifest (what a reopened notebook shows, with no kernel); any
 other keeps the widget, with Restart, above the same manifest in the bundle.
 The JupyterLab extension's keeper copies the manifest into the notebook's
-metadata either way.
+metadata either way, and drops the widget from such a bundle once its kernel
+is gone (restarted, changed, or the notebook opened again), so the static
+manifest shows instead of "model not found".
 
 The static view of a manifest (``ManifestView``, ``manifest_bundle``, the table's
 HTML) is ``surfaces/manifest_view.py``; its names are importable from here too.

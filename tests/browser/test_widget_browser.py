@@ -65,6 +65,17 @@ def _kept(lab: Lab, notebook: str) -> dict:
     return command_result
 
 
+def _saved_manifests(page: Page, lab: Lab, notebook: str) -> list[dict]:
+    """Save ``notebook`` until its file holds a manifest output (the save is asynchronous); those manifests."""
+    for _ in range(30):
+        command(page, "docmanager:save")
+        page.wait_for_timeout(500)
+        found = outputs_with_manifest(_kept(lab, notebook))
+        if found:
+            return found
+    return []
+
+
 def _restart_kernel(lab: Lab) -> None:
     with urllib.request.urlopen(f"{lab.url}/api/kernels?token={lab.token}") as r:
         kernels = json.load(r)
@@ -177,4 +188,45 @@ def test_the_widget_reads_in_the_light_and_the_dark_theme(lab: Lab, chain: Chain
         assert "nan" not in widget.locator(".scidex-chain-table").inner_text().split()
     finally:
         command(page, "apputils:change-theme", {"theme": "JupyterLab Light"})
+        page.context.close()
+
+
+def test_a_cancelled_run_left_as_it_is_shows_its_manifest_after_a_kernel_restart(
+    lab: Lab, slow_chain: tuple[str, Path], browser: Browser
+) -> None:
+    """The widget stays beside the interrupted run's manifest (for Restart) while its kernel
+    lives; once the kernel restarts, and in the notebook opened again, the output is the
+    static manifest alone: never "model not found"."""
+    artifact, flag = slow_chain
+    flag.write_text("up")
+    page = _open_chain(lab, browser, "left.ipynb", artifact, 2)
+    try:
+        page.locator(WIDGET).get_by_role("button", name="Replay all").click()
+        expect(page.locator(f"{TABLE_ROWS}.scidex-running")).to_have_count(1, timeout=SLOW)
+        page.locator(WIDGET).get_by_role("button", name="Cancel").click()
+        expect(page.locator(".jp-OutputArea .scidex-status")).to_contain_text("interrupted", timeout=SLOW)
+        expect(page.locator(WIDGET)).to_have_count(1)
+        kept = _saved_manifests(page, lab, "left.ipynb")
+        assert [m["status"] for m in kept] == ["interrupted"]
+        (kept,) = kept
+
+        # as a user restarts it: the command (not awaited: it waits for its dialog), then the dialog's Restart
+        page.evaluate("() => { window.jupyterapp.commands.execute('kernelmenu:restart'); }")
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+        expect(page.locator(WIDGET)).to_have_count(0, timeout=SLOW)
+        expect(page.locator(MANIFEST)).to_have_count(1)
+        assert page.locator(f"{MANIFEST} .scidex-Manifest-runId").text_content() == kept["run_id"]
+        assert page.get_by_text("model not found").count() == 0
+    finally:
+        flag.unlink(missing_ok=True)
+        page.context.close()
+
+    page = new_page(browser)
+    try:
+        lab.open(page, "left.ipynb")
+        expect(page.locator(MANIFEST)).to_have_count(1, timeout=SLOW)
+        page.wait_for_timeout(1000)  # the widget manager has had its chance to complain
+        assert page.get_by_text("model not found").count() == 0
+        assert page.get_by_text("Error displaying widget").count() == 0
+    finally:
         page.context.close()

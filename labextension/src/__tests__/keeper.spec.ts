@@ -1,6 +1,7 @@
 import { Signal } from '@lumino/signaling';
 
 import { ManifestKeeper } from '../keeper';
+import { WIDGET_VIEW } from '../manifest';
 import { IManifestKeeper, METADATA_KEY, MIME_TYPE } from '../tokens';
 import { manifest } from './fixtures';
 
@@ -11,7 +12,7 @@ class FakeOutputs {
   changed = new Signal<this, unknown>(this);
   stateChanged = new Signal<this, number>(this);
   isDisposed = false;
-  items: { data: { [mime: string]: unknown } }[] = [];
+  items: { data: { [mime: string]: unknown }; toJSON?: () => object }[] = [];
   get length() {
     return this.items.length;
   }
@@ -25,6 +26,10 @@ class FakeOutputs {
   clear() {
     this.items = [];
     this.changed.emit({ type: 'remove' });
+  }
+  set(i: number, output: { data: { [mime: string]: unknown } }) {
+    this.items[i] = { data: output.data, toJSON: () => output };
+    this.changed.emit({ type: 'set' });
   }
 }
 
@@ -51,6 +56,7 @@ class FakeCells {
 
 class FakeModel {
   isDisposed = false;
+  dirty = false;
   cells = new FakeCells();
   metadata: { [key: string]: unknown } = {};
   writes = 0;
@@ -152,5 +158,25 @@ describe('ManifestKeeper', () => {
       manifests: { r_4h7x8vps: manifest() }
     });
     expect(model.metadata['kernelspec']).toEqual({ name: 'python3' });
+  });
+
+  it('should settle a widget left beside its manifest into the static manifest', () => {
+    const model = new FakeModel();
+    const cell = new FakeCell();
+    const widget = { model_id: 'abc', version_major: 2, version_minor: 0 };
+    const bundle = { [WIDGET_VIEW]: widget, [MIME_TYPE]: manifest(), 'text/plain': 'ReplayWidget' };
+    cell.outputs.items.push({
+      data: bundle,
+      toJSON: () => ({ output_type: 'display_data', data: bundle, metadata: {} })
+    });
+    cell.outputs.items.push({ data: { [WIDGET_VIEW]: widget } }); // a widget alone: not ours to settle
+    model.cells.items.push(cell);
+    const { keeper } = setup(model);
+    keeper.settle(model as any);
+    expect(cell.outputs.items[0].data).toEqual({ [MIME_TYPE]: manifest(), 'text/plain': 'ReplayWidget' });
+    expect((cell.outputs.items[0].toJSON as () => any)().output_type).toBe('display_data');
+    expect(cell.outputs.items[1].data).toEqual({ [WIDGET_VIEW]: widget });
+    expect(model.dirty).toBe(false);
+    expect((model.metadata[METADATA_KEY] as any).manifests.r_4h7x8vps).toEqual(manifest());
   });
 });
