@@ -14,6 +14,7 @@ import { forkOptions, isRestartable, lineageTree } from './lineage';
 import type { ILineageNode } from './lineage';
 import { renderManifest } from './renderer';
 import type { IReplayManifest } from './tokens';
+import { el } from './dom';
 
 export const POLL_MS = 500;
 
@@ -517,16 +518,5 @@ export function button(label: string, cls: string, onClick: () => void, title = 
     node.title = title;
   }
   node.addEventListener('click', () => onClick());
-  return node;
-}
-
-export function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = '', content?: string): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (content !== undefined) {
-    node.textContent = content;
-  }
   return node;
 }

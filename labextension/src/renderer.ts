@@ -32,6 +32,7 @@ import {
 import { KINDS } from './schema';
 import type { Status } from './schema';
 import { IReplayManifest, IReplayStep, MIME_TYPE } from './tokens';
+import { el } from './dom';
 
 /**
  * The class of the rendered manifest's root node.
@@ -587,20 +588,6 @@ namespace Private {
     return el('code', cls, value);
   }
 
-  function el<K extends keyof HTMLElementTagNameMap>(
-    tag: K,
-    className = '',
-    content?: string
-  ): HTMLElementTagNameMap[K] {
-    const node = document.createElement(tag);
-    if (className) {
-      node.className = className;
-    }
-    if (content !== undefined) {
-      node.textContent = content;
-    }
-    return node;
-  }
 
   /**
    * A manifest value as display text: strings as they are, numbers and

@@ -13,7 +13,8 @@ import type { IArtifact, ReplayApi } from './api';
 import { statusOutcome } from './graph';
 import type { IGraph } from './graph';
 import { parseQuery } from './lineage';
-import { ArtifactPage, artifactRow, button, el, messageOf } from './page';
+import { el } from './dom';
+import { ArtifactPage, artifactRow, button, messageOf } from './page';
 import type { IPageHost } from './page';
 import { IManifestKeeper, IReplayManifest, METADATA_KEY } from './tokens';
 
