@@ -338,9 +338,8 @@ def run_step_process(
     ``OSError``) when ``argv[0]`` cannot be executed; and what writing ``input`` raises.
     """
     argv = list(argv)
+    check_cancelled()
     cancel = _CANCEL.get()
-    if cancel is not None and cancel.is_set():
-        raise Cancelled("the replay was cancelled")
     preexec = _preexec(limits.memory_limit_mb, cpus) if limits.memory_limit_mb or cpus else None
     if input is not None:
         stdin = subprocess.PIPE
