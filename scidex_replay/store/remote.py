@@ -221,9 +221,7 @@ class RemoteBlobStore(StoreBase):
             raise StoreUnavailable(f"cannot {doing} in the store {self.url}: no such bucket or folder ({_cause(exc)})") from exc
         except PermissionError as exc:
             raise StoreUnavailable(f"cannot {doing} in the store {self.url}: access refused ({_cause(exc)}); check the credentials") from exc
-        except Exception as exc:  # botocore's connection errors, aiohttp's, OSError...
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
+        except Exception as exc:  # botocore's connection errors, aiohttp's, OSError... (never KeyboardInterrupt: not an Exception)
             raise StoreUnavailable(f"cannot {doing} in the store {self.url}: {type(exc).__name__}: {_cause(exc)}") from exc
 
     def _info(self, key: str) -> dict[str, Any] | None:
