@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -58,6 +59,11 @@ class S3Server:
         import s3fs
 
         return s3fs.S3FileSystem(skip_instance_cache=True, **self.options)
+
+    def requests(self, method: str, key: str) -> int:
+        """How many ``method`` requests (``GET``, ``PUT``...) for the object ``key`` (``bucket/path``)
+        the server has answered so far, from its request log."""
+        return len(re.findall(rf'"(?:\x1b\[[0-9;]*m)*{method} /{re.escape(key)}(?:\?[^ ]*)? HTTP', (self.workdir / "moto.log").read_text()))
 
     def bucket(self, name: str | None = None) -> str:
         name = name or f"b-{uuid.uuid4().hex[:12]}"

@@ -141,10 +141,11 @@ def _copy_file_range(src_fd: int, dst_fd: int) -> None:
         offset += n
 
 
-def _stage(src: BinaryIO, out: BinaryIO, ways: tuple[str, ...] = STAGING) -> tuple[str, str]:
+def _stage(src: BinaryIO, out: BinaryIO, ways: tuple[str, ...] = STAGING, hashed: bool = True) -> tuple[str | None, str]:
     """Copy ``src`` into the empty ``out`` (open for reading and writing) the first of ``ways`` that works.
 
-    Returns the sha256 of the bytes in ``out`` afterwards and the way taken. A way
+    Returns the sha256 of the bytes in ``out`` afterwards (None for a copy in the kernel when not
+    ``hashed``: the caller hashes it later) and the way taken. A way
     the filesystem refuses (an errno in ``_CANNOT``) is undone (``out`` emptied if
     it wrote anything, both files rewound) and the next one is tried; any other
     error is raised.
@@ -170,7 +171,7 @@ def _stage(src: BinaryIO, out: BinaryIO, ways: tuple[str, ...] = STAGING) -> tup
             src.seek(0)
             continue
         out.seek(0)
-        return hashlib.file_digest(out, "sha256").hexdigest(), way
+        return (hashlib.file_digest(out, "sha256").hexdigest() if hashed else None), way
     raise OSError(errno.ENOSYS, f"none of {', '.join(ways)} can copy here ({refused})") from refused
 
 
@@ -406,6 +407,16 @@ class BlobStore(StoreBase):
             return open(self.path(digest), "rb")
         except FileNotFoundError as exc:
             raise NotFound(f"blob {digest[:12]} is missing from the store") from exc
+
+    def open_verified(self, digest: str) -> BinaryIO:
+        """The blob opened for reading once its bytes are read and found to hash to ``digest``:
+        ``NotFound`` when it is missing, ``IntegrityError`` when they do not."""
+        fh = self.open(digest)
+        if hashlib.file_digest(fh, "sha256").hexdigest() != digest:
+            fh.close()
+            raise IntegrityError(f"blob {digest[:12]} in the store is corrupt: its bytes do not hash to its name")
+        fh.seek(0)
+        return fh
 
     def verify(self, digest: str) -> bool:
         """True when the blob exists and its bytes hash to ``digest``."""

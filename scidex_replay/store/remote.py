@@ -11,9 +11,13 @@ Same guarantees as the local store (``blobs.py``), over a network:
   plain filesystem gets a rename). When the final key already holds those bytes (same size,
   and bytes that hash to the key: checked by this process, or read back once), nothing is
   uploaded: a regular file is hashed first, so bytes already stored cost one local read;
-- every read comes from the local cache, whose copy was hashed on its way in and is hashed
-  again as it is copied out (``copy_out`` returns the hash of what the step gets; a cached
-  copy damaged since is fetched again); nothing is read whole into memory;
+- every read is hashed: a step's copy of a blob the cache lacks is downloaded straight to it,
+  hashed as it lands, and then copied into the cache in the kernel (one pass over the bytes, not
+  two); a cache hit is hashed as it is copied out (``copy_out`` returns the hash of what the step
+  gets; a cached copy damaged since is fetched again); ``path``/``open`` hash a cached copy once
+  per process; nothing is read whole into memory. A step's copy is never a link to the cache's
+  (as DVC's default cache types, reflink or copy): a step that writes its input leaves the cache
+  as it was;
 - the cache (``<home>/store-cache``, a local ``BlobStore``) is bounded: past
   ``SCIDEX_REPLAY_STORE_CACHE_MB`` (default 10240) the least recently used blobs are dropped.
 
@@ -35,7 +39,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from scidex_replay.errors import BadInput, IntegrityError, NotFound, StoreUnavailable, one_line
-from scidex_replay.store.blobs import CHUNK, BlobStore, StoreBase, _check_unchanged, validate_hash
+from scidex_replay.store.blobs import CHUNK, BlobStore, StoreBase, _check_unchanged, _stage, validate_hash
 
 _KEY_RE = re.compile(r"(?:^|/)([0-9a-f]{2})/([0-9a-f]{62})$")
 #: A blob whose object is older than this is uploaded again rather than skipped when it is added
@@ -76,19 +80,18 @@ def _mtime(info: dict[str, Any]) -> float:
 
 
 class _Follow:
-    """An fsspec progress callback that follows a download into ``path``: at each update it reads
-    what has reached the file since (from the page cache), hashes it and copies it to ``sink``, so
-    the hash and the cache's copy cost no pass of their own. ``finish`` reads what is left (all of
-    it for a filesystem that reports no progress, or that wrote another file and renamed it)."""
+    """An fsspec progress callback that hashes a download into ``path`` as it lands: a thread of its
+    own reads what has reached the file since the last update (from the page cache; hashlib and
+    file reads release the GIL) while the download goes on, so verifying the bytes costs no pass
+    of its own. ``finish`` reads what is left (all of it for a filesystem that reports no
+    progress, or that wrote another file and renamed it)."""
 
-    def __init__(self, path: str | os.PathLike[str], sink: BinaryIO):
+    def __init__(self, path: str | os.PathLike[str]):
         import threading
 
-        self.path, self.sink = os.fspath(path), sink
+        self.path = os.fspath(path)
         self.fd: int | None = None
         self._restart()
-        # the hashing and copying run in a thread of their own, beside the download (hashlib and
-        # file I/O release the GIL); progress updates only wake it
         self._wake, self._done = threading.Event(), False
         self._thread = threading.Thread(target=self._follow, daemon=True)
         self._thread.start()
@@ -103,11 +106,11 @@ class _Follow:
                 return  # finish() reads what is left
 
     def _restart(self) -> None:
-        self.close()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
         self.sha = hashlib.sha256()
         self.pos = 0
-        self.sink.seek(0)
-        self.sink.truncate()
 
     def _catch_up(self, written_only: bool = False) -> None:
         if self.fd is None:
@@ -123,7 +126,6 @@ class _Follow:
                 return
         while data := os.pread(self.fd, CHUNK if end is None else min(CHUNK, end - self.pos), self.pos):
             self.sha.update(data)
-            self.sink.write(data)
             self.pos += len(data)
 
     # the fsspec Callback interface that get_file calls
@@ -136,16 +138,16 @@ class _Follow:
     def absolute_update(self, value: int) -> None:
         self._wake.set()
 
-    def _stop(self) -> None:
-        self._done = True
-        self._wake.set()
-        self._thread.join()
-
     def branched(self, *args: Any, **kwargs: Any) -> None:
         return None
 
     def call(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+    def _stop(self) -> None:
+        self._done = True
+        self._wake.set()
+        self._thread.join()
 
     def finish(self, expected: str) -> str:
         """The hash of the file as it is now. Followed bytes that do not hash to ``expected`` are read
@@ -158,15 +160,12 @@ class _Follow:
         if self.sha.hexdigest() != expected or self.pos != os.stat(self.path).st_size:
             self._restart()
             self._catch_up()
-        self.sink.flush()
         return self.sha.hexdigest()
 
     def close(self) -> None:
-        if getattr(self, "_thread", None) is not None and self._thread.is_alive():
+        if self._thread.is_alive():
             self._stop()
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+        self._restart()
 
 
 class RemoteBlobStore(StoreBase):
@@ -434,23 +433,31 @@ class RemoteBlobStore(StoreBase):
             pass
 
     # -- reads through the cache ------------------------------------------------
-    def _fetch(self, digest: str) -> str:
-        """Download the blob into the cache; return the hash of the bytes the server sent (filed
-        in the cache under that hash, so a damaged object never lands under its name)."""
+    def _get(self, digest: str, dest: str | os.PathLike[str]) -> str:
+        """Download the blob to ``dest`` as s3fs downloads a file (one streamed GET), hashing it as it
+        lands (``_Follow``); return the sha256 of the bytes at ``dest``. ``NotFound`` when the store
+        has no such blob."""
         key = self.key(digest)
-        if self._info(key) is None:
-            raise NotFound(f"blob {digest[:12]} is missing from the store {self.url}")
-        got = self._download(key)
-        self._checked.add(got)
+        follow = _Follow(dest)
+        try:
+            with self._remote("download"):
+                try:
+                    self.fs.get_file(key, os.fspath(dest), callback=follow)  # its first request opens ``dest``
+                except FileNotFoundError:
+                    self._check_root()
+                    raise NotFound(f"blob {digest[:12]} is missing from the store {self.url}") from None
+            got = follow.finish(digest)
+        finally:
+            follow.close()
         if got == digest:
             self._sound.add(digest)
-        self._evict(keep=got)
         return got
 
-    def _download(self, key: str) -> str:
-        """Download ``key`` as s3fs downloads a file (one streamed GET) into the cache's temp folder,
-        hash it, file it in the cache under that hash; return the hash. Nothing is fsynced: the
-        cache is rebuilt from the store at will, and every use of it hashes what it reads."""
+    @contextmanager
+    def _cache_entry(self) -> Iterator[Path]:
+        """A temp file in the cache to fill; filed under the digest given to ``_file`` (gone otherwise).
+        Nothing is fsynced: the cache is rebuilt from the store at will, and every use of it hashes
+        what it reads."""
         import tempfile
 
         tmp_dir = self.cache.root / "tmp"
@@ -458,49 +465,37 @@ class RemoteBlobStore(StoreBase):
         fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="get-")
         os.close(fd)
         try:
-            with self._remote("download"):
-                self.fs.get_file(key, tmp)
-            with open(tmp, "rb") as fh:
-                got = hashlib.file_digest(fh, "sha256").hexdigest()
-            final = self.cache.path(got)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, final)
-            return got
+            yield Path(tmp)
         finally:
             Path(tmp).unlink(missing_ok=True)
+
+    def _file(self, tmp: Path, digest: str) -> None:
+        final = self.cache.path(digest)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, final)
+        self._evict(keep=digest)
+
+    def _fetch(self, digest: str) -> str:
+        """Download the blob into the cache; return the hash of the bytes the server sent (filed
+        in the cache under that hash, so a damaged object never lands under its name)."""
+        with self._cache_entry() as tmp:
+            got = self._get(digest, tmp)
+            self._file(tmp, got)
+        self._checked.add(got)
+        return got
 
     def _tee(self, digest: str, dest: str | os.PathLike[str]) -> str:
-        """Download the blob straight to ``dest`` as s3fs downloads a file (one streamed GET), hashing
-        it and copying it to a temp file of the cache as it arrives (``_Follow``), filed in the cache
-        when it is the blob asked for; return the hash of the bytes at ``dest``."""
-        import tempfile
-
-        key = self.key(digest)
-        if self._info(key) is None:
-            raise NotFound(f"blob {digest[:12]} is missing from the store {self.url}")
-        tmp_dir = self.cache.root / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="get-")
-        try:
-            with os.fdopen(fd, "wb") as sink:
-                follow = _Follow(dest, sink)
-                try:
-                    with self._remote("download"):
-                        self.fs.get_file(key, os.fspath(dest), callback=follow)
-                    got = follow.finish(digest)
-                finally:
-                    follow.close()
-            if got != digest:
-                return got
-            self._sound.add(digest)
-            final = self.cache.path(digest)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, final)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-        self._evict(keep=digest)
+        """Download the blob straight to ``dest``; when its bytes are the blob's, give the cache a copy
+        made in the kernel (``_stage`` without its hash: unlike ``_fetch``'s, this copy is hashed
+        when it is next used, not now, so the step waits for one pass over the bytes, not two).
+        Return the hash of the bytes at ``dest``."""
+        got = self._get(digest, dest)
+        if got == digest:
+            with self._cache_entry() as tmp:
+                with open(dest, "rb") as src, open(tmp, "w+b") as out:
+                    _stage(src, out, hashed=False)
+                self._file(tmp, digest)
         return got
 
     def _cached(self, digest: str) -> str:
@@ -529,6 +524,10 @@ class RemoteBlobStore(StoreBase):
 
     def open(self, digest: str) -> BinaryIO:
         return open(self.path(digest), "rb")
+
+    def open_verified(self, digest: str) -> BinaryIO:
+        """``open``: its bytes are the cache's, hashed (and downloaded once when absent) by ``path``."""
+        return self.open(digest)
 
     def copy_out(self, digest: str, dest: str | os.PathLike[str]) -> str:
         """Give ``dest`` a copy of the blob; return the sha256 of the bytes at ``dest`` (the caller

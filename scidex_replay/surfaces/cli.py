@@ -370,7 +370,9 @@ def cat_(ref: str, step_output: str | None, db: str | None) -> None:
     STEP is a step name or id; OUTPUT an output's index (0, 1, ...) or its path or name, by
     default the step's first output.
     """
-    from scidex_replay.errors import IntegrityError
+    import shutil
+
+    from scidex_replay.errors import IntegrityError, NotFound
 
     reg = _registry(db)
     if step_output is None:
@@ -380,11 +382,13 @@ def cat_(ref: str, step_output: str | None, db: str | None) -> None:
         digest, what = art.content_hash, art.id
     else:
         digest, what = _replayed_output(reg, ref, step_output)
-    if not reg.store.verify(digest):
-        raise IntegrityError(f"the stored bytes of {what} are missing or do not match sha256:{digest[:12]}")
+    try:
+        blob = reg.store.open_verified(digest)
+    except (NotFound, IntegrityError) as exc:
+        raise IntegrityError(f"the stored bytes of {what} are missing or do not match sha256:{digest[:12]}") from exc
     out = click.get_binary_stream("stdout")
-    for chunk in reg.store.iter_chunks(digest):
-        out.write(chunk)
+    with blob:
+        shutil.copyfileobj(blob, out)
     out.flush()
 
 

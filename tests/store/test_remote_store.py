@@ -140,6 +140,46 @@ def test_verify_checks_the_remote_store_and_repair_moves_a_corrupt_object_out(cl
     assert [p["kind"] for p in json.loads(proc.stdout)["problems"]] == ["missing"]
 
 
+def test_cat_from_an_empty_home_downloads_the_object_once_and_then_reads_the_cache(cli, shared, s3_server, bucket, tmp_path, monkeypatch):
+    final = record_chain(cli, tmp_path / "work")
+    digest = Registry.open().get_artifact(final).content_hash
+    key = f"{bucket}/blobs/{digest[:2]}/{digest[2:]}"
+    home_b(tmp_path, monkeypatch)
+    before = s3_server.requests("GET", key)
+    proc = cli("cat", final)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (tmp_path / "work" / "final.txt").read_text()
+    assert s3_server.requests("GET", key) == before + 1
+    assert cli("cat", final).stdout == proc.stdout
+    assert s3_server.requests("GET", key) == before + 1  # verified from the cache, no download
+
+
+def test_cat_of_a_corrupted_object_is_one_line_and_writes_nothing(cli, shared, s3_server, bucket, tmp_path, monkeypatch):
+    final = record_chain(cli, tmp_path / "work")
+    digest = Registry.open().get_artifact(final).content_hash
+    fs = s3_server.filesystem()
+    key = f"{bucket}/blobs/{digest[:2]}/{digest[2:]}"
+    fs.pipe_file(key, b"X" + fs.cat_file(key)[1:])
+    home_b(tmp_path, monkeypatch)
+    proc = cli("cat", final)
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert f"the stored bytes of {final} are missing or do not match" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_a_step_that_writes_the_copy_it_was_given_leaves_the_cache_as_it_was(s3_server, bucket, tmp_path):
+    from scidex_replay.store.remote import RemoteBlobStore
+
+    writer = RemoteBlobStore(f"s3://{bucket}/own", s3_server.options, tmp_path / "w")
+    digest = writer.put_bytes(b"bytes the step may overwrite\n" * 1000)[0]
+    cold = RemoteBlobStore(f"s3://{bucket}/own", s3_server.options, tmp_path / "r")
+    assert cold.copy_out(digest, tmp_path / "given") == digest  # a download straight to the step's copy
+    with open(tmp_path / "given", "r+b") as fh:
+        fh.write(b"OVERWRITTEN")
+    assert cold.cache.verify(digest)
+    assert cold.copy_out(digest, tmp_path / "again") == digest
+
+
 def test_an_upload_of_bytes_already_stored_is_skipped(s3_server, bucket, tmp_path):
     from scidex_replay.store.remote import RemoteBlobStore
 
