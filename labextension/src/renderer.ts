@@ -74,6 +74,16 @@ export function renderManifest(data: unknown): HTMLElement {
 }
 
 /**
+ * The file name a manifest is saved as: `manifest-<run_id>.json` (as
+ * `manifest_view.download_name` names it), the run id kept to the characters
+ * of a file name.
+ */
+export function downloadName(manifest: IReplayManifest): string {
+  const runId = String(manifest.run_id ?? '').replace(/[^A-Za-z0-9_.-]/g, '_');
+  return `manifest-${runId || 'run'}.json`;
+}
+
+/**
  * Creates manifest widgets. Safe: it renders text only, so it also renders in
  * untrusted notebooks.
  */
@@ -161,7 +171,29 @@ namespace Private {
     if (!status && typeof manifest.status === 'string' && manifest.status) {
       node.appendChild(el('span', 'scidex-Manifest-status', manifest.status));
     }
+    node.appendChild(download(manifest));
     return node;
+  }
+
+  /**
+   * A link that saves the manifest as `manifest-<run_id>.json`, as the
+   * widget's does: the file is made from the manifest when the link is
+   * clicked (an object URL, freed a minute later), not held in the page.
+   */
+  function download(manifest: IReplayManifest): HTMLElement {
+    const name = downloadName(manifest);
+    const link = el('a', 'scidex-Manifest-download', `download ${name}`);
+    link.download = name;
+    link.href = '#';
+    link.addEventListener('click', () => {
+      const body = new Blob([JSON.stringify(manifest, null, 2)], {
+        type: 'application/json'
+      });
+      const url = URL.createObjectURL(body);
+      link.href = url;
+      window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    });
+    return link;
   }
 
   /**

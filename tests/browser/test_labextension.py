@@ -58,6 +58,19 @@ def test_saved_notebook_keeps_each_displayed_manifest_in_metadata(replayed: Page
         assert chips(page, i) == [step["outcome"] for step in kept[manifest["run_id"]]["steps"]]
 
 
+def test_the_download_link_saves_the_manifest_shown_under_its_run_id(replayed: Page) -> None:
+    page = replayed
+    first = page.locator(".jp-OutputArea .scidex-Manifest").first
+    run_id = first.locator(".scidex-Manifest-runId").text_content()
+    with page.expect_download() as info:
+        first.locator(".scidex-Manifest-download").click()
+    download = info.value
+    assert download.suggested_filename == f"manifest-{run_id}.json"
+    saved = json.loads(Path(download.path()).read_text())
+    assert saved["run_id"] == run_id
+    assert [step["outcome"] for step in saved["steps"]] == chips(page, 0)
+
+
 def test_manifest_reads_in_light_and_dark_themes(replayed: Page) -> None:
     page = replayed
     chip = page.locator(".jp-OutputArea .scidex-Manifest .scidex-Chip-output-differs").first

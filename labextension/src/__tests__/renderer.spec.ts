@@ -1,4 +1,4 @@
-import { ManifestWidget, rendererFactory } from '../renderer';
+import { downloadName, ManifestWidget, rendererFactory } from '../renderer';
 import { MIME_TYPE } from '../tokens';
 import {
   manifest,
@@ -372,5 +372,34 @@ describe('ManifestWidget', () => {
     await widget.renderModel(mimeModel(manifest({ steps: [step()] })));
     expect(widget.node.querySelectorAll('table')).toHaveLength(1);
     expect(chips(widget.node)).toEqual(['reproduced']);
+  });
+});
+
+describe('the download link', () => {
+  it('should save the manifest it shows as manifest-<run_id>.json', async () => {
+    const data = manifest();
+    const node = await render(data);
+    const link = node.querySelector('a.scidex-Manifest-download') as HTMLAnchorElement;
+    expect(link.download).toBe(`manifest-${data.run_id}.json`);
+    const made: Blob[] = [];
+    (URL as any).createObjectURL = (blob: Blob) => {
+      made.push(blob);
+      return 'blob:made';
+    };
+    (URL as any).revokeObjectURL = () => undefined;
+    link.dispatchEvent(new MouseEvent('click', { cancelable: true }));
+    expect(link.getAttribute('href')).toBe('blob:made');
+    expect(made).toHaveLength(1);
+    const saved = await new Promise<string>(resolve => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(reader.result as string);
+      reader.readAsText(made[0]);
+    });
+    expect(JSON.parse(saved)).toEqual(data);
+  });
+
+  it('should keep a file name out of what the run id says', () => {
+    expect(downloadName({ ...manifest(), run_id: '../x y' })).toBe('manifest-.._x_y.json');
+    expect(downloadName({ ...manifest(), run_id: '' })).toBe('manifest-run.json');
   });
 });
