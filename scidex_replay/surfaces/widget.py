@@ -16,7 +16,8 @@ the chain before anything ran, ``plan_replay``) and copies what the engine
 reports into traits.
 
 A button runs the replay in a background thread, so the kernel still reads
-Cancel (which only sets the engine's ``cancel`` event). When a run ends, however
+Cancel (which only sets the engine's ``cancel`` event); the kernel's interrupt
+button sets the same event while it runs (``_InterruptRelay``). When a run ends, however
 it ends, its manifest is put in the cell's output (``update_display`` of the
 widget's own display): a run that left nothing to restart replaces the widget
 by the static manifest (what a reopened notebook shows, with no kernel); any
@@ -129,6 +130,75 @@ def _verdict(status: str) -> Verdict:
 
 
 # -- the widget ------------------------------------------------------------------
+
+class _InterruptRelay:
+    """While a button-started replay runs, the kernel's interrupt (JupyterLab's stop button:
+    SIGINT to the kernel) sets the run's cancel event, as Cancel does.
+
+    Between the messages it handles, ipykernel ignores SIGINT (``SIG_IGN``), and around each one
+    it sets Python's default handler and then puts back the one it found (``pre_handler_hook``,
+    ``post_handler_hook``), so the replay's thread would never hear of an interrupt. This puts a
+    handler that sets ``cancel`` in place of what is there once the message that started the run
+    is handled (from the kernel's event loop, in the main thread, where handlers are set), or in
+    place of what ``post_handler_hook`` will put back when a cell is running; ``close`` (from the
+    replay's thread when it ends) puts the ignoring back the same way. Outside an IPython kernel
+    (no kernel, or not in its main thread) it does nothing.
+    """
+
+    def __init__(self, cancel: threading.Event):
+        import asyncio
+
+        self.cancel = cancel
+        self.previous: Any = None
+        self.kernel = _kernel()
+        try:
+            self.loop = asyncio.get_running_loop() if threading.current_thread() is threading.main_thread() else None
+        except RuntimeError:
+            self.loop = None
+        if self.kernel is not None and self.loop is not None:
+            self.loop.call_soon(self._install)
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.cancel.set()
+
+    def _swap(self, old: Any, new: Any) -> Any:
+        """Put ``new`` where the kernel's SIGINT handler is (or will be put back) when that is
+        ``old`` (any handler when ``old`` is None); return what was there."""
+        import signal
+
+        current = signal.getsignal(signal.SIGINT)
+        if current is signal.default_int_handler and hasattr(self.kernel, "saved_sigint_handler"):
+            saved = self.kernel.saved_sigint_handler  # a message is being handled: this goes back after it
+            if old is None or saved == old:
+                self.kernel.saved_sigint_handler = new
+            return saved
+        if old is None or current == old:
+            signal.signal(signal.SIGINT, new)
+        return current
+
+    def _install(self) -> None:
+        if not self.cancel.is_set() and self.previous is None:
+            self.previous = self._swap(None, self._handler)
+
+    def _uninstall(self) -> None:
+        if self.previous is not None:
+            self._swap(self._handler, self.previous)
+            self.previous = None
+
+    def close(self) -> None:
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._uninstall)
+
+
+def _kernel() -> Any:
+    """The running IPython kernel, or None."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    return getattr(shell, "kernel", None)
+
 class ReplayWidget(widgets.VBox):
     """The chain of one artifact with replay controls. Build it with ``ReplayWidget.for_artifact``."""
 
@@ -346,7 +416,8 @@ class ReplayWidget(widgets.VBox):
             self.message = "a replay is already running in this widget"
             return None
         self._begin()
-        thread = threading.Thread(target=self._in_thread, args=(options, changes), name="scidex-replay-widget", daemon=True)
+        relay = _InterruptRelay(self._cancel)
+        thread = threading.Thread(target=self._in_thread, args=(options, changes, relay), name="scidex-replay-widget", daemon=True)
         self._thread = thread
         thread.start()
         return thread
@@ -385,11 +456,13 @@ class ReplayWidget(widgets.VBox):
             self.running_step = None
             self.status, self.message = "running", ""
 
-    def _in_thread(self, options: ReplayOptions | None, changes: dict[str, Any]) -> None:
+    def _in_thread(self, options: ReplayOptions | None, changes: dict[str, Any], relay: _InterruptRelay) -> None:
         try:
             self._run(options, changes)
         except Exception:  # noqa: BLE001 - already in the status line (_run); a thread has no one to raise to
             pass
+        finally:
+            relay.close()
 
     def _run(self, options: ReplayOptions | None, changes: dict[str, Any]) -> Any:
         try:

@@ -161,6 +161,32 @@ def test_cancel_then_restart_from_the_widget(lab: Lab, slow_chain: tuple[str, Pa
         page.context.close()
 
 
+def test_the_kernel_interrupt_button_stops_a_replay_started_from_the_widget(
+    lab: Lab, slow_chain: tuple[str, Path], browser: Browser
+) -> None:
+    """The kernel is idle while a button's replay runs in its thread: JupyterLab's interrupt
+    (SIGINT, which ipykernel ignores between cells) must still end the run ``interrupted``, as
+    Cancel does, and the kernel must live on."""
+    artifact, flag = slow_chain
+    flag.write_text("up")
+    page = _open_chain(lab, browser, "interrupt.ipynb", artifact, 2)
+    try:
+        page.locator(WIDGET).get_by_role("button", name="Replay all").click()
+        expect(page.locator(f"{TABLE_ROWS}.scidex-running")).to_have_count(1, timeout=SLOW)
+        command(page, "kernelmenu:interrupt")
+        status = page.locator(".jp-OutputArea .scidex-status")
+        expect(status).to_contain_text("interrupted", timeout=SLOW)
+        expect(page.locator(WIDGET).get_by_role("button", name="Restart last failed run")).to_be_enabled()
+        assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
+        # the kernel lives on: Restart goes on from the interrupted run
+        flag.unlink()
+        page.locator(WIDGET).get_by_role("button", name="Restart last failed run").click()
+        expect(page.locator(MANIFEST)).to_have_count(1, timeout=SLOW)
+    finally:
+        flag.unlink(missing_ok=True)
+        page.context.close()
+
+
 def test_the_widget_reads_in_the_light_and_the_dark_theme(lab: Lab, chain: Chain, browser: Browser) -> None:
     page = _open_chain(lab, browser, "dark.ipynb", chain.report, 3)
     widget = page.locator(".jp-OutputArea .scidex-replay-widget")
