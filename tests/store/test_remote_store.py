@@ -208,6 +208,25 @@ def test_the_read_cache_is_bounded_and_drops_the_least_recently_used(s3_server, 
     assert set(reader.cache.iter_digests()) == {digests[1], digests[2]}
 
 
+def test_the_cache_is_listed_once_while_it_stays_under_its_bound_not_at_every_blob(s3_server, bucket, tmp_path, monkeypatch):
+    from scidex_replay.store.remote import RemoteBlobStore
+
+    writer = RemoteBlobStore(f"s3://{bucket}/count", s3_server.options, tmp_path / "w")
+    digests = [writer.put_bytes(os.urandom(100_000))[0] for _ in range(6)]
+    reader = RemoteBlobStore(f"s3://{bucket}/count", s3_server.options, tmp_path / "r", cache_bytes=450_000)
+    listed = []
+    real = reader.cache.iter_digests
+    monkeypatch.setattr(reader.cache, "iter_digests", lambda: listed.append(1) or real())
+    for d in digests[:4]:
+        assert reader.copy_out(d, tmp_path / "x") == d
+    assert len(listed) == 1  # 400 kB filed, under the bound: read once, at the first blob
+    for d in digests[4:]:
+        assert reader.copy_out(d, tmp_path / "x") == d
+    assert len(listed) == 3  # past the bound at each of the last two: read, least recently used dropped
+    assert sum(reader.cache.path(d).stat().st_size for d in reader.cache.iter_digests()) <= 450_000
+    assert set(digests[4:]) <= set(reader.cache.iter_digests())
+
+
 def test_a_damaged_cached_copy_is_fetched_again(s3_server, bucket, tmp_path):
     from scidex_replay.store.remote import RemoteBlobStore
 
