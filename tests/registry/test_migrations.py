@@ -212,3 +212,24 @@ def test_postgresql_upgrade_by_a_role_that_cannot_create_pg_trgm_goes_on_without
         drop_database(url)
         with create_engine(pg_server + "postgres", isolation_level="AUTOCOMMIT").connect() as conn:
             conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+
+
+def test_postgresql_upgrade_uses_a_pg_trgm_already_installed_in_another_schema(pg_server):
+    """pg_trgm created beforehand in a schema off the search path (``CREATE EXTENSION ... SCHEMA``):
+    the index names its operator class there, and no second extension is asked for."""
+    from _pg import create_database, drop_database
+    from sqlalchemy import text
+
+    url = create_database(pg_server)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text('CREATE SCHEMA "Ext"'))
+            conn.execute(text('CREATE EXTENSION pg_trgm SCHEMA "Ext"'))
+        migrate.ensure_schema(engine)
+        with engine.connect() as conn:
+            indexdef = conn.scalar(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_artifacts_name_trgm'"))
+        assert 'USING gin (name "Ext".gin_trgm_ops)' in indexdef
+    finally:
+        engine.dispose()
+        drop_database(url)
