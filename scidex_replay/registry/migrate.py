@@ -16,7 +16,7 @@ from scidex_replay.errors import Notice, RegistryUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest revision under migrations/versions (a test keeps them in step).
-HEAD = "0007"
+HEAD = "0008"
 #: Every table a registry has had at any revision (a database with others is not a registry).
 _OURS = {"artifacts", "processing_steps", "step_inputs", "step_outputs", "environments", "replay_runs", "replay_results"}
 

@@ -46,6 +46,16 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 UTC_DT = UTCDateTime()
 
+#: Indexes a revision makes on PostgreSQL only, and there only if it can (0008: ``pg_trgm``'s
+#: trigram index on the name, a pattern index on the id): not in the models, so that the
+#: models are the same on every backend; ``include_object`` hides them from autogenerate.
+OPTIONAL_INDEXES = frozenset({"ix_artifacts_name_trgm", "ix_artifacts_id_pattern"})
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic's ``include_object`` hook: everything but ``OPTIONAL_INDEXES``."""
+    return not (type_ == "index" and name in OPTIONAL_INDEXES)
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)

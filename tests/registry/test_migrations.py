@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
 from scidex_replay.registry import migrate
-from scidex_replay.registry.models import Base
+from scidex_replay.registry.models import OPTIONAL_INDEXES, Base, include_object
 
 
 @pytest.fixture
@@ -33,7 +33,8 @@ def upgrade(engine, revision: str = "head") -> None:
 
 def diffs(engine) -> list:
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        opts = {"compare_type": True, "compare_server_default": True, "include_object": include_object}
+        ctx = MigrationContext.configure(conn, opts=opts)
         return compare_metadata(ctx, Base.metadata)
 
 
@@ -139,3 +140,96 @@ def test_every_table_of_the_models_is_known_as_a_registry_s():
     from scidex_replay.registry.models import Base
 
     assert set(Base.metadata.tables) <= migrate._OURS
+
+
+def _indexes(engine, table: str = "artifacts") -> set[str]:
+    return {ix["name"] for ix in inspect(engine).get_indexes(table)}
+
+
+def downgrade(engine, revision: str) -> None:
+    cfg = migrate.alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def test_revision_0008_indexes_artifact_names_by_trigrams_on_postgresql_and_does_nothing_on_sqlite(engine):
+    from sqlalchemy import text
+
+    upgrade(engine, "0007")
+    before = _indexes(engine)
+    upgrade(engine, "0008")
+    if engine.dialect.name == "sqlite":
+        assert _indexes(engine) == before
+    else:
+        assert _indexes(engine) - before == OPTIONAL_INDEXES
+        with engine.connect() as conn:
+            defs = dict(conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'artifacts'")).all())
+        assert "USING gin (name gin_trgm_ops)" in defs["ix_artifacts_name_trgm"]
+        assert "USING btree (id varchar_pattern_ops)" in defs["ix_artifacts_id_pattern"]
+    downgrade(engine, "0007")
+    assert _indexes(engine) == before
+    upgrade(engine)
+    assert diffs(engine) == []
+
+
+def test_postgresql_upgrade_by_a_role_that_cannot_create_pg_trgm_goes_on_without_the_trigram_index(pg_server, tmp_path):
+    """A role with CREATE on the schema (its tables) but not on the database cannot create even a
+    trusted extension: the upgrade still reaches head, with one Notice, and search works."""
+    import uuid
+
+    from _pg import create_database, drop_database
+    from sqlalchemy import text
+
+    from scidex_replay.errors import Notice
+    from scidex_replay.registry import Registry
+
+    role = f"limited_{uuid.uuid4().hex[:8]}"
+    url = create_database(pg_server)
+    owner = create_engine(url)
+    try:
+        with owner.begin() as conn:
+            conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+            conn.execute(text(f"GRANT CREATE ON SCHEMA public TO {role}"))
+        limited = create_engine(url.replace("://scidex@", f"://{role}@", 1))
+        try:
+            with pytest.warns(Notice) as notices:
+                migrate.ensure_schema(limited)
+            [notice] = [str(w.message) for w in notices if "trigram" in str(w.message)]
+            assert "permission denied to create extension" in notice and "\n" not in notice
+            assert migrate.current_revision(limited) == migrate.HEAD
+            assert _indexes(limited) & OPTIONAL_INDEXES == {"ix_artifacts_id_pattern"}
+            with limited.connect() as conn:
+                assert conn.scalar(text("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")) == 0
+            reg = Registry(limited, tmp_path)
+            ids = [reg.add_artifact(f"{i}".encode(), "csv", f"Sample-{i}.csv").id for i in range(3)]
+            page, total = reg.search_artifacts("AMPLE-", limit=2)
+            assert ([a.id for a in page], total) == (ids[:0:-1], 3)
+        finally:
+            limited.dispose()
+    finally:
+        owner.dispose()
+        drop_database(url)
+        with create_engine(pg_server + "postgres", isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+
+
+def test_postgresql_upgrade_uses_a_pg_trgm_already_installed_in_another_schema(pg_server):
+    """pg_trgm created beforehand in a schema off the search path (``CREATE EXTENSION ... SCHEMA``):
+    the index names its operator class there, and no second extension is asked for."""
+    from _pg import create_database, drop_database
+    from sqlalchemy import text
+
+    url = create_database(pg_server)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text('CREATE SCHEMA "Ext"'))
+            conn.execute(text('CREATE EXTENSION pg_trgm SCHEMA "Ext"'))
+        migrate.ensure_schema(engine)
+        with engine.connect() as conn:
+            indexdef = conn.scalar(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_artifacts_name_trgm'"))
+        assert 'USING gin (name "Ext".gin_trgm_ops)' in indexdef
+    finally:
+        engine.dispose()
+        drop_database(url)

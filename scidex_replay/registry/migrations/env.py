@@ -4,7 +4,7 @@ or on ``sqlalchemy.url`` when invoked from the ``alembic`` command line."""
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from scidex_replay.registry.models import Base
+from scidex_replay.registry.models import Base, include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -14,6 +14,7 @@ def run_migrations(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=include_object,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
