@@ -31,9 +31,30 @@ from scidex_replay.surfaces.args import MEMORY_HELP, TIMEOUT_HELP, click_options
 PROG = "scidex-replay"
 _python_showwarning = warnings.showwarning
 
-db_option = click.option(
-    "--db", "db", envvar="SCIDEX_REPLAY_DB", metavar="URL", help="Registry database URL [env SCIDEX_REPLAY_DB]."
+STORE_HELP = (
+    "The blob store shared by a team: an fsspec URL (s3://bucket/prefix, gs://..., file:///mnt/blobs); "
+    "options as JSON in SCIDEX_REPLAY_STORE_OPTIONS. Default: the data home's own [env SCIDEX_REPLAY_STORE]."
 )
+
+
+def _use_store(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--store URL``, before the command or after it: every registry this process opens (and
+    every step process it starts) uses it."""
+    if value:
+        from scidex_replay.config import STORE_ENV
+
+        os.environ[STORE_ENV] = value
+
+
+store_option = click.option("--store", metavar="URL", expose_value=False, callback=_use_store, help=STORE_HELP)
+
+
+def db_option(command: Any) -> Any:
+    """``--db URL`` and ``--store URL``: where a command's registry and blobs are."""
+    command = click.option(
+        "--db", "db", envvar="SCIDEX_REPLAY_DB", metavar="URL", help="Registry database URL [env SCIDEX_REPLAY_DB]."
+    )(command)
+    return store_option(command)
 
 
 def _registry(db: str | None):
@@ -94,17 +115,9 @@ def _markup(value: object) -> str:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="scidex-replay", prog_name=PROG)
-@click.option(
-    "--store", "store", metavar="URL",
-    help="The blob store shared by a team: an fsspec URL (s3://bucket/prefix, gs://..., file:///mnt/blobs); "
-    "options as JSON in SCIDEX_REPLAY_STORE_OPTIONS. Default: the data home's own [env SCIDEX_REPLAY_STORE].",
-)
-def cli(store: str | None) -> None:
+@store_option
+def cli() -> None:
     """Record processing steps, replay them, prove that the outputs reproduce."""
-    if store:  # every registry this process opens (and every step process it starts) uses it
-        from scidex_replay.config import STORE_ENV
-
-        os.environ[STORE_ENV] = store
 
 
 @cli.command()

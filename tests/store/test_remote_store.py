@@ -258,10 +258,12 @@ def test_a_bad_store_setting_is_one_line_exit_2(cli, tmp_path, monkeypatch, env,
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
-def test_the_store_option_of_the_cli_is_the_variable(cli, s3_server, tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["before", "after"], ids=["before-the-command", "after-the-command"])
+def test_the_store_option_of_the_cli_is_the_variable(cli, s3_server, tmp_path, monkeypatch, where):
     monkeypatch.setenv("SCIDEX_REPLAY_STORE_OPTIONS", s3_server.env("s3://x")["SCIDEX_REPLAY_STORE_OPTIONS"])
     (tmp_path / "f.txt").write_text("x")
-    proc = cli("--store", "s3://no-such-bucket-here/x", "add", tmp_path / "f.txt")
+    store = ("--store", "s3://no-such-bucket-here/x")
+    proc = cli(*store, "add", tmp_path / "f.txt") if where == "before" else cli("add", tmp_path / "f.txt", *store)
     assert proc.returncode == 2 and "no such bucket" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
