@@ -19,7 +19,7 @@ from typing import Any
 from scidex_replay.code_identity import code_differs, live_hash
 from scidex_replay.compare import Comparison, Tolerance, compare_files
 from scidex_replay.compare.base import recorded_tolerance
-from scidex_replay.errors import BadInput, NotFound, ReplayError, one_line
+from scidex_replay.errors import BadInput, NotFound, ReplayError, StoreUnavailable, one_line
 from scidex_replay.executors import Executor
 from scidex_replay.handlers import HandlerRegistry
 from scidex_replay.handlers.allow import refusal
@@ -184,6 +184,8 @@ class StepRunner:
         try:
             inputs, actual = self._freeze_inputs(step, expected, step_dir)
             outputs = output_paths(step, step_dir, [_file_name(self.chain.artifacts[a]) for a in step.output_ids])
+        except StoreUnavailable:
+            raise  # the shared store, not the step: the run stops (interrupted, restartable), exit 2
         except BadInput as exc:  # a missing blob, or a recorded path that would leave the working directory
             return self._failed(step, position, str(exc), time.perf_counter() - t0, key)
         replay_input_hash = input_hash_of(actual)
@@ -238,6 +240,8 @@ class StepRunner:
             if len(paths) != len(recorded):
                 raise ReplayError(f"the handler returned {len(paths)} output(s); the step recorded {len(recorded)}")
             digests = tuple(self.store.put_file(p, expected=o.content_hash)[0] for p, o in zip(paths, recorded))
+        except StoreUnavailable:
+            raise  # as in _stage
         except ReplayError as exc:
             return self._failed(step, position, _with(str(exc), job.env_note), time.perf_counter() - t0, key)
         except Exception as exc:  # a handler bug is this step's failure, not the run's

@@ -29,6 +29,7 @@ from scidex_replay.registry.records import find_step
 from scidex_replay.surfaces.args import MEMORY_HELP, TIMEOUT_HELP, click_options, replay_options
 
 PROG = "scidex-replay"
+SIGPIPE_EXIT = 141
 _python_showwarning = warnings.showwarning
 
 STORE_HELP = (
@@ -113,7 +114,20 @@ def _markup(value: object) -> str:
     return escape(shown(value))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (``cat ID | head``): nothing to say, and the status a program
+            # killed by SIGPIPE reports (128 + 13), as coreutils' cat gives under ``set -o pipefail``;
+            # not click's 1, which ``cat`` gives for bytes that do not verify. stdout goes to
+            # /dev/null so that its last flush is quiet.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(SIGPIPE_EXIT) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="scidex-replay", prog_name=PROG)
 @store_option
 def cli() -> None:
@@ -1045,8 +1059,6 @@ def _main(argv: list[str] | None) -> int:
     except ReplayError as exc:
         _note(f"{PROG}: error: {one_line(exc)}")
         return exc.exit_code
-    except BrokenPipeError:
-        return 1
     return rv if isinstance(rv, int) else 0
 
 

@@ -220,6 +220,19 @@ def test_cat_returns_the_exact_bytes(cli, world: World):
     assert proc.stdout == payload
 
 
+def test_cat_into_a_reader_that_stops_early_ends_quietly_with_the_sigpipe_status(cli, world: World):
+    """``cat ID | head``: no message, and 141 (what a program killed by SIGPIPE reports), not the
+    1 of bytes that did not verify."""
+    big = world.work / "big.bin"
+    big.write_bytes(os.urandom(8 << 20))
+    art_id = cli("add", big).stdout.strip()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "scidex-replay"), "cat", art_id], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=world.work)
+    assert proc.stdout.read(10) == big.read_bytes()[:10]
+    proc.stdout.close()  # the reader goes away, as head does
+    assert proc.wait(60) == 141
+    assert proc.stderr.read() == b""
+
+
 def test_cat_of_a_corrupted_blob_fails_with_one_line(cli, world: World):
     art = world.registry.get_artifact(world.data_id)
     blob = world.registry.store.path(art.content_hash)
