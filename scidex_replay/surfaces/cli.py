@@ -762,6 +762,15 @@ def _json_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _outcome_counts(manifest: dict[str, Any]) -> str:
+    """``2 reproduced, 1 failed, 1 skipped``: how many steps of a run ended each way (its
+    manifest's ``summary``, or counted from its steps), the same words wherever a run is shown."""
+    from collections import Counter
+
+    summary = manifest.get("summary") or dict(sorted(Counter(s.get("outcome") or "unknown" for s in manifest.get("steps", [])).items()))
+    return ", ".join(f"{n} {outcome}" for outcome, n in summary.items()) or "no step done"
+
+
 def _print_manifest(m: dict[str, Any], status: str | None = None) -> None:
     """Print a manifest as a table; ``status``, when given, is the registry's (authoritative) run status."""
     from rich.table import Table
@@ -787,7 +796,7 @@ def _print_manifest(m: dict[str, Any], status: str | None = None) -> None:
             f"{s['duration_s']:.2f}",
         )
     _print_table(table)
-    _console().print(_data(", ".join(f"{v} {k}" for k, v in m["summary"].items())))
+    _console().print(_data(_outcome_counts(m)))
     for s in m["steps"]:
         e = s.get("explanation")
         if e:
@@ -870,17 +879,15 @@ def runs(args: tuple[str, ...], as_json: bool, db: str | None) -> None:
     # The registry's status is a Status (revision 0003 migrated the first wave's), even where the
     # stored manifest is a v1 one, whose "failed" could also mean "differs".
     verdicts = {r.run_id: run_verdict(r.status, kind=r.kind) for r in all_runs}
+    outcomes = {r.run_id: _outcome_counts(r.manifest or {}) for r in all_runs}
 
     def label(r: dict[str, Any]) -> str:
         v = verdicts[r["run_id"]]
         start = f" from {_markup(r['from_step'])}" if r["from_step"] else ""
         changed = "".join(f"\n  changed {_markup(c['text'])}" for c in r["changes"])
-        equivalent = f"{r['equivalent']} equivalent, " if r.get("equivalent") else ""  # said only when there are some
         return (
             f"{_markup(r['run_id'])} {_markup(r['kind'])} of {_markup(r['target_artifact_id'])}{start} [{v.rich_style}]{v.label}[/{v.rich_style}]  "
-            f"{r['reproduced']} reproduced, {equivalent}{r.get('differs', 0)} differ, {r['reused']} reused, "
-            f"{r['executed']} executed, {r['failed']} failed"
-            f"  {r['started_at'][:19]}{changed}"
+            f"{_markup(outcomes[r['run_id']])}  {r['started_at'][:19]}{changed}"
         )
 
     def grow(node: Any, parent: str | None) -> None:

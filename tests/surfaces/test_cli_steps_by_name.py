@@ -157,6 +157,22 @@ def test_runs_and_runs_show_say_what_a_fork_changed_by_step_name(cli, recorded: 
     assert [c["text"] for c in json.loads(cli("runs", "show", fork, "--json").stdout)["changes"]] == [words[0], changed_data]
 
 
+def test_the_runs_tree_counts_outcomes_in_the_words_of_the_replay_summary(cli, tmp_path):
+    flag = tmp_path / "flag"
+    flag.write_text("up")
+    first = f"import os; assert os.path.exists({str(flag)!r}); open('one.txt', 'w').write('1')"
+    second = "open('two.txt', 'w').write(open('one.txt').read() * 2)"
+    assert cli("run", "-o", "one.txt", "--step", "first", "--", PY, "-c", first).returncode == 0
+    (target,) = cli("run", "-i", "one.txt", "-o", "two.txt", "--step", "second", "--", PY, "-c", second).stdout.split()
+    flag.unlink()  # the first step now fails, so the second is skipped
+    replayed = cli("rerun-artifact", target)
+    assert replayed.returncode == 1, replayed.stderr
+    assert "1 failed, 1 skipped" in replayed.stdout
+
+    tree = cli("runs").stdout
+    assert "1 failed, 1 skipped" in tree and "executed" not in tree, tree
+
+
 # -- cat RUN STEP[:OUTPUT] ----------------------------------------------------------
 def test_cat_of_a_run_prints_what_it_replayed_for_each_output(cli, recorded: Recorded):
     run = replay(cli, recorded.up)
