@@ -404,6 +404,7 @@ def cat_(ref: str, step_output: str | None, db: str | None) -> None:
     reg = _registry(db)
     if step_output is None:
         if ref.startswith("r_") and not reg.has_artifact(ref):
+            reg.get_run(ref)  # NotFound: "unknown run id"
             raise BadInput(f"{ref} is a run: say which step's output, cat {ref} STEP[:OUTPUT]")
         art = reg.get_artifact(ref)
         digest, what = art.content_hash, art.id

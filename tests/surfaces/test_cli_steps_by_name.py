@@ -224,6 +224,7 @@ BAD_CATS = {  # the arguments, and what the one line says
     "output-index-past-the-last": (lambda run: [run, "fit:3"], "step fit has 3 output(s): no output 3"),
     "unknown-output-name": (lambda run: [run, "fit:c.txt"], "no output 'c.txt' (its outputs: a.txt, b.txt, out.txt)"),
     "a-run-without-a-step": (lambda run: [run], "is a run: say which step's output"),
+    "an-unknown-run-without-a-step": (lambda run: ["r_00000000"], "unknown run id: r_00000000"),
 }
 
 
