@@ -50,7 +50,7 @@ from typing import Any
 
 from distributed import Client, LocalCluster, as_completed
 
-from scidex_replay.errors import BadInput
+from scidex_replay.errors import BadInput, StoreUnavailable
 from scidex_replay.executors.base import Call, OnDone
 from scidex_replay.executors.subprocess import SubprocessExecutor
 from scidex_replay.handlers.process import limits as resolve_limits
@@ -112,6 +112,19 @@ def _run_step(
     return outcome, time.perf_counter() - t0
 
 
+def _worker_name() -> str:
+    """``tcp://10.0.0.5:40123 (host node-5)``: the worker running this task, for an error."""
+    import socket
+
+    from distributed import get_worker
+
+    try:
+        address = get_worker().address
+    except ValueError:  # not in a worker (a test calling the task itself)
+        address = "(none)"
+    return f"{address} (host {socket.gethostname()})"
+
+
 def _rebase(path: Path, old: Path, new: Path) -> Path:
     return new / path.relative_to(old) if path.is_relative_to(old) else new / path.name
 
@@ -149,6 +162,8 @@ def _run_step_remote(
         digests = tuple(local.put_file(p)[0] for p in produced.all_paths)
         paths = tuple(_rebase(p, own, where) for p in produced.all_paths)
         outcome: tuple[str, ...] | Exception = digests
+    except StoreUnavailable as exc:  # the worker's own reach of the store (its network, its credentials)
+        outcome = StoreUnavailable(f"on the dask worker {_worker_name()}: {exc}")
     except Exception as exc:
         outcome = exc
     finally:

@@ -102,3 +102,29 @@ def test_steps_run_on_worker_processes_with_their_own_homes_and_the_manifest_is_
     fetched = [list((h / "store-cache").rglob("??/*")) for h in homes]
     assert sum(map(len, fetched)) >= 3, fetched  # the workers fetched the inputs into their own homes' caches
     assert not any((h / "blobs").exists() for h in homes)
+
+
+def test_a_worker_that_cannot_reach_the_store_is_named_in_one_line_exit_2(cli, s3_server, tmp_path, monkeypatch, workers):
+    """The credentials are in this shell's environment only (as AWS_* variables, not in the store's
+    options that travel with each task): the workers, started without them, cannot read the store.
+    The line must say it happened on a worker, and which, not leave the user looking at a shell
+    that has credentials."""
+    import _s3
+
+    options = {k: v for k, v in s3_server.options.items() if k not in ("key", "secret")}
+    monkeypatch.setenv("SCIDEX_REPLAY_STORE", f"s3://{s3_server.bucket()}/team")
+    monkeypatch.setenv("SCIDEX_REPLAY_STORE_OPTIONS", json.dumps(options))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", _s3.KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", _s3.SECRET)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "in.txt").write_text("Mixed Case Data\n")
+    proc = cli("run", "-i", "in.txt", "-o", "a.txt", "--", PY, "-c", UPPER, cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    (final,) = proc.stdout.split()
+    address, _ = workers
+    monkeypatch.setenv("SCIDEX_REPLAY_HOME", str(tmp_path / "home-dask"))
+    par = cli("rerun-artifact", final, "--executor", "dask", "--dask-address", address, timeout=180)
+    line = par.stderr.strip().splitlines()[-1]
+    assert par.returncode == 2 and "Traceback" not in par.stderr, par.stderr
+    assert "on the dask worker tcp://127.0.0.1:" in line and "credentials" in line.lower(), line
