@@ -1,4 +1,10 @@
-"""Child side of the subprocess executor: one JSON job on stdin, one JSON answer on stdout."""
+"""Child side of the subprocess executor: one JSON job on stdin, one JSON answer on stdout.
+
+Started as ``python -m scidex_replay.executors.child`` for one step (a fresh interpreter), or
+with ``--zygote FD`` as the warm zygote of ``executors/zygote.py``: that process imports what
+``main`` imports and nothing else, then forks one child per step, which leaves
+``zygote.serve`` set up as a fresh interpreter would be and goes on through ``main`` below.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,26 @@ import pickle
 import sys
 from pathlib import Path
 
+ZYGOTE_FLAG = "--zygote"
 
-def main() -> int:
+
+def _preload():
+    """What every step's child imports before it reads its job (the zygote imports just this)."""
     from scidex_replay.env.deterministic import take_overlay
     from scidex_replay.errors import ReplayError
     from scidex_replay.handlers.process import Limits, applied
     from scidex_replay.registry.records import step_from_json
 
+    return take_overlay, ReplayError, Limits, applied, step_from_json
+
+
+def main() -> int:
+    take_overlay, ReplayError, Limits, applied, step_from_json = _preload()
+    if sys.argv[1:2] == [ZYGOTE_FLAG]:
+        preloaded = list(sys.modules)
+        from scidex_replay.executors.zygote import serve
+
+        serve(int(sys.argv[2]), preloaded)  # returns only in a forked step child, set up as a fresh one
     take_overlay()
     job = json.loads(sys.stdin.read())
     step = step_from_json(job["step"])
