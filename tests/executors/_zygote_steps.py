@@ -110,6 +110,10 @@ def starts_a_daemon(inputs, output, pid_file="", **_):
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):  # a daemon lets go of the step's pipes
+                os.dup2(null, fd)
+            os.closerange(3, 4096)
             Path(pid_file).write_text(str(os.getpid()))
             time.sleep(60)
         os._exit(0)
