@@ -123,3 +123,17 @@ def starts_a_daemon(inputs, output, pid_file="", **_):
             break
         time.sleep(0.01)
     Path(output).write_text("daemon started")
+
+
+def umask(inputs, output, **_):
+    Path(output).write_text(oct(os.umask(0o022)))
+
+
+def seeded(inputs, output, log="", **_):
+    """Bytes that follow the hash seed and the RNG seed, from the input; its parent's pid goes to ``log``."""
+    import random
+
+    with open(log, "a") as f:
+        f.write(f"{os.getppid()}\n")
+    text = Path(inputs[0]).read_text()
+    Path(output).write_text(text + repr([hash(text), sorted({text, "a", "b"}, key=hash), random.random()]) + "\n")

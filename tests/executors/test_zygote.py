@@ -195,6 +195,15 @@ def test_a_memory_limit_applies_to_a_forked_step_as_to_a_fresh_one(forked, fresh
     assert outcome(forked, step, io)[0] == "ok"
 
 
+def test_a_forked_step_has_the_umask_this_process_has_now(forked, fresh, io):
+    before = os.umask(0o027)  # changed after the zygote started
+    try:
+        through_zygote = outcome(forked, call("umask"), io)
+        assert through_zygote[2] == "0o27" and through_zygote == outcome(fresh, call("umask"), io)
+    finally:
+        os.umask(before)
+
+
 def test_a_daemon_a_forked_step_leaves_behind_is_ended(forked, io, tmp_path, leftovers):
     pid_file = tmp_path / "daemon"
     assert outcome(forked, call("starts_a_daemon", pid_file=str(pid_file)), io)[0] == "ok"
