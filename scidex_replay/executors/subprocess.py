@@ -39,6 +39,8 @@ from scidex_replay.registry.records import Step, step_to_json
 
 __all__ = ["MEMORY_ENV", "SubprocessExecutor"]
 logger = logging.getLogger(__name__)
+#: Zygotes one executor keeps at most (one per startup environment its steps had).
+MAX_ZYGOTES = 4
 #: ``0``: every step runs in a fresh interpreter, none forked from a warm zygote (``executors/zygote.py``).
 ZYGOTE_ENV = "SCIDEX_REPLAY_ZYGOTE"
 
@@ -123,6 +125,8 @@ class SubprocessExecutor(SerialExecutor):
             found = self.zygotes.get((user_site, zygotes.key(env, user_site)))
             if found is not None:
                 return None if found.dead or found.lock.locked() else found
+        if len(self.zygotes) >= MAX_ZYGOTES:  # steps whose startup environments all differ
+            return None
         started = zygotes.Zygote(self.python, env)
         self.zygotes[(started.user_site, started.key_of(env))] = started
         return None if started.dead else started

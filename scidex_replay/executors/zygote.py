@@ -283,9 +283,13 @@ class Zygote:
                 for fd in theirs:
                     os.close(fd)
             answer = self.receive(READY_TIMEOUT_S)
-        except BaseException:
+        except BaseException as exc:
             for fd in (pipes[0][1], pipes[1][0], pipes[2][0]):
                 os.close(fd)
+            if not isinstance(exc, ZygoteLost):  # interrupted before the pid came: end the child, if any
+                self.dead = True
+                with contextlib.suppress(Exception):
+                    os.killpg(int(self.receive(1.0)["pid"]), signal.SIGKILL)
             raise
         if "pid" not in answer:
             for fd in (pipes[0][1], pipes[1][0], pipes[2][0]):
