@@ -1,7 +1,7 @@
 """Child side of the subprocess executor: one JSON job on stdin, one JSON answer on stdout.
 
 Started as ``python -m scidex_replay.executors.child`` for one step (a fresh interpreter), or
-with ``--zygote FD`` as the warm zygote of ``executors/zygote.py``: that process imports what
+with ``$SCIDEX_REPLAY_ZYGOTE_FD`` set as the warm zygote of ``executors/zygote.py``: that process imports what
 ``main`` imports and nothing else, then forks one child per step, which leaves
 ``zygote.serve`` set up as a fresh interpreter would be and goes on through ``main`` below.
 """
@@ -15,7 +15,8 @@ import pickle
 import sys
 from pathlib import Path
 
-ZYGOTE_FLAG = "--zygote"
+#: Set (to the fd of its socket) in the environment a zygote starts with; its children's is the step's.
+ZYGOTE_FD_ENV = "SCIDEX_REPLAY_ZYGOTE_FD"
 
 
 def _preload():
@@ -30,11 +31,11 @@ def _preload():
 
 def main() -> int:
     take_overlay, ReplayError, Limits, applied, step_from_json = _preload()
-    if sys.argv[1:2] == [ZYGOTE_FLAG]:
+    if os.environ.get(ZYGOTE_FD_ENV):
         preloaded = list(sys.modules)
         from scidex_replay.executors.zygote import serve
 
-        serve(int(sys.argv[2]), preloaded)  # returns only in a forked step child, set up as a fresh one
+        serve(int(os.environ[ZYGOTE_FD_ENV]), preloaded)  # returns only in a forked step child, set up as a fresh one
     take_overlay()
     job = json.loads(sys.stdin.read())
     step = step_from_json(job["step"])

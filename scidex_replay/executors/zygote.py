@@ -6,8 +6,8 @@ to replay, ~74 ms were its fresh child: ~15-30 ms starting the interpreter and ~
 importing scidex-replay's executor, handler and registry modules. A fork costs ~1-2 ms.
 
 The subprocess executor (and so the kernel executor) starts a zygote at its second step that
-needs a fresh child, as ``python -m scidex_replay.executors.child --zygote FD`` with that step's
-environment, in this process's session but a process group of its own (so a terminal's Ctrl-C
+needs a fresh child, as ``python -m scidex_replay.executors.child`` with that step's environment
+(and ``$SCIDEX_REPLAY_ZYGOTE_FD``, the fd of its socket; so its argv is a fresh child's), in this process's session but a process group of its own (so a terminal's Ctrl-C
 does not reach it and it is never taken for a step's daemon). It runs ``child.main``'s imports
 and nothing else (no user code, no numpy), stays single-threaded, and for each step forks a
 child that, before any of the step's code runs:
@@ -19,8 +19,8 @@ child that, before any of the step's code runs:
   refilled), umask and memory limit (``RLIMIT_AS``) are the step's;
 - forgets what only the zygote imported (``sys.modules`` as it was after ``child.main``'s
   imports, in the same order), drops the importers' caches, and puts back what a fresh
-  interpreter of this step would hold: ``sys.path[0]`` (its working directory), ``sys.argv``,
-  ``sys.orig_argv``, ``site.USER_BASE``/``USER_SITE`` (they follow ``HOME``), and the state of
+  interpreter of this step would hold: ``sys.path[0]`` (its working directory),
+  ``site.USER_BASE``/``USER_SITE`` (they follow ``HOME``), and the state of
   ``random`` if it was imported (``random`` re-seeds itself from the OS at fork).
 
 What an interpreter fixes at its start (the hash seed, locale, ``PYTHON*`` variables, what
@@ -57,6 +57,8 @@ PER_STEP = ("SOURCE_DATE_EPOCH", "HOME")
 READY_TIMEOUT_S = 60.0
 #: What a forked child writes once it is set up (anything else: why it could not be).
 _SET_UP = b"\0"
+#: Set in the zygote's environment (the fd of its socket); not in its children's (``child.py``).
+ZYGOTE_FD_ENV = "SCIDEX_REPLAY_ZYGOTE_FD"
 #: Where the zygote runs; each child changes to its step's working directory.
 ZYGOTE_CWD = "/"
 
@@ -177,10 +179,8 @@ def _become_step(
 
         size = int(job["memory_limit_mb"]) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (size, size))
-    if job.get("path0") and sys.path and sys.path[0] == job["path0"]:
+    if job.get("path0") and not sys.flags.safe_path and sys.path and sys.path[0] == job["path0"]:
         sys.path[0] = os.getcwd()  # ``-m`` puts the working directory first
-    del sys.argv[1:]
-    sys.orig_argv[:] = sys.orig_argv[: len(sys.orig_argv) - 2]  # without ``--zygote FD``
     site.USER_BASE = None
     site.USER_SITE = None
     site.getusersitepackages()  # from this step's HOME, as at a fresh start
@@ -224,9 +224,9 @@ class Zygote:
         self.buffer = b""
         try:
             self.proc = subprocess.Popen(
-                [python, "-m", "scidex_replay.executors.child", "--zygote", str(theirs.fileno())],
+                [python, "-m", "scidex_replay.executors.child"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ZYGOTE_CWD,
-                env=self.env, pass_fds=[theirs.fileno()], process_group=0,
+                env={**self.env, ZYGOTE_FD_ENV: str(theirs.fileno())}, pass_fds=[theirs.fileno()], process_group=0,
             )
         finally:
             theirs.close()
@@ -322,7 +322,7 @@ def key(env: Mapping[str, str], user_site: bool = False) -> tuple[tuple[str, str
 def usable(env: Mapping[str, str], cwd: str) -> bool:
     """Whether a step with ``env`` and working directory ``cwd`` may run from a zygote at all."""
     entries = env.get("PYTHONPATH", "").split(os.pathsep) if env.get("PYTHONPATH") else []
-    return supported() and all(os.path.isabs(e) for e in entries) and os.path.isdir(cwd)
+    return supported() and all(os.path.isabs(e) for e in entries) and os.path.isabs(cwd) and os.path.isdir(cwd)
 
 
 class ForkedProcess:

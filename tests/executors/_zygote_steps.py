@@ -23,6 +23,7 @@ def facts(inputs, output, **_):
         "path": sys.path,
         "argv": sys.argv,
         "orig_argv": sys.orig_argv,
+        "cmdline": Path("/proc/self/cmdline").read_bytes().decode(),
         "main": getattr(sys.modules["__main__"], "__file__", None),
         "cwd": os.getcwd(),
         "environ": list(os.environ.items()),
