@@ -39,7 +39,7 @@ from scidex_replay.registry.records import Step, step_to_json
 
 __all__ = ["MEMORY_ENV", "SubprocessExecutor"]
 logger = logging.getLogger(__name__)
-#: Zygotes one executor keeps at most (one per startup environment its steps had).
+#: Zygotes one executor keeps at most (one per startup environment its steps had; ``executors/zygote.py``).
 MAX_ZYGOTES = 4
 #: ``0``: every step runs in a fresh interpreter, none forked from a warm zygote (``executors/zygote.py``).
 ZYGOTE_ENV = "SCIDEX_REPLAY_ZYGOTE"
@@ -82,7 +82,7 @@ class SubprocessExecutor(SerialExecutor):
         self.overlay = dict(overlay or {})
         self.cpus = set(cpus) if cpus else None
         self.zygote = zygote
-        self.zygotes: dict[tuple, Any] = {}  # by ``zygote.key`` of the environment they started with
+        self.zygotes: dict[int, Any] = {}  # in the order they started, one per startup environment
         self._fresh_steps = 0
 
     @property
@@ -121,14 +121,13 @@ class SubprocessExecutor(SerialExecutor):
             return None
         if self._fresh_steps < 2 or os.environ.get(ZYGOTE_ENV) == "0" or not zygotes.usable(env, str(cwd)):
             return None
-        for user_site in (False, True):
-            found = self.zygotes.get((user_site, zygotes.key(env, user_site)))
-            if found is not None:
+        for found in self.zygotes.values():
+            if found.serves(env):
                 return None if found.dead or found.lock.locked() else found
         if len(self.zygotes) >= MAX_ZYGOTES:  # steps whose startup environments all differ
             return None
         started = zygotes.Zygote(self.python, env)
-        self.zygotes[(started.user_site, started.key_of(env))] = started
+        self.zygotes[len(self.zygotes)] = started
         return None if started.dead else started
 
     def close(self) -> None:

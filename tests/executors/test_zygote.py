@@ -273,3 +273,23 @@ def test_zygote_can_be_turned_off(steps, io, monkeypatch):
     for _ in range(3):
         executor.run(PythonCallHandler(), call("parent"), inputs, output)
     assert executor.zygotes == {} and int(output.read_text()) == os.getpid()
+
+
+def test_a_zygote_serves_a_step_with_another_home_only_while_no_user_site_is_in_play(tmp_path):
+    zygote_home, step_home = tmp_path / "zygote-home", tmp_path / "step-home"
+    base = {"PATH": "/bin", "PYTHONHASHSEED": "0", "SOURCE_DATE_EPOCH": "1"}
+    started = {**base, "HOME": str(zygote_home)}
+    step = {**base, "HOME": str(step_home), "SOURCE_DATE_EPOCH": "2"}
+
+    def zygote(enabled: bool, added: bool):
+        fake = zygotes.Zygote.__new__(zygotes.Zygote)
+        fake.env, fake.key, fake.user_site = started, zygotes.key(started), (enabled, added)
+        return fake
+
+    assert zygote(False, False).serves(step)  # a venv: no user site at all
+    assert zygote(True, False).serves(step)  # neither HOME has one
+    assert not zygote(True, True).serves(step)  # the zygote's sys.path holds its HOME's user site
+    user_site = step_home / ".local" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    user_site.mkdir(parents=True)
+    assert not zygote(True, False).serves(step)  # the step's would
+    assert not zygote(False, False).serves({**step, "LC_ALL": "C"})  # read at interpreter start
