@@ -26,11 +26,13 @@ child that, before any of the step's code runs:
 What an interpreter fixes at its start (the hash seed, locale, ``PYTHON*`` variables, what
 ``.pth`` files and ``sitecustomize`` read) is the zygote's own, so a zygote serves only steps
 whose environment equals the one it started with in every variable but ``SOURCE_DATE_EPOCH``
-and ``HOME`` (``key``), and ``HOME`` too when the interpreter enables a user site. Everything
-else runs a fresh interpreter as before (``usable`` says which): another interpreter than this
-one, a run under a perturbation (``overlay``, ``cpus``), a relative ``PYTHONPATH`` entry (it
-would resolve against the zygote's directory), a platform without ``fork`` or ``/proc`` (only
-Linux is used), and a step sent while the zygote is busy, dead or failed to start. A zygote
+and ``HOME`` (``key``), and ``HOME`` too when a user site folder is in play (``Zygote.serves``).
+An executor keeps up to ``MAX_ZYGOTES`` of them. Everything else runs a fresh interpreter as
+before (``usable`` says which): another interpreter than this one, a run under a perturbation
+(``overlay``, ``cpus``), a relative ``PYTHONPATH`` entry or working directory (it would resolve
+against the zygote's directory), a platform without ``fork`` or ``/proc`` (only Linux is used),
+the dask executor, an executor's first such step (a one-step executor, as recording uses, starts
+no zygote), and a step sent while the zygote is busy, dead or failed to start. A zygote
 that dies is not restarted: the step it was running (whose code may have run) runs again in a
 fresh interpreter, and so do the executor's later steps.
 """
@@ -52,7 +54,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 #: Variables a step's environment may hold another value for than the zygote's: none is read
-#: while an interpreter starts (``HOME`` is, for the user site: see ``Zygote.key_of``).
+#: while an interpreter starts (``HOME`` is, for the user site: see ``serves``).
 PER_STEP = ("SOURCE_DATE_EPOCH", "HOME")
 READY_TIMEOUT_S = 60.0
 #: What a forked child writes once it is set up (anything else: why it could not be).
@@ -98,7 +100,8 @@ def serve(control_fd: int, preloaded: Sequence[str]) -> None:
     problem = _unfit(preloaded)
     import site
 
-    _send(sock, {"ready": not problem, "problem": problem, "user_site": bool(site.ENABLE_USER_SITE)})
+    user_site = [bool(site.ENABLE_USER_SITE), site.ENABLE_USER_SITE and os.path.isdir(site.getusersitepackages())]
+    _send(sock, {"ready": not problem, "problem": problem, "user_site": user_site})
     if problem:
         os._exit(0)
     buffer = b""
@@ -236,13 +239,23 @@ class Zygote:
             ready = self.receive(READY_TIMEOUT_S)
         except (ZygoteLost, TimeoutError):
             ready = {}
-        self.user_site = bool(ready.get("user_site"))
+        self.user_site = tuple(ready.get("user_site") or (True, True))  # (enabled, its folder on sys.path)
+        self.key = key(self.env)
         if not ready.get("ready"):
             self.close()
             self.dead = True
 
-    def key_of(self, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-        return key(env, self.user_site)
+    def serves(self, env: Mapping[str, str]) -> bool:
+        """Whether a step with ``env`` would start as this zygote did: ``env`` is the zygote's in
+        every variable but ``PER_STEP``, and where ``HOME`` differs, no user site is in play (the
+        interpreter enables none, or neither ``HOME`` has one: a step's ``HOME`` is its working
+        directory)."""
+        if key(env) != self.key:
+            return False
+        if env.get("HOME") == self.env.get("HOME"):
+            return True
+        enabled, added = self.user_site
+        return not enabled or (not added and not has_user_site(env))
 
     def receive(self, timeout: float | None) -> dict[str, Any]:
         """The zygote's next message; ``TimeoutError`` after ``timeout`` s, ``ZygoteLost`` at EOF."""
@@ -313,10 +326,21 @@ def _close(sock: socket.socket, proc: subprocess.Popen) -> None:
             pipe.close()
 
 
-def key(env: Mapping[str, str], user_site: bool = False) -> tuple[tuple[str, str], ...]:
+def key(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """What of ``env`` a zygote must have started with to serve a step with ``env``."""
-    skip = set(PER_STEP) - ({"HOME"} if user_site else set())
-    return tuple(sorted((k, v) for k, v in env.items() if k not in skip))
+    return tuple(sorted((k, v) for k, v in env.items() if k not in PER_STEP))
+
+
+def has_user_site(env: Mapping[str, str]) -> bool:
+    """Whether this interpreter started with ``env`` would find a user site folder (as ``site``
+    computes it: ``$PYTHONUSERBASE``, else ``$HOME/.local``); True when that cannot be told."""
+    import site
+
+    base = env.get("PYTHONUSERBASE") or (os.path.join(env["HOME"], ".local") if env.get("HOME") else None)
+    get_path = getattr(site, "_get_path", None)
+    if base is None or get_path is None or sys.platform != "linux":
+        return True
+    return os.path.isdir(get_path(base))
 
 
 def usable(env: Mapping[str, str], cwd: str) -> bool:
