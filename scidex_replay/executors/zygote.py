@@ -261,11 +261,11 @@ class Zygote:
         """The zygote's next message; ``TimeoutError`` after ``timeout`` s, ``ZygoteLost`` at EOF."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while b"\n" not in self.buffer:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            left = None if deadline is None else max(0.001, deadline - time.monotonic())  # 0 would not block
             self.sock.settimeout(left)
             try:
                 data = self.sock.recv(1 << 16)
-            except socket.timeout:
+            except (socket.timeout, BlockingIOError):
                 raise TimeoutError from None
             except OSError as exc:
                 raise ZygoteLost(f"the zygote's socket failed: {exc}") from exc
@@ -366,7 +366,7 @@ class ForkedProcess:
         self._chunks: dict[Any, list[bytes]] = {self.stdout: [], self.stderr: []}
 
     def poll(self) -> int | None:
-        with contextlib.suppress(TimeoutError):
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.wait(0)
         return self.returncode
 

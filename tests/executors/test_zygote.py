@@ -293,3 +293,15 @@ def test_a_zygote_serves_a_step_with_another_home_only_while_no_user_site_is_in_
     user_site.mkdir(parents=True)
     assert not zygote(True, False).serves(step)  # the step's would
     assert not zygote(False, False).serves({**step, "LC_ALL": "C"})  # read at interpreter start
+
+
+def test_asking_a_running_forked_step_for_its_status_without_waiting_does_not_lose_it(forked, io, tmp_path):
+    zygote = next(iter(forked.zygotes.values()))
+    inputs, output = io
+    proc = zygote.start(["python"], str(output.parent), {"PATH": os.defpath, "HOME": str(tmp_path)}, None)
+    with proc:  # the child waits for a job on its stdin, which never comes
+        assert proc.poll() is None and proc.poll() is None
+        os.killpg(proc.pid, signal.SIGKILL)
+        assert proc.wait(10) == -signal.SIGKILL
+    assert not zygote.dead
+    assert outcome(forked, call("parent"), io)[2] == str(forked.zygote_pid)
