@@ -305,3 +305,15 @@ def test_asking_a_running_forked_step_for_its_status_without_waiting_does_not_lo
         assert proc.wait(10) == -signal.SIGKILL
     assert not zygote.dead
     assert outcome(forked, call("parent"), io)[2] == str(forked.zygote_pid)
+
+
+def test_a_rerun_under_a_perturbation_or_a_repeat_never_forks_from_the_replays_zygote(forked, io):
+    from types import SimpleNamespace
+
+    from scidex_replay.replay.perturb import Conditions, Rerunner
+
+    rerunner = SimpleNamespace(subject=SimpleNamespace(executor=forked), reference_s=1.0)
+    executor = Rerunner._executor(rerunner, Conditions())  # the `repeat` factor: no perturbation at all
+    for _ in range(3):
+        assert outcome(executor, call("parent"), io)[2] == str(os.getpid())  # a fresh interpreter each time
+    assert executor.zygotes == {} and len(forked.zygotes) == 1
