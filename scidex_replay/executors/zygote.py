@@ -28,13 +28,21 @@ What an interpreter fixes at its start (the hash seed, locale, ``PYTHON*`` varia
 whose environment equals the one it started with in every variable but ``SOURCE_DATE_EPOCH``
 and ``HOME`` (``key``), and ``HOME`` too when a user site folder is in play (``Zygote.serves``).
 An executor keeps up to ``MAX_ZYGOTES`` of them. Everything else runs a fresh interpreter as
-before (``usable`` says which): another interpreter than this one, a run under a perturbation
-(``overlay``, ``cpus``), a relative ``PYTHONPATH`` entry or working directory (it would resolve
-against the zygote's directory), a platform without ``fork`` or ``/proc`` (only Linux is used),
-the dask executor, an executor's first such step (a one-step executor, as recording uses, starts
-no zygote), and a step sent while the zygote is busy, dead or failed to start. A zygote
-that dies is not restarted: the step it was running (whose code may have run) runs again in a
-fresh interpreter, and so do the executor's later steps.
+before (``usable`` says which): another interpreter than this one, the re-runs of ``--explain``
+and ``run --check`` (a repeat must vary what fresh processes vary, e.g. the address-space
+layout, which forks of one zygote share; ``replay/perturb.py``), a relative ``PYTHONPATH``
+entry or working directory (it would resolve against the zygote's directory), a platform
+without ``fork`` or ``/proc`` (only Linux is used), the dask executor, an executor's first such
+step (a one-step executor, as recording uses, starts no zygote), and a step sent while the
+zygote is busy, dead or failed to start. A zygote that dies is not restarted: the step it was
+running (whose code may have run) runs again in a fresh interpreter, and so do the executor's
+later steps.
+
+What still tells a forked step from a fresh one, none of it deterministic in a fresh process
+either: ``os.getppid()`` (the zygote), ``/proc/self/environ`` (the environment the zygote
+started with; ``os.environ`` is the step's), resource-usage counters, the garbage collector's
+generation counts at the step's start, and the address-space layout (random per fresh process,
+shared by the forks of one zygote).
 """
 
 from __future__ import annotations
