@@ -29,12 +29,28 @@ def _preload():
     return take_overlay, ReplayError, Limits, applied, step_from_json
 
 
+def _zygote_imports():
+    """Import what only the zygote needs from the standard library alone, never from a folder on
+    ``PYTHONPATH`` (a step's ``socket.py`` there must not run in the zygote); its ``serve``."""
+    stdlib = os.path.dirname(os.__file__)
+    saved = sys.path[:]
+    sys.path[:] = [stdlib, os.path.join(stdlib, "lib-dynload")]
+    try:
+        import array  # noqa: F401 - used by socket.recv_fds
+        import resource  # noqa: F401 - used by a child under a memory limit
+        import socket  # noqa: F401
+
+        from scidex_replay.executors.zygote import serve
+    finally:
+        sys.path[:] = saved
+    return serve
+
+
 def main() -> int:
     take_overlay, ReplayError, Limits, applied, step_from_json = _preload()
     if os.environ.get(ZYGOTE_FD_ENV):
         preloaded = list(sys.modules)
-        from scidex_replay.executors.zygote import serve
-
+        serve = _zygote_imports()
         serve(int(os.environ[ZYGOTE_FD_ENV]), preloaded)  # returns only in a forked step child, set up as a fresh one
     take_overlay()
     job = json.loads(sys.stdin.read())

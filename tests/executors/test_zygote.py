@@ -317,3 +317,19 @@ def test_a_rerun_under_a_perturbation_or_a_repeat_never_forks_from_the_replays_z
     for _ in range(3):
         assert outcome(executor, call("parent"), io)[2] == str(os.getpid())  # a fresh interpreter each time
     assert executor.zygotes == {} and len(forked.zygotes) == 1
+
+
+def test_the_zygote_imports_no_module_of_a_steps_own_named_like_the_standard_librarys(steps, io, tmp_path, monkeypatch):
+    mark = tmp_path / "mark"
+    monkeypatch.setenv("SHADOW_MARK", str(mark))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(STEPS_DIR), str(STEPS_DIR / "_shadowing")]))
+    executor = SubprocessExecutor(memory_limit_mb=2000)
+    inputs, output = io
+    try:
+        for _ in range(3):
+            executor.run(PythonCallHandler(), call("parent", legacy=True), inputs, output)
+            assert not mark.exists()
+        (zygote,) = executor.zygotes.values()
+        assert int(output.read_text()) == zygote.proc.pid
+    finally:
+        executor.close()
