@@ -2,7 +2,8 @@
 
 Prints, for chains of 10, 100 and 1000 no-op ``python.call`` steps (kernel
 executor), the replay time per step and its ratio to the 10-step figure (flat
-means ~1.0); the recursive chain walk over 100k recorded steps; and a restart of
+means ~1.0), and the largest chain replayed again with a fresh interpreter per step instead
+of forks of a warm zygote; the recursive chain walk over 100k recorded steps; and a restart of
 a 1000-step chain that failed at step 990 against a full replay of it.
 
     .venv/bin/python benchmarks/bench_replay.py [--quick]
@@ -11,6 +12,8 @@ a 1000-step chain that failed at step 990 against a full replay of it.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import tempfile
 import time
@@ -31,6 +34,20 @@ def build_chain(reg: Registry, n: int, fault: str = "") -> str:
     for k in range(1, n + 1):
         current = record_call(reg, _noop.noop, inputs=[current], output="out.txt", k=k, fault=fault).id
     return current
+
+
+@contextlib.contextmanager
+def fresh_interpreters():
+    """Replays in this block start a fresh interpreter for every step (``executors/zygote.py`` off)."""
+    old = os.environ.get("SCIDEX_REPLAY_ZYGOTE")
+    os.environ["SCIDEX_REPLAY_ZYGOTE"] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["SCIDEX_REPLAY_ZYGOTE"]
+        else:
+            os.environ["SCIDEX_REPLAY_ZYGOTE"] = old
 
 
 def timed(fn, *args, **kw):
@@ -91,6 +108,11 @@ def main() -> None:
             per = dur / n * 1000
             base = base or per
             print(f"{n:>6} {rec:>9.2f} {dur:>9.2f} {per:>8.2f} {per / base:>8.2f}")
+        with fresh_interpreters():  # the same last chain, every step in a fresh interpreter (no zygote)
+            fresh, report = timed(rerun_artifact, target, registry=reg)
+        assert report.ok, report.manifest["summary"]
+        print(f"{n:>6} steps, each in a fresh interpreter (SCIDEX_REPLAY_ZYGOTE=0): replay {fresh:.2f} s, "
+              f"{fresh / n * 1000:.2f} ms/step ({fresh / dur:.1f}x the zygote's)")
 
         target = bulk_chain(reg, walk_n)
         lookup, _ = timed(reg.get_artifact, target)

@@ -46,6 +46,9 @@ class KernelExecutor(SerialExecutor):
     def memory_limit_mb(self) -> int | None:
         return self._fresh.memory_limit_mb
 
+    def close(self) -> None:
+        self._fresh.close()
+
     def run(self, handler: Handler, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact:
         if needs_fresh_process(handler):
             return self._fresh.run(handler, step, inputs, output)

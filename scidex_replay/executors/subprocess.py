@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import pickle
 import subprocess
 import sys
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from scidex_replay.env.deterministic import OVERLAY_ENV, code_path, declared_env, declared_of, deterministic_env
 from scidex_replay.errors import OutputMissing, StepFailed
@@ -37,6 +38,11 @@ from scidex_replay.handlers.spec import Handler, ReplayedArtifact, needs_fresh_p
 from scidex_replay.registry.records import Step, step_to_json
 
 __all__ = ["MEMORY_ENV", "SubprocessExecutor"]
+logger = logging.getLogger(__name__)
+#: Zygotes one executor keeps at most (one per startup environment its steps had; ``executors/zygote.py``).
+MAX_ZYGOTES = 4
+#: ``0``: every step runs in a fresh interpreter, none forked from a warm zygote (``executors/zygote.py``).
+ZYGOTE_ENV = "SCIDEX_REPLAY_ZYGOTE"
 
 
 class SubprocessExecutor(SerialExecutor):
@@ -52,6 +58,7 @@ class SubprocessExecutor(SerialExecutor):
         echo: TextIO | None = None,
         overlay: Mapping[str, str] | None = None,
         cpus: Collection[int] | None = None,
+        zygote: bool = True,
     ):
         """``env``: the environment the process of a step that declares none starts from (default:
         this process's, read at each run). With ``python`` another environment's interpreter, a
@@ -63,7 +70,8 @@ class SubprocessExecutor(SerialExecutor):
         command a shell step runs from it, and the CPUs the child (and all it starts) may use.
         ``timeout_s`` (seconds) and ``memory_limit_mb`` (MiB of address space): None takes the
         limits in force (``handlers.process.limits``; the memory default is ``MEMORY_ENV`` of
-        ``env``, else of this process). ``BadInput`` for a bad value."""
+        ``env``, else of this process). ``BadInput`` for a bad value. ``zygote=False``: every step in a
+        fresh interpreter, none forked from a warm zygote (``executors/zygote.py``)."""
         self.python = python or sys.executable
         self.echo = echo
         self.python_from = python_from or str(Path(sys.executable).parent)
@@ -73,14 +81,60 @@ class SubprocessExecutor(SerialExecutor):
         self.memory_limit_mb = resolved.memory_limit_mb
         self.overlay = dict(overlay or {})
         self.cpus = set(cpus) if cpus else None
+        self.zygote = zygote
+        self.zygotes: dict[int, Any] = {}  # in the order they started, one per startup environment
+        self._fresh_steps = 0
 
     @property
     def limits(self) -> Limits:
         return Limits(self.timeout_s, self.memory_limit_mb)
 
     def _spawn(self, argv: list[str], data: bytes, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-        """Run the child to the end (``TimeoutExpired`` after ``timeout_s``); the dask executor tracks it to kill it."""
+        """Run the child to the end (``TimeoutExpired`` after ``timeout_s``): forked from this executor's
+        zygote for the step's environment when one may serve it (``executors/zygote.py``), else a
+        fresh interpreter. The dask executor overrides this to track each child and kill it."""
+        from scidex_replay.executors.zygote import ZygoteLost
+
+        zygote = self._zygote_for(env, cwd)
+        if zygote is not None:
+            with zygote.lock:
+                limits = self.limits
+
+                def start() -> Any:
+                    return zygote.start(argv, str(cwd), env, limits.memory_limit_mb)
+
+                try:
+                    return run_step_process(argv, input=data, cwd=cwd, env=env, limits=limits, start=start)
+                except ZygoteLost as exc:  # the zygote died or could not set the child up: run it fresh
+                    logger.warning("zygote for %s: %s; the step runs in a fresh interpreter", self.python, exc)
+                    zygote.dead = True
         return run_step_process(argv, input=data, cwd=cwd, env=env, limits=self.limits, cpus=sorted(self.cpus) if self.cpus else None)
+
+    def _zygote_for(self, env: Mapping[str, str], cwd: Path) -> Any:
+        """The zygote that may serve a step with ``env`` in ``cwd``, started at this executor's second
+        step that needs a fresh child (a one-step executor, as recording uses, starts none); None
+        when the step must run in a fresh interpreter (see ``executors/zygote.py``)."""
+        from scidex_replay.executors import zygote as zygotes
+
+        self._fresh_steps += 1
+        if not self.zygote or self.overlay or self.cpus or Path(self.python) != Path(sys.executable):
+            return None
+        if self._fresh_steps < 2 or os.environ.get(ZYGOTE_ENV) == "0" or not zygotes.usable(env, str(cwd)):
+            return None
+        for found in self.zygotes.values():
+            if found.serves(env):
+                return None if found.dead or found.lock.locked() else found
+        if len(self.zygotes) >= MAX_ZYGOTES:  # steps whose startup environments all differ
+            return None
+        started = zygotes.Zygote(self.python, env)
+        self.zygotes[len(self.zygotes)] = started
+        return None if started.dead else started
+
+    def close(self) -> None:
+        """End this executor's zygotes (they also end with this process)."""
+        zygotes, self.zygotes = self.zygotes, {}
+        for zygote in zygotes.values():
+            zygote.close()
 
     def run(self, handler: Handler, step: Step, inputs: Sequence[Path], output: Path) -> ReplayedArtifact:
         try:

@@ -327,6 +327,7 @@ def run_step_process(
     stderr: Any = subprocess.PIPE,
     cpus: Sequence[int] | None = None,
     on_start: Callable[[subprocess.Popen], None] | None = None,
+    start: Callable[[], Any] | None = None,
 ) -> subprocess.CompletedProcess:
     """Run ``argv`` to its end, as ``subprocess.run`` would, in a session of its own under ``limits``,
     then end every process it left behind (see the module).
@@ -336,6 +337,11 @@ def run_step_process(
     ``returncode`` for a signal). Raises ``subprocess.TimeoutExpired`` after ``limits.timeout_s``
     seconds, once all its processes are ended; ``FileNotFoundError``/``PermissionError`` (an
     ``OSError``) when ``argv[0]`` cannot be executed; and what writing ``input`` raises.
+
+    ``start()``, when given, starts the process instead of ``subprocess.Popen`` (a child forked
+    by a zygote, ``executors/zygote.py``, already in a session of its own and under its memory
+    limit; its stdin, stdout and stderr are pipes); it returns an object with the ``Popen``
+    methods used here, or raises, and then nothing ran.
     """
     argv = list(argv)
     check_cancelled()
@@ -346,10 +352,13 @@ def run_step_process(
     _STEPS.enter()
     proc = None
     try:
-        proc = subprocess.Popen(
-            argv, stdin=stdin, stdout=stdout, stderr=stderr, cwd=cwd, env=dict(env), start_new_session=True,
-            preexec_fn=preexec,
-        )
+        if start is not None:
+            proc = start()
+        else:
+            proc = subprocess.Popen(
+                argv, stdin=stdin, stdout=stdout, stderr=stderr, cwd=cwd, env=dict(env), start_new_session=True,
+                preexec_fn=preexec,
+            )
         _STEPS.started(proc.pid)
         with proc:
             started = _STARTED.get()

@@ -245,6 +245,9 @@ class Rerunner:
                 executor.timeout_s = options.get("timeout_s") or executor.timeout_s
                 executor.memory_limit_mb = options.get("memory_limit_mb") or executor.memory_limit_mb
         executor.echo = None
+        # Every re-run starts a fresh interpreter, never a fork of the replay's zygote: a repeat must
+        # see what a fresh process varies (its address-space layout, say), as the step's record did.
+        executor.zygote, executor.zygotes = False, {}
         executor.overlay = {**executor.overlay, **conditions.overlay}
         executor.cpus = set(conditions.cpus) if conditions.cpus else executor.cpus
         if conditions.guarded:
