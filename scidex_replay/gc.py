@@ -2,7 +2,7 @@
 
 Referenced means: an artifact's bytes, a replay result's replayed output(s), a blob named in a
 run's manifest (a comparator's diff or image, ``*_blob``), or a blob a pending step keeps
-(``<home>/pending``). Works on both stores (the local ``<home>/blobs``, a shared ``--store URL``).
+(``<home>/pending``, and on a shared store the pending steps of every home: ``<prefix>/pending``). Works on both stores (the local ``<home>/blobs``, a shared ``--store URL``).
 
 A blob is taken only when it is unreferenced *and* older than the grace period (default one
 day). Blobs are listed first and references read after, so a blob an ``add`` stores and then
@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 
 from scidex_replay.errors import BadInput
-from scidex_replay.pending import pending_blobs, pending_files
+from scidex_replay.pending import pending_blobs, pending_files, shared_pending_blobs
 from scidex_replay.registry import Registry
 
 #: The default grace period, in seconds: one day.
@@ -50,11 +50,13 @@ class GcReport:
 
 
 def referenced(registry: Registry) -> set[str]:
-    """Every digest something points at: the registry's (artifacts, results, manifests) and the pending steps'."""
+    """Every digest something points at: the registry's (artifacts, results, manifests) and the pending
+    steps' (this home's ``<home>/pending``; on a shared store, the records every home filed there), whatever their age."""
     refs = set(registry.referenced_digests())
     refs.update(registry.manifest_blobs())
     for path in pending_files(registry):
         refs.update(pending_blobs(path))
+    refs.update(shared_pending_blobs(registry))  # those of every data home sharing the store
     return refs
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scidex_replay.pending import pending_blobs, pending_files
+from scidex_replay.pending import pending_blobs, pending_files, shared_pending_blobs
 from scidex_replay.registry import Registry
 
 
@@ -42,6 +42,9 @@ def verify(registry: Registry, repair: bool = False) -> VerifyReport:
     for path in pending_files(registry):  # a step kept aside until the registry takes it (pending.py)
         for digest in pending_blobs(path):
             refs.setdefault(digest, []).append(f"pending:{path.name}")
+    for digest, users in shared_pending_blobs(registry).items():  # on a shared store: those of every home
+        refs.setdefault(digest, []).extend(users)
+    refs = {digest: list(dict.fromkeys(users)) for digest, users in refs.items()}  # each user once
     problems: list[Problem] = []
     repaired: list[str] = []
     on_disk = set(store.iter_digests())  # on a remote store (--store URL): its objects, read from the server
