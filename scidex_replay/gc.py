@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 from scidex_replay.errors import BadInput
+from scidex_replay.integrity import STALE_S
 from scidex_replay.pending import pending_blobs, pending_files, shared_pending_blobs
 from scidex_replay.registry import Registry
 
@@ -47,6 +48,8 @@ class GcReport:
     referenced: int
     young: int
     dry_run: bool
+    #: ``(key, bytes in its parts or None)`` of the incomplete multipart uploads aborted (``dry_run``: found)
+    uploads: tuple[tuple[str, int | None], ...] = ()
 
 
 def referenced(registry: Registry) -> set[str]:
@@ -60,10 +63,13 @@ def referenced(registry: Registry) -> set[str]:
     return refs
 
 
-def collect(registry: Registry, grace_s: float = GRACE_S, dry_run: bool = False) -> GcReport:
+def collect(registry: Registry, grace_s: float = GRACE_S, dry_run: bool = False, uploads_older_than_s: float | None = None) -> GcReport:
     """Delete (``dry_run``: only list) the blobs of ``registry.store`` that nothing references and
-    that are older than ``grace_s`` seconds. Never deletes a referenced blob. ``BadInput`` for a
-    negative grace; ``StoreUnavailable`` for a remote store that cannot be reached."""
+    that are older than ``grace_s`` seconds, and abort (``dry_run``: list) the incomplete multipart
+    uploads under the store's prefix (S3) begun more than ``uploads_older_than_s`` seconds ago
+    (default: the grace period, and never less than an hour, ``integrity.STALE_S``: an upload may
+    still be under way). Never deletes a referenced blob. ``BadInput`` for a negative grace;
+    ``StoreUnavailable`` for a remote store that cannot be reached."""
     if not grace_s >= 0:
         raise BadInput(f"grace period {grace_s!r}: must be a number of seconds >= 0")
     store = registry.store
@@ -90,4 +96,11 @@ def collect(registry: Registry, grace_s: float = GRACE_S, dry_run: bool = False)
             store.remove(digest)
             taken.append((digest, size))
         deleted = taken
-    return GcReport(tuple(deleted), sum(s for _, s in deleted), kept_ref, young, dry_run)
+    if uploads_older_than_s is None:
+        uploads_older_than_s = max(grace_s, STALE_S)
+    uploads = []
+    for key, upload_id, size in getattr(store, "incomplete_uploads", lambda _s: [])(uploads_older_than_s):
+        if not dry_run:
+            store.abort_upload(key, upload_id)
+        uploads.append((key, size))
+    return GcReport(tuple(deleted), sum(s for _, s in deleted), kept_ref, young, dry_run, tuple(uploads))

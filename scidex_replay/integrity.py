@@ -20,7 +20,7 @@ STALE_S = 3600
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # "corrupt", "missing", "orphan", "temp"
+    kind: str  # "corrupt", "missing", "orphan", "temp", "upload" (an incomplete multipart upload), "gone"
     digest: str
     detail: str
 
@@ -36,7 +36,15 @@ class VerifyReport:
         return not any(p.kind in ("corrupt", "missing") for p in self.problems)
 
 
-def verify(registry: Registry, repair: bool = False) -> VerifyReport:
+def _bytes(size: int | None) -> str:
+    return "bytes unknown" if size is None else f"{size} bytes"
+
+
+def verify(registry: Registry, repair: bool = False, stale_s: float = STALE_S) -> VerifyReport:
+    """Check every blob of ``registry.store`` against its hash and every reference against the store;
+    report temp objects and (on S3) incomplete multipart uploads older than ``stale_s`` seconds.
+    ``repair``: quarantine corrupt blobs, remove those temps, abort those uploads.
+    ``StoreUnavailable`` for a remote store that cannot be reached."""
     store = registry.store
     refs = registry.referenced_digests()
     for path in pending_files(registry):  # a step kept aside until the registry takes it (pending.py)
@@ -60,9 +68,14 @@ def verify(registry: Registry, repair: bool = False) -> VerifyReport:
                 repaired.append(f"moved corrupt blob {digest[:12]} to {quarantine}")
         elif digest not in refs:
             problems.append(Problem("orphan", digest, "in the store but referenced by nothing"))
-    for stray in store.stale_temps(STALE_S):
+    for stray in store.stale_temps(stale_s):
         problems.append(Problem("temp", stray, "temp file of an interrupted write"))
         if repair:
             store.remove_temp(stray)
             repaired.append(f"removed temp file {stray}")
+    for key, upload_id, size in getattr(store, "incomplete_uploads", lambda _s: [])(stale_s):
+        problems.append(Problem("upload", key, f"incomplete multipart upload of an interrupted write ({_bytes(size)} in its parts)"))
+        if repair:
+            store.abort_upload(key, upload_id)
+            repaired.append(f"aborted the incomplete upload of {key} ({_bytes(size)})")
     return VerifyReport(checked=len(on_disk), problems=tuple(problems), repaired=tuple(repaired))
