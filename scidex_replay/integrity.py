@@ -10,6 +10,9 @@ hour are removed (younger ones may belong to a write in progress).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from scidex_replay.errors import NotFound, StoreUnavailable
 
 from scidex_replay.pending import pending_blobs, pending_files, shared_pending_blobs
 from scidex_replay.registry import Registry
@@ -36,6 +39,19 @@ class VerifyReport:
         return not any(p.kind in ("corrupt", "missing") for p in self.problems)
 
 
+def _sound(store: Any, digest: str) -> bool | None:
+    """Whether the blob's bytes hash to ``digest``; None when it is no longer in the store (deleted
+    since it was listed: the object is gone, the store itself answers). ``StoreUnavailable`` otherwise."""
+    try:
+        if store.verify(digest):
+            return True
+    except (StoreUnavailable, NotFound, FileNotFoundError):
+        if store.has(digest):
+            raise
+        return None
+    return False if store.has(digest) else None  # a remote store's verify is False for a missing object
+
+
 def _bytes(size: int | None) -> str:
     return "bytes unknown" if size is None else f"{size} bytes"
 
@@ -60,12 +76,24 @@ def verify(registry: Registry, repair: bool = False, stale_s: float = STALE_S) -
         users = ", ".join(refs.get(digest, [])[:3]) or "no artifact"
         if digest not in on_disk:
             problems.append(Problem("missing", digest, f"referenced by {users}"))
-        elif not store.verify(digest):
+            continue
+        sound = _sound(store, digest)
+        if sound is None:  # listed, then deleted before its bytes were read: by a gc, or another repair
+            if digest in refs:
+                problems.append(Problem("missing", digest, f"referenced by {users}; deleted from the store while verify ran"))
+            else:
+                problems.append(Problem("gone", digest, "deleted from the store while verify ran (by gc or another repair)"))
+        elif not sound:
             problems.append(Problem("corrupt", digest, f"bytes do not hash to their name; used by {users}"))
             if repair:
                 quarantine = registry.home / "quarantine"
-                store.quarantine(digest, quarantine)
-                repaired.append(f"moved corrupt blob {digest[:12]} to {quarantine}")
+                try:
+                    store.quarantine(digest, quarantine)
+                    repaired.append(f"moved corrupt blob {digest[:12]} to {quarantine}")
+                except (StoreUnavailable, NotFound, FileNotFoundError):
+                    if store.has(digest):
+                        raise
+                    repaired.append(f"corrupt blob {digest[:12]} was moved out of the store meanwhile (by another repair)")
         elif digest not in refs:
             problems.append(Problem("orphan", digest, "in the store but referenced by nothing"))
     for stray in store.stale_temps(stale_s):
