@@ -942,8 +942,15 @@ def gc(dry_run: bool, grace: str, db: str | None) -> None:
         _note(f"{'would abort' if dry_run else 'aborted'} the incomplete upload of {key} ({'bytes unknown' if size is None else f'{size} bytes'})")
     _note(
         f"{verb} {len(report.deleted)} blob(s), {report.bytes_freed} bytes {'to free' if dry_run else 'freed'}; "
-        f"kept {report.referenced} referenced and {report.young} younger than {grace}"
+        f"kept {report.referenced} referenced{_young(report.young, seconds, grace)}"
     )
+
+
+def _young(n: int, seconds: float, grace: str) -> str:
+    """The end of gc's summary: `` and 3 younger than 1d``; `` (no grace period)`` at 0."""
+    if seconds > 0:
+        return f" and {n} younger than {grace.strip()}"
+    return f" and {n} dated in the future (no grace period)" if n else " (no grace period)"
 
 
 @cli.command()
