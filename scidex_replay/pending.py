@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from scidex_replay.errors import BadInput, IntegrityError
+from scidex_replay.errors import BadInput, IntegrityError, StoreUnavailable, one_line
 from scidex_replay.registry import Artifact, Registry
 from scidex_replay.registry.records import Environment, NewCode, NewOutput
 
@@ -42,7 +42,9 @@ def registry_url(registry: Registry) -> str:
 
 def keep(registry: Registry, record: dict[str, Any]) -> Path:
     """Write ``record`` (the keyword arguments of ``Registry.record_step`` as JSON, blobs by
-    digest: see ``record_pending``) as a new pending file, atomically; returns its path."""
+    digest: see ``record_pending``) as a new pending file, atomically, and on a shared store file
+    it there too; returns its path. ``StoreUnavailable`` (the file kept all the same, and named)
+    when the shared store refuses the record."""
     folder = pending_dir(registry)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
@@ -56,7 +58,13 @@ def keep(registry: Registry, record: dict[str, Any]) -> Path:
     os.replace(tmp, path)
     share = getattr(registry.store, "put_pending", None)
     if share is not None:  # a shared store: gc from another data home must see what the step keeps
-        share(path.name, text.encode())
+        try:
+            share(path.name, text.encode())
+        except StoreUnavailable as exc:
+            raise StoreUnavailable(
+                f"the step is kept in {path} (`scidex-replay recover` records it), but its record could not be filed "
+                f"in the shared store, so a gc from another data home may take its blobs meanwhile: {one_line(exc)}"
+            ) from exc
     return path
 
 

@@ -88,3 +88,17 @@ def test_gc_in_the_home_of_a_pending_step_keeps_its_blobs(shared, home, cli, tmp
     assert swept.returncode == 0 and "deleted 0 blob(s)" in swept.stderr, swept.stderr
     assert all(store.verify(d) for d in kept)
     assert cli("recover").returncode == 0
+
+
+def test_a_record_the_shared_store_refuses_still_keeps_the_step_and_says_where(shared, home, tmp_path, monkeypatch):
+    from scidex_replay.errors import StoreUnavailable
+    from scidex_replay.store.remote import RemoteBlobStore
+
+    def refused(self, name, data):
+        raise StoreUnavailable(f"cannot upload to the store {self.url}: connection refused")
+
+    monkeypatch.setattr(RemoteBlobStore, "put_pending", refused)
+    with pytest.raises(StoreUnavailable) as caught:
+        _keep_a_pending_step(tmp_path, monkeypatch)
+    (kept,) = (home / "pending").glob("*.json")
+    assert str(kept) in str(caught.value) and "`scidex-replay recover`" in str(caught.value) and "connection refused" in str(caught.value)
