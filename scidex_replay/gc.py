@@ -2,7 +2,7 @@
 
 Referenced means: an artifact's bytes, a replay result's replayed output(s), a blob named in a
 run's manifest (a comparator's diff or image, ``*_blob``), or a blob a pending step keeps
-(``<home>/pending``). Works on both stores (the local ``<home>/blobs``, a shared ``--store URL``).
+(``<home>/pending``, and on a shared store the pending steps of every home: ``<prefix>/pending``). Works on both stores (the local ``<home>/blobs``, a shared ``--store URL``).
 
 A blob is taken only when it is unreferenced *and* older than the grace period (default one
 day). Blobs are listed first and references read after, so a blob an ``add`` stores and then
@@ -19,7 +19,8 @@ import time
 from dataclasses import dataclass
 
 from scidex_replay.errors import BadInput
-from scidex_replay.pending import pending_blobs, pending_files
+from scidex_replay.integrity import STALE_S
+from scidex_replay.pending import pending_blobs, pending_files, shared_pending_blobs
 from scidex_replay.registry import Registry
 
 #: The default grace period, in seconds: one day.
@@ -47,21 +48,28 @@ class GcReport:
     referenced: int
     young: int
     dry_run: bool
+    #: ``(key, bytes in its parts or None)`` of the incomplete multipart uploads aborted (``dry_run``: found)
+    uploads: tuple[tuple[str, int | None], ...] = ()
 
 
 def referenced(registry: Registry) -> set[str]:
-    """Every digest something points at: the registry's (artifacts, results, manifests) and the pending steps'."""
+    """Every digest something points at: the registry's (artifacts, results, manifests) and the pending
+    steps' (this home's ``<home>/pending``; on a shared store, the records every home filed there), whatever their age."""
     refs = set(registry.referenced_digests())
     refs.update(registry.manifest_blobs())
     for path in pending_files(registry):
         refs.update(pending_blobs(path))
+    refs.update(shared_pending_blobs(registry))  # those of every data home sharing the store
     return refs
 
 
-def collect(registry: Registry, grace_s: float = GRACE_S, dry_run: bool = False) -> GcReport:
+def collect(registry: Registry, grace_s: float = GRACE_S, dry_run: bool = False, uploads_older_than_s: float | None = None) -> GcReport:
     """Delete (``dry_run``: only list) the blobs of ``registry.store`` that nothing references and
-    that are older than ``grace_s`` seconds. Never deletes a referenced blob. ``BadInput`` for a
-    negative grace; ``StoreUnavailable`` for a remote store that cannot be reached."""
+    that are older than ``grace_s`` seconds, and abort (``dry_run``: list) the incomplete multipart
+    uploads under the store's prefix (S3) begun more than ``uploads_older_than_s`` seconds ago
+    (default: the grace period, and never less than an hour, ``integrity.STALE_S``: an upload may
+    still be under way). Never deletes a referenced blob. ``BadInput`` for a negative grace;
+    ``StoreUnavailable`` for a remote store that cannot be reached."""
     if not grace_s >= 0:
         raise BadInput(f"grace period {grace_s!r}: must be a number of seconds >= 0")
     store = registry.store
@@ -88,4 +96,11 @@ def collect(registry: Registry, grace_s: float = GRACE_S, dry_run: bool = False)
             store.remove(digest)
             taken.append((digest, size))
         deleted = taken
-    return GcReport(tuple(deleted), sum(s for _, s in deleted), kept_ref, young, dry_run)
+    if uploads_older_than_s is None:
+        uploads_older_than_s = max(grace_s, STALE_S)
+    uploads = []
+    for key, upload_id, size in getattr(store, "incomplete_uploads", lambda _s: [])(uploads_older_than_s):
+        if not dry_run:
+            store.abort_upload(key, upload_id)
+        uploads.append((key, size))
+    return GcReport(tuple(deleted), sum(s for _, s in deleted), kept_ref, young, dry_run, tuple(uploads))

@@ -7,6 +7,11 @@ database is not) and everything else the registry needs goes to
 ``<home>/pending/<time>-<id>.json`` (schema ``scidex-replay/pending-step/v1``).
 ``scidex-replay recover`` (``record_pending``) records each one in the registry it was meant
 for, verifying every blob against its hash first, and removes the file.
+
+On a shared store (``--store URL``, ``RemoteBlobStore``) the record also goes to the store, as
+``<prefix>/pending/<name>`` (a key no blob has): ``<home>/pending`` is seen by its own data home
+only, and ``gc`` run from any other home must keep the blobs a pending step needs
+(``shared_pending_blobs``). ``record_pending`` deletes it once the step is recorded.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from scidex_replay.errors import BadInput, IntegrityError
+from scidex_replay.errors import BadInput, IntegrityError, StoreUnavailable, one_line
 from scidex_replay.registry import Artifact, Registry
 from scidex_replay.registry.records import Environment, NewCode, NewOutput
 
@@ -37,17 +42,29 @@ def registry_url(registry: Registry) -> str:
 
 def keep(registry: Registry, record: dict[str, Any]) -> Path:
     """Write ``record`` (the keyword arguments of ``Registry.record_step`` as JSON, blobs by
-    digest: see ``record_pending``) as a new pending file, atomically; returns its path."""
+    digest: see ``record_pending``) as a new pending file, atomically, and on a shared store file
+    it there too; returns its path. ``StoreUnavailable`` (the file kept all the same, and named)
+    when the shared store refuses the record."""
     folder = pending_dir(registry)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    path = folder / f"{stamp}-{uuid.uuid4().hex[:8]}.json"
+    path = folder / f"{stamp}-{uuid.uuid4().hex[:16]}.json"
+    text = json.dumps({"schema": SCHEMA, "registry": registry_url(registry), **record}, indent=1)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
     with os.fdopen(fd, "w") as f:
-        json.dump({"schema": SCHEMA, "registry": registry_url(registry), **record}, f, indent=1)
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    share = getattr(registry.store, "put_pending", None)
+    if share is not None:  # a shared store: gc from another data home must see what the step keeps
+        try:
+            share(path.name, text.encode())
+        except StoreUnavailable as exc:
+            raise StoreUnavailable(
+                f"the step is kept in {path} (`scidex-replay recover` records it), but its record could not be filed "
+                f"in the shared store, so a gc from another data home may take its blobs meanwhile: {one_line(exc)}"
+            ) from exc
     return path
 
 
@@ -77,7 +94,31 @@ def pending_blobs(path: Path) -> list[str]:
         data = _load(path)
     except BadInput:
         return []
-    return [s["blob"] for s in data["sources"] if "blob" in s] + [o["blob"] for o in data["outputs"]] + [c["blob"] for c in data["code"]]
+    return _blobs_of(data)
+
+
+def _blobs_of(data: Any) -> list[str]:
+    try:
+        return [s["blob"] for s in data["sources"] if "blob" in s] + [o["blob"] for o in data["outputs"]] + [c["blob"] for c in data["code"]]
+    except (KeyError, TypeError):
+        return []
+
+
+def shared_pending_blobs(registry: Registry) -> dict[str, list[str]]:
+    """Digest -> ``pending:<name>`` of each pending step whose record is filed in ``registry``'s
+    store (a shared store: the steps kept by every data home), ``{}`` for a store that keeps none
+    (the local one: ``pending_files`` has them all). ``StoreUnavailable`` when the store cannot be read."""
+    records = getattr(registry.store, "pending_records", None)
+    found: dict[str, list[str]] = {}
+    for name, raw in records() if records is not None else ():
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and data.get("schema") == SCHEMA:
+            for digest in _blobs_of(data):
+                found.setdefault(digest, []).append(f"pending:{name}")
+    return found
 
 
 def record_pending(registry: Registry, path: Path) -> list[Artifact]:
@@ -113,5 +154,8 @@ def record_pending(registry: Registry, path: Path) -> list[Artifact]:
         code=[NewCode(c["module"], c["path"], c["root"], store.path(c["blob"]).read_bytes()) for c in data["code"]],
     )
     path.unlink()
+    unshare = getattr(store, "remove_pending", None)
+    if unshare is not None:  # recorded: the registry references its blobs now
+        unshare(path.name)
     by_id = registry.artifacts(step.output_ids)
     return [by_id[a] for a in step.output_ids]

@@ -128,3 +128,12 @@ def test_a_bad_grace_period_is_one_line_exit_2(cli, grace):
 
 def test_parse_grace_reads_units():
     assert [parse_grace(t) for t in ("90", "90s", "2m", "12h", "7d")] == [90, 90, 120, 43200, 604800]
+
+
+def test_gc_with_no_grace_period_says_so(cli):
+    reg = Registry.open()
+    kept = reg.add_artifact(b"referenced bytes\n", name="kept.txt")
+    proc = cli("gc", "--grace", "0")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == "deleted 0 blob(s), 0 bytes freed; kept 1 referenced (no grace period)", proc.stderr
+    assert reg.store.verify(kept.content_hash)

@@ -75,3 +75,21 @@ def test_an_unreferenced_blob_is_reported_as_orphan_but_is_not_a_failure(registr
     report = verify(registry)
     assert report.ok
     assert [(p.kind, p.digest) for p in report.problems] == [("orphan", digest)]
+
+
+
+def test_a_corrupt_blob_names_each_of_its_users_once(registry, cli, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    ran = cli("run", "-o", "a.txt", "-o", "b.txt", "--", "sh", "-c", "echo one > a.txt; echo two > b.txt", cwd=work)
+    assert ran.returncode == 0, ran.stderr
+    first = ran.stdout.split()[0]
+    # a run of a step of two outputs: its result references the first by replayed_blob and both by outputs_replayed
+    assert cli("rerun-artifact", first).returncode == 0
+    _flip(registry.store.path(registry.get_artifact(first).content_hash))
+    proc = cli("verify", "--json")
+    assert proc.returncode == 1, proc.stderr
+    (problem,) = [p for p in json.loads(proc.stdout)["problems"] if p["kind"] == "corrupt"]
+    users = problem["detail"].split("used by ", 1)[1].split(", ")
+    assert first in users and any(u.startswith("run:") for u in users), users
+    assert len(users) == len(set(users)), users

@@ -988,7 +988,7 @@ class Registry:
                 refs.setdefault(digest, []).append(f"run:{run_id}")
             for run_id, digests in s.execute(select(ResultRow.run_id, ResultRow.outputs_replayed).where(ResultRow.outputs_replayed.is_not(None))):
                 for digest in digests or ():
-                    if isinstance(digest, str) and run_id not in refs.get(digest, ()):
+                    if isinstance(digest, str) and f"run:{run_id}" not in refs.get(digest, ()):
                         refs.setdefault(digest, []).append(f"run:{run_id}")
         return refs
 

@@ -52,6 +52,8 @@ BLOCK = 16 * CHUNK
 ATOMIC_PUT = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 CACHE_MB_ENV = "SCIDEX_REPLAY_STORE_CACHE_MB"
 CACHE_MB = 10240
+#: The folder under the store's prefix where the records of pending steps go (``put_pending``).
+PENDING = "pending"
 
 
 def _cause(exc: BaseException) -> str:
@@ -290,6 +292,96 @@ class RemoteBlobStore(StoreBase):
                 pass
         self._sound.discard(digest)
         self.cache.remove(digest)
+
+    # -- what the store holds besides blobs: pending steps' records, incomplete uploads --------
+    def _pending_key(self, name: str) -> str:
+        name = os.path.basename(name)
+        if not re.fullmatch(r"[\w.-]+\.json", name):
+            raise BadInput(f"{name!r}: not the name of a pending step's record")
+        return f"{self.prefix}/{PENDING}/{name}"
+
+    def put_pending(self, name: str, data: bytes) -> None:
+        """File ``data`` (the record of a step kept aside: ``pending.keep``) as ``<prefix>/pending/<name>``,
+        a key no blob has, so that ``gc`` from any data home keeps the blobs it names; whole or not at
+        all (a filesystem without atomic PUTs gets a temp object, then a rename)."""
+        key = self._pending_key(name)
+        tmp = key if self._atomic_put else f"{self.prefix}/tmp/pending-{uuid.uuid4().hex}"
+        try:
+            with self._remote("upload"):
+                self._folders(tmp, key)
+                self.fs.pipe_file(tmp, data)
+                if tmp != key:
+                    self.fs.mv(tmp, key)
+        except BaseException:
+            if tmp != key:
+                self._drop(tmp)
+            raise
+
+    def pending_records(self) -> list[tuple[str, bytes]]:
+        """``(name, bytes)`` of every pending step's record filed in the store (``put_pending``), by name."""
+        folder = f"{self.prefix}/{PENDING}"
+        with self._remote("list"):
+            if not self.fs.exists(folder):
+                return []
+            names = sorted(n for n in self.fs.find(folder) if n.endswith(".json"))
+            found = []
+            for name in names:
+                try:
+                    found.append((name.rsplit("/", 1)[-1], self.fs.cat_file(name)))
+                except FileNotFoundError:  # recorded meanwhile
+                    continue
+        return found
+
+    def remove_pending(self, name: str) -> None:
+        """Delete the record ``put_pending`` filed as ``name`` (none: nothing to do)."""
+        key = self._pending_key(name)
+        with self._remote("delete"):
+            try:
+                self.fs.rm(key)
+            except FileNotFoundError:
+                pass
+
+    def incomplete_uploads(self, older_than_s: float) -> list[tuple[str, str, int | None]]:
+        """``(key, upload id, bytes in its parts or None)`` of the multipart uploads begun under the
+        store's prefix more than ``older_than_s`` seconds ago and never completed nor aborted (an
+        ``add`` interrupted mid-upload leaves one; S3 bills its parts). ``[]`` on a filesystem
+        without multipart uploads (anything but S3)."""
+        if not hasattr(self.fs, "call_s3"):
+            return []
+        bucket, _, under = self.prefix.partition("/")
+        under = f"{under}/" if under else ""
+        now = time.time()
+        found: list[tuple[str, str, int | None]] = []
+        markers: dict[str, str] = {}
+        with self._remote("list"):
+            while True:
+                page = self.fs.call_s3("list_multipart_uploads", Bucket=bucket, Prefix=under, **markers)
+                for upload in page.get("Uploads") or ():
+                    key = upload.get("Key", "")
+                    if not key.startswith(under) or now - _mtime({"created": upload.get("Initiated")}) <= older_than_s:
+                        continue
+                    found.append((f"{bucket}/{key}", upload["UploadId"], self._upload_bytes(bucket, key, upload["UploadId"])))
+                if not page.get("IsTruncated"):
+                    break
+                markers = {"KeyMarker": page.get("NextKeyMarker", ""), "UploadIdMarker": page.get("NextUploadIdMarker", "")}
+        return found
+
+    def _upload_bytes(self, bucket: str, key: str, upload_id: str) -> int | None:
+        try:
+            parts = self.fs.call_s3("list_parts", Bucket=bucket, Key=key, UploadId=upload_id)
+        except Exception:  # gone meanwhile, or a server that does not say: the bytes are unknown
+            return None
+        return sum(int(p.get("Size") or 0) for p in parts.get("Parts") or ())
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        """Abort the incomplete multipart upload ``upload_id`` of ``key`` (``bucket/path``, as
+        ``incomplete_uploads`` names it): the server drops its parts. Already gone: nothing to do."""
+        bucket, _, path = key.partition("/")
+        with self._remote("delete"):
+            try:
+                self.fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=path, UploadId=upload_id)
+            except FileNotFoundError:
+                pass
 
     def stale_temps(self, older_than_s: float) -> list[str]:
         """Names of the temp objects of interrupted uploads older than ``older_than_s``."""

@@ -936,7 +936,7 @@ def export(artifact_id: str, as_prov: bool, run_id: str | None, db: str | None) 
 
 
 @cli.command()
-@click.option("--repair", is_flag=True, help="Quarantine corrupt blobs and remove stale temp files.")
+@click.option("--repair", is_flag=True, help="Quarantine corrupt blobs, remove stale temp files, abort stale incomplete uploads (S3).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @db_option
 def verify(repair: bool, as_json: bool, db: str | None) -> int:
@@ -951,7 +951,7 @@ def verify(repair: bool, as_json: bool, db: str | None) -> int:
         click.echo(json.dumps({"checked": report.checked, "ok": report.ok, "problems": [vars(p) for p in report.problems], "repaired": list(report.repaired)}, indent=2))
     else:
         for p in report.problems:
-            click.echo(f"{p.kind:8} {p.digest[:16]}  {p.detail}")
+            click.echo(f"{p.kind:8} {p.digest if p.kind in ('temp', 'upload') else p.digest[:16]}  {p.detail}")
         for line in report.repaired:
             _note(line)
         _note(f"{report.checked} blob(s) checked: {'ok' if report.ok else 'problems found'}")
@@ -973,10 +973,19 @@ def gc(dry_run: bool, grace: str, db: str | None) -> None:
     verb = "would delete" if dry_run else "deleted"
     for digest, size in report.deleted:
         click.echo(f"{verb} {digest}  {size} bytes")
+    for key, size in report.uploads:
+        _note(f"{'would abort' if dry_run else 'aborted'} the incomplete upload of {key} ({'bytes unknown' if size is None else f'{size} bytes'})")
     _note(
         f"{verb} {len(report.deleted)} blob(s), {report.bytes_freed} bytes {'to free' if dry_run else 'freed'}; "
-        f"kept {report.referenced} referenced and {report.young} younger than {grace}"
+        f"kept {report.referenced} referenced{_young(report.young, seconds, grace)}"
     )
+
+
+def _young(n: int, seconds: float, grace: str) -> str:
+    """The end of gc's summary: `` and 3 younger than 1d``; `` (no grace period)`` at 0."""
+    if seconds > 0:
+        return f" and {n} younger than {grace.strip()}"
+    return f" and {n} dated in the future (no grace period)" if n else " (no grace period)"
 
 
 @cli.command()
