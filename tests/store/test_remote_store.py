@@ -133,8 +133,11 @@ def test_verify_checks_the_remote_store_and_repair_moves_a_corrupt_object_out(cl
     proc = cli("verify", "--json")
     report = json.loads(proc.stdout)
     assert proc.returncode == 1 and [p["kind"] for p in report["problems"]] == ["corrupt"]
+    import shutil
+
+    shutil.rmtree(tmp_path / "home" / "store-cache", ignore_errors=True)  # no sound copy to put back (see below)
     proc = cli("verify", "--repair")
-    assert not fs.exists(key)
+    assert not fs.exists(key), proc.stderr
     assert (tmp_path / "home" / "quarantine" / digest).is_file()
     proc = cli("verify", "--json")
     assert [p["kind"] for p in json.loads(proc.stdout)["problems"]] == ["missing"]
@@ -246,8 +249,10 @@ def test_a_damaged_cached_copy_is_fetched_again(s3_server, bucket, tmp_path):
         ({"SCIDEX_REPLAY_STORE": "nosuchproto://bucket/x"}, "unknown protocol"),
         ({"SCIDEX_REPLAY_STORE": "s3://b/x", "SCIDEX_REPLAY_STORE_OPTIONS": "{not json"}, "not valid JSON"),
         ({"SCIDEX_REPLAY_STORE": "s3://b/x", "SCIDEX_REPLAY_STORE_OPTIONS": "[1]"}, "JSON object"),
+        ({"SCIDEX_REPLAY_STORE": "s3://b/x", "SCIDEX_REPLAY_STORE_CACHE_MB": "inf"}, "not a finite size in MB"),
+        ({"SCIDEX_REPLAY_STORE": "s3://b/x", "SCIDEX_REPLAY_STORE_CACHE_MB": "1e400"}, "not a finite size in MB"),
     ],
-    ids=["unknown-protocol", "malformed-options", "options-not-an-object"],
+    ids=["unknown-protocol", "malformed-options", "options-not-an-object", "cache-mb-inf", "cache-mb-1e400"],
 )
 def test_a_bad_store_setting_is_one_line_exit_2(cli, tmp_path, monkeypatch, env, words):
     for k, v in env.items():
@@ -323,3 +328,124 @@ def test_a_file_url_store_moves_a_checked_temp_file_into_place(tmp_path):
     other = RemoteBlobStore(f"file://{tmp_path / 'shared'}", {}, tmp_path / "cache2")
     assert other.copy_out(digest, tmp_path / "out") == digest
     assert other.put_bytes(b"abc")[0] in {d for d, _, _ in other.iter_blobs()}
+
+
+def test_repair_keeps_a_sound_cached_copy_and_uploads_it_again(cli, shared, s3_server, bucket, tmp_path):
+    """verify --repair moves the corrupt object aside; the home's cached copy, which hashes right,
+    is kept and put back in the bucket: the chain still replays, from this home and from the bucket."""
+    final = record_chain(cli, tmp_path / "work")
+    want = (tmp_path / "work" / "final.txt").read_text()
+    assert cli("cat", final).stdout == want  # now in this home's cache
+    digest = Registry.open().get_artifact(final).content_hash
+    fs = s3_server.filesystem()
+    key = f"{bucket}/blobs/{digest[:2]}/{digest[2:]}"
+    good = fs.cat_file(key)
+    fs.pipe_file(key, b"X" + good[1:])
+    proc = cli("verify", "--repair")
+    assert "uploaded blob" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert (tmp_path / "home" / "quarantine" / digest).read_bytes() == b"X" + good[1:]
+    assert fs.cat_file(key) == good  # the bucket is whole again
+    proc = cli("cat", final)
+    assert proc.returncode == 0 and proc.stdout == want, proc.stderr
+    proc = cli("verify", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["problems"] == [], proc.stdout
+
+
+@pytest.mark.parametrize(
+    "how, url, words",
+    [
+        ("env", "s3://", "needs a bucket"),
+        ("option", "s3://", "needs a bucket"),
+        ("env", "s3:///blobs", "needs a bucket"),
+        ("env", "gs://", "needs a bucket"),
+        ("env", "file://", "absolute path"),
+        ("option", "file://rel/blobs", "absolute path"),
+        ("env", "s3:/team/blobs", "two slashes"),
+        ("env", "relative/dir", "absolute path"),
+        ("env", "memory://x/blobs", "does not keep its blobs"),
+    ],
+    ids=["empty-bucket-env", "empty-bucket-option", "empty-bucket-slash", "gs-empty", "file-empty", "file-relative",
+         "one-slash", "plain-relative", "memory"],
+)
+def test_a_malformed_store_url_is_one_line_exit_2_and_creates_nothing(cli, tmp_path, monkeypatch, how, url, words):
+    """A store URL that names no lasting, shared place is refused before anything is stored
+    (it used to file blobs in the current folder, or in memory, with exit 0)."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    (tmp_path / "f.txt").write_text("x")
+    if how == "env":
+        monkeypatch.setenv("SCIDEX_REPLAY_STORE", url)
+        proc = cli("add", tmp_path / "f.txt", cwd=cwd)
+    else:
+        monkeypatch.delenv("SCIDEX_REPLAY_STORE", raising=False)
+        proc = cli("--store", url, "add", tmp_path / "f.txt", cwd=cwd)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert words in proc.stderr and url in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert list(cwd.iterdir()) == []
+
+
+def test_store_errors_read_naturally_and_a_folder_store_names_its_permissions(tmp_path, monkeypatch):
+    from scidex_replay.errors import StoreUnavailable
+    from scidex_replay.store.remote import RemoteBlobStore
+
+    store = RemoteBlobStore(f"file://{tmp_path / 'shared'}", {}, tmp_path / "cache")
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(store.fs, "put_file", refused)
+    monkeypatch.setattr(store.fs, "get_file", refused)
+    (tmp_path / "f").write_bytes(b"abc")
+    with pytest.raises(StoreUnavailable) as err:
+        store.put_file(tmp_path / "f")
+    assert f"cannot upload to the store file://{tmp_path / 'shared'}: access refused" in str(err.value)
+    assert "check the folder's permissions" in str(err.value) and "credentials" not in str(err.value)
+    (tmp_path / "shared" / "ab").mkdir(parents=True)
+    digest = "ab" + "0" * 62
+    (tmp_path / "shared" / "ab" / digest[2:]).write_bytes(b"x")
+    with pytest.raises(StoreUnavailable, match="cannot download from the store"):
+        store.copy_out(digest, tmp_path / "out")
+
+
+@pytest.mark.parametrize("evictions", [1, 99], ids=["evicted-once", "evicted-at-every-try"])
+def test_a_cached_copy_evicted_between_path_and_open_is_fetched_again(s3_server, bucket, tmp_path, monkeypatch, evictions):
+    """Another process sharing the cache evicts the blob between ``path()`` and the open."""
+    from scidex_replay.store.remote import RemoteBlobStore
+
+    store = RemoteBlobStore(f"s3://{bucket}/race", s3_server.options, tmp_path / "c")
+    data = os.urandom(200_000)
+    digest = store.put_bytes(data)[0]
+    real = store.path
+    left = [evictions]
+
+    def path_then_evict(d):
+        p = real(d)
+        if left[0] > 0:
+            left[0] -= 1
+            p.unlink()
+        return p
+
+    monkeypatch.setattr(store, "path", path_then_evict)
+    with store.open(digest) as fh:
+        assert fh.read() == data
+    assert not list((tmp_path / "c" / "tmp").iterdir())  # a reader's own download leaves nothing behind
+
+
+def test_a_cached_copy_evicted_before_copy_out_reads_it_is_downloaded_again(s3_server, bucket, tmp_path, monkeypatch):
+    from scidex_replay.store.remote import RemoteBlobStore
+
+    store = RemoteBlobStore(f"s3://{bucket}/race2", s3_server.options, tmp_path / "c")
+    data = os.urandom(200_000)
+    digest = store.put_bytes(data)[0]
+    assert store.copy_out(digest, tmp_path / "a") == digest  # cached now
+    real = store._cached
+
+    def cached_then_evict(d):
+        got = real(d)
+        store.cache.path(d).unlink()
+        return got
+
+    monkeypatch.setattr(store, "_cached", cached_then_evict)
+    assert store.copy_out(digest, tmp_path / "b") == digest
+    assert (tmp_path / "b").read_bytes() == data
