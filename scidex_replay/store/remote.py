@@ -45,6 +45,7 @@ from scidex_replay.errors import (
     IntegrityError,
     NotFound,
     ReplayError,
+    StorageError,
     StoreNotice,
     StoreUnavailable,
     StoreUnwritable,
@@ -280,7 +281,7 @@ class RemoteBlobStore(StoreBase):
         {doing} the store URL: ...``, ``doing`` with its preposition (``"read from"``, ``"upload to"``)."""
         try:
             yield
-        except (NotFound, BadInput, IntegrityError):
+        except (NotFound, BadInput, IntegrityError, StorageError):  # said already, in one line
             raise
         except FileNotFoundError as exc:
             raise StoreUnavailable(f"cannot {doing} the store {self.url}: no such bucket or folder ({_cause(exc)})") from exc

@@ -449,3 +449,67 @@ def test_a_cached_copy_evicted_before_copy_out_reads_it_is_downloaded_again(s3_s
     monkeypatch.setattr(store, "_cached", cached_then_evict)
     assert store.copy_out(digest, tmp_path / "b") == digest
     assert (tmp_path / "b").read_bytes() == data
+
+
+@pytest.mark.parametrize("in_the_way", ["store-cache", "store-cache/tmp"], ids=["cache-is-a-file", "cache-tmp-is-a-file"])
+def test_a_cache_that_cannot_be_written_is_skipped_by_replay_and_one_line_for_cat(cli, shared, tmp_path, monkeypatch, in_the_way):
+    """A replay's steps get their own copies: a cache that cannot take one is skipped (one notice at
+    most); ``cat`` needs the cache and says, in one line, which folder is in the way."""
+    final = record_chain(cli, tmp_path / "work")
+    other = home_b(tmp_path, monkeypatch)
+    blocker = other / in_the_way
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("not a folder")
+    proc = cli("rerun-artifact", final, "--out", tmp_path / "replay")
+    assert proc.returncode == 0, proc.stderr
+    assert [s["outcome"] for s in manifest(tmp_path / "replay")["steps"]] == ["reproduced", "reproduced"]
+    assert "Traceback" not in proc.stderr and proc.stderr.count("notice: not caching") == 1, proc.stderr
+    proc = cli("cat", final)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert str(other / "store-cache") in proc.stderr and "cannot write" in proc.stderr and "the store s3://" not in proc.stderr.split(":")[1]
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_a_full_disk_under_the_cache_is_skipped_by_a_step_copy_and_named_by_a_read(s3_server, bucket, tmp_path, monkeypatch):
+    import errno
+
+    from scidex_replay.errors import StorageError, StoreNotice
+    from scidex_replay.store import remote
+    from scidex_replay.store.remote import RemoteBlobStore
+
+    store = RemoteBlobStore(f"s3://{bucket}/full", s3_server.options, tmp_path / "c")
+    data = os.urandom(100_000)
+    digest = store.put_bytes(data)[0]
+
+    def no_room(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(remote, "_stage", no_room)  # the cache's copy of a step's input
+    with pytest.warns(StoreNotice, match="not caching"):
+        assert store.copy_out(digest, tmp_path / "step-copy") == digest
+    assert (tmp_path / "step-copy").read_bytes() == data and not store.cache.has(digest)
+    monkeypatch.setattr(store.fs, "get_file", no_room)  # the download into the cache itself
+    with pytest.raises(StorageError) as err:
+        store.open(digest)
+    assert "No space left on device" in str(err.value) and str(tmp_path / "c") in str(err.value)
+    assert "cannot download" not in str(err.value)
+
+
+def test_the_cache_scan_removes_temp_files_of_killed_downloads_and_counts_younger_ones(s3_server, bucket, tmp_path):
+    from scidex_replay.store.remote import STALE_TEMP_S, RemoteBlobStore
+
+    writer = RemoteBlobStore(f"s3://{bucket}/temps", s3_server.options, tmp_path / "w")
+    digests = [writer.put_bytes(os.urandom(300_000))[0] for _ in range(2)]
+    reader = RemoteBlobStore(f"s3://{bucket}/temps", s3_server.options, tmp_path / "r", cache_bytes=1_000_000)
+    tmp = tmp_path / "r" / "tmp"
+    tmp.mkdir(parents=True)
+    old, young = tmp / "get-killed", tmp / "get-under-way"
+    old.write_bytes(b"\0" * 2_000_000)
+    young.write_bytes(b"\0" * 500_000)
+    stale = time.time() - STALE_TEMP_S - 60
+    os.utime(old, (stale, stale))
+    assert reader.copy_out(digests[0], tmp_path / "x") == digests[0]  # the first blob filed: the cache is scanned
+    assert not old.exists() and young.exists()
+    assert reader.copy_out(digests[1], tmp_path / "x") == digests[1]
+    # 600 kB of blobs + 500 kB under way > 1 MB: the least recently used blob went
+    assert set(reader.cache.iter_digests()) == {digests[1]}
