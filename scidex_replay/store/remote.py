@@ -19,10 +19,26 @@ Same guarantees as the local store (``blobs.py``), over a network:
   (as DVC's default cache types, reflink or copy): a step that writes its input leaves the cache
   as it was;
 - the cache (``<home>/store-cache``, a local ``BlobStore``) is bounded: past
-  ``SCIDEX_REPLAY_STORE_CACHE_MB`` (default 10240) the least recently used blobs are dropped.
+  ``SCIDEX_REPLAY_STORE_CACHE_MB`` (default 10240) the least recently used blobs are dropped;
+  the blob being used is kept even if larger than the bound. Temp files of killed downloads
+  (``store-cache/tmp``) older than an hour are removed when the cache is scanned; younger ones
+  count against the bound. A cached copy another process evicts under a reader is fetched
+  again. A cache that cannot be written is skipped when a step has its own copy (one
+  ``StoreNotice``) and is one line naming it otherwise (``StoreUnwritable``, ``StorageError``
+  for a full disk), never blamed on the store;
+- the URL must name one lasting, shared place: an object store URL needs a bucket, a folder
+  (``file://`` or a plain path) must be absolute, an in-memory filesystem is refused
+  (``BadInput``);
+- an S3 store gets botocore timeouts and retries unless its options say otherwise
+  (``S3_CONFIG``, under ``config_kwargs`` key by key: connect 10 s, answer 60 s, 3 attempts in
+  botocore's standard mode; s3fs's own retry loop, which multiplies those, is cut to 1; uploads
+  send no ``Expect: 100-continue``, whose wait aiohttp does not time out): a server that accepts
+  connections and never answers fails an operation in about 3 minutes.
 
 Errors of the server come out as one line: ``StoreUnavailable`` (exit 2) for an endpoint that
 cannot be reached, a missing bucket or refused credentials, ``NotFound`` for a missing blob.
+``verify --repair`` (``quarantine``) moves a corrupt object to the home's quarantine and, when the
+cache holds a copy that hashes right, uploads it again.
 """
 
 from __future__ import annotations
@@ -67,6 +83,13 @@ ATOMIC_PUT = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 NEEDS_BUCKET = ATOMIC_PUT | {"oss", "r2", "b2"}
 #: Protocols that keep nothing once the process ends: refused as a store.
 NOT_LASTING = frozenset({"memory"})
+#: botocore settings an S3 store gets unless ``SCIDEX_REPLAY_STORE_OPTIONS``' ``config_kwargs`` says
+#: otherwise (key by key): seconds to connect, seconds to wait for an answer, botocore's attempts
+#: (throttling and dropped connections retried with backoff). A server that accepts connections and
+#: never answers fails an operation in about 3 minutes, not botocore's and s3fs's 7.
+S3_CONFIG = {"connect_timeout": 10, "read_timeout": 60, "retries": {"max_attempts": 3, "mode": "standard"}}
+#: s3fs's own attempts around botocore's (its default, 5, multiplies botocore's).
+S3FS_RETRIES = 1
 #: Reads of a cached copy that other processes evict under them, before a reader downloads its own.
 READ_TRIES = 3
 #: A temp file in the cache's ``tmp/`` older than this is left by a killed download: ``_evict`` removes it.
@@ -112,6 +135,28 @@ def _local_error(exc: BaseException, dest: str | os.PathLike[str]) -> OSError | 
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _drop_expect(request: Any, **kwargs: Any) -> None:
+    """botocore ``before-send`` handler: no ``Expect: 100-continue`` on an upload. aiohttp waits for
+    the server's ``100 Continue`` without the read timeout, so a server that never answers would
+    hold an upload for ever."""
+    if "Expect" in request.headers:
+        del request.headers["Expect"]
+
+
+def _no_expect_continue(fs: Any) -> None:
+    """Have every S3 client that ``fs`` (an s3fs filesystem) makes drop ``Expect`` (``_drop_expect``)."""
+    make = fs.set_session
+
+    async def set_session(*args: Any, **kwargs: Any) -> Any:
+        client = await make(*args, **kwargs)
+        if client is not None and not getattr(client, "_scidex_no_expect", False):
+            client.meta.events.register("before-send.s3", _drop_expect)
+            client._scidex_no_expect = True
+        return client
+
+    fs.set_session = set_session
 
 
 def _check_url(url: str, protocol: str | None, cls: type | None = None) -> None:
@@ -246,16 +291,24 @@ class RemoteBlobStore(StoreBase):
         except ImportError as exc:
             raise BadInput(f"--store {url}: the {protocol} protocol needs a package that is not installed ({_cause(exc)}); for S3: pip install 'scidex-replay[s3]'") from exc
         _check_url(url, protocol, cls)
+        protocols = cls.protocol if isinstance(cls.protocol, (tuple, list)) else (cls.protocol,)
+        # no instance shared with other code, no listings cached: another machine may add or delete meanwhile
+        settings = {"skip_instance_cache": True, "use_listings_cache": False, **self.options}
+        s3 = bool(set(protocols) & {"s3", "s3a"})
+        if s3:  # timeouts and retries under the user's own (theirs win, key by key)
+            user = settings.get("config_kwargs")
+            settings["config_kwargs"] = {**S3_CONFIG, **(user if isinstance(user, dict) else {})}
         try:
-            # no instance shared with other code, no listings cached: another machine may add or delete meanwhile
-            self.fs = cls(**{"skip_instance_cache": True, "use_listings_cache": False, **self.options})
+            self.fs = cls(**settings)
         except TypeError as exc:
             raise BadInput(f"SCIDEX_REPLAY_STORE_OPTIONS for {protocol}: {_cause(exc)}") from exc
+        if s3:
+            self.fs.retries = S3FS_RETRIES
+            _no_expect_continue(self.fs)
         self.prefix = cls._strip_protocol(self.url).rstrip("/")
         self.root = Path(cache_root)  # where local work happens (the cache); errors name it
         self.cache = BlobStore(cache_root)
         self.cache_bytes = cache_bytes if cache_bytes is not None else CACHE_MB << 20
-        protocols = cls.protocol if isinstance(cls.protocol, (tuple, list)) else (cls.protocol,)
         self._atomic_put = bool(set(protocols) & ATOMIC_PUT)
         self._local = bool(set(protocols) & {"file", "local"})  # a folder: its errors are the folder's permissions
         self._sound: set[str] = set()  # remote digests this process has seen whole and right

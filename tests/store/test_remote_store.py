@@ -513,3 +513,63 @@ def test_the_cache_scan_removes_temp_files_of_killed_downloads_and_counts_younge
     assert reader.copy_out(digests[1], tmp_path / "x") == digests[1]
     # 600 kB of blobs + 500 kB under way > 1 MB: the least recently used blob went
     assert set(reader.cache.iter_digests()) == {digests[1]}
+
+
+def test_an_s3_store_gets_timeouts_and_retries_under_the_users_options(tmp_path):
+    from scidex_replay.store.remote import S3_CONFIG, RemoteBlobStore
+
+    plain = RemoteBlobStore("s3://b/x", {"endpoint_url": "http://127.0.0.1:9", "key": "k", "secret": "s"}, tmp_path / "c")
+    assert plain.fs.config_kwargs == S3_CONFIG and plain.fs.retries == 1
+    assert S3_CONFIG["connect_timeout"] == 10 and S3_CONFIG["read_timeout"] == 60
+    assert S3_CONFIG["retries"] == {"max_attempts": 3, "mode": "standard"}
+    own = RemoteBlobStore("s3://b/x", {"config_kwargs": {"read_timeout": 5}}, tmp_path / "c")
+    assert own.fs.config_kwargs == {**S3_CONFIG, "read_timeout": 5}  # the user's win, key by key
+    assert own.options == {"config_kwargs": {"read_timeout": 5}}  # what a Dask task carries: theirs only
+
+
+def test_a_server_that_never_answers_fails_in_bounded_time_with_the_defaults(tmp_path, monkeypatch):
+    """A listener that accepts connections and never answers: with our defaults (made small here), an
+    add fails in one line within seconds, not after botocore's and s3fs's own retries (minutes)."""
+    import socket
+
+    from scidex_replay.errors import StoreUnavailable
+    from scidex_replay.store import remote
+
+    monkeypatch.setattr(remote, "S3_CONFIG", {"connect_timeout": 1, "read_timeout": 1, "retries": {"max_attempts": 2, "mode": "standard"}})
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(16)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        hung.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(hung.accept()[0])
+            except OSError:
+                continue
+
+    threading.Thread(target=accept, daemon=True).start()
+    outcome = []
+
+    def add():
+        store = remote.RemoteBlobStore("s3://b/x", {"endpoint_url": f"http://127.0.0.1:{hung.getsockname()[1]}", "key": "k", "secret": "s"}, tmp_path / "c")
+        try:
+            store.put_bytes(b"abcdef")
+        except StoreUnavailable as exc:
+            outcome.append(exc)
+
+    t0 = time.monotonic()
+    worker = threading.Thread(target=add, daemon=True)
+    worker.start()
+    worker.join(15)
+    stop.set()
+    try:
+        assert not worker.is_alive(), "still waiting for the server after 15 s"
+        assert outcome and "the store s3://b/x" in str(outcome[0]) and "\n" not in str(outcome[0])
+        assert time.monotonic() - t0 < 15 and len(held) >= 2  # botocore's attempts: 2, s3fs's: 1
+    finally:
+        for conn in held:
+            conn.close()
+        hung.close()
