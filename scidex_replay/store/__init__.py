@@ -19,7 +19,8 @@ def open_store(home: str | os.PathLike[str], url: str | None = None, options: di
     """The blob store of a data home: at ``url`` (default ``$SCIDEX_REPLAY_STORE``) read through the
     cache ``<home>/store-cache``, else the local ``<home>/blobs``.
 
-    ``BadInput`` for an unknown protocol, options that are not a JSON object
+    ``BadInput`` for an unknown protocol, a URL that names no lasting, shared place (an object store
+    without a bucket, a relative folder, ``memory://``), options that are not a JSON object
     (``$SCIDEX_REPLAY_STORE_OPTIONS``) or a cache size that is not a finite number of MB >= 0; the server itself
     is first asked at the first read or write (``StoreUnavailable`` then).
     """

@@ -769,7 +769,8 @@ class RemoteBlobStore(StoreBase):
 
     def _evict(self, keep: str, added: int) -> None:
         """Drop the least recently used cached blobs until the cache fits ``cache_bytes``, ``added``
-        bytes having just been filed. The cache's size is read (a ``stat`` per entry: 0.3 s for 20k
+        bytes having just been filed. ``keep`` (the blob being used) is kept even if larger than the
+        bound; the temp files of killed downloads are swept (``_sweep_temps``). The cache's size is read (a ``stat`` per entry: 0.3 s for 20k
         entries) at the first blob this store files and whenever the bytes it has filed since take
         it past the bound, not at every blob: other processes sharing the cache can take it past
         the bound by what they file meanwhile, until one of them next reads it."""
