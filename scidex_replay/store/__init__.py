@@ -19,8 +19,9 @@ def open_store(home: str | os.PathLike[str], url: str | None = None, options: di
     """The blob store of a data home: at ``url`` (default ``$SCIDEX_REPLAY_STORE``) read through the
     cache ``<home>/store-cache``, else the local ``<home>/blobs``.
 
-    ``BadInput`` for an unknown protocol, options that are not a JSON object
-    (``$SCIDEX_REPLAY_STORE_OPTIONS``) or a cache size that is not a number of MB; the server itself
+    ``BadInput`` for an unknown protocol, a URL that names no lasting, shared place (an object store
+    without a bucket, a relative folder, ``memory://``), options that are not a JSON object
+    (``$SCIDEX_REPLAY_STORE_OPTIONS``) or a cache size that is not a finite number of MB >= 0; the server itself
     is first asked at the first read or write (``StoreUnavailable`` then).
     """
     from scidex_replay.config import store_options, store_url
@@ -35,8 +36,8 @@ def open_store(home: str | os.PathLike[str], url: str | None = None, options: di
     raw = os.environ.get(CACHE_MB_ENV, "").strip()
     try:
         cache_mb = float(raw) if raw else CACHE_MB
-        if not cache_mb >= 0:
+        if not 0 <= cache_mb < 1 << 43:  # a finite size (8 EiB at most): inf, 1e400 and nan are none
             raise ValueError
     except ValueError:
-        raise BadInput(f"{CACHE_MB_ENV}={raw!r}: not a size in MB >= 0") from None
+        raise BadInput(f"{CACHE_MB_ENV}={raw!r}: not a finite size in MB >= 0") from None
     return RemoteBlobStore(url, store_options() if options is None else options, home / "store-cache", int(cache_mb * (1 << 20)))

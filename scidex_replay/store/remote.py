@@ -19,14 +19,31 @@ Same guarantees as the local store (``blobs.py``), over a network:
   (as DVC's default cache types, reflink or copy): a step that writes its input leaves the cache
   as it was;
 - the cache (``<home>/store-cache``, a local ``BlobStore``) is bounded: past
-  ``SCIDEX_REPLAY_STORE_CACHE_MB`` (default 10240) the least recently used blobs are dropped.
+  ``SCIDEX_REPLAY_STORE_CACHE_MB`` (default 10240) the least recently used blobs are dropped;
+  the blob being used is kept even if larger than the bound. Temp files of killed downloads
+  (``store-cache/tmp``) older than an hour are removed when the cache is scanned; younger ones
+  count against the bound. A cached copy another process evicts under a reader is fetched
+  again. A cache that cannot be written is skipped when a step has its own copy (one
+  ``StoreNotice``) and is one line naming it otherwise (``StoreUnwritable``, ``StorageError``
+  for a full disk), never blamed on the store;
+- the URL must name one lasting, shared place: an object store URL needs a bucket, a folder
+  (``file://`` or a plain path) must be absolute, an in-memory filesystem is refused
+  (``BadInput``);
+- an S3 store gets botocore timeouts and retries unless its options say otherwise
+  (``S3_CONFIG``, under ``config_kwargs`` key by key: connect 10 s, answer 60 s, 3 attempts in
+  botocore's standard mode; s3fs's own retry loop, which multiplies those, is cut to 1; uploads
+  send no ``Expect: 100-continue``, whose wait aiohttp does not time out): a server that accepts
+  connections and never answers fails an operation in about 3 minutes.
 
 Errors of the server come out as one line: ``StoreUnavailable`` (exit 2) for an endpoint that
 cannot be reached, a missing bucket or refused credentials, ``NotFound`` for a missing blob.
+``verify --repair`` (``quarantine``) moves a corrupt object to the home's quarantine and, when the
+cache holds a copy that hashes right, uploads it again.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -38,7 +55,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from scidex_replay.errors import BadInput, IntegrityError, NotFound, StoreUnavailable, one_line
+from scidex_replay.errors import (
+    NO_ROOM,
+    BadInput,
+    IntegrityError,
+    NotFound,
+    ReplayError,
+    StorageError,
+    StoreNotice,
+    StoreUnavailable,
+    StoreUnwritable,
+    one_line,
+    storage_error,
+)
 from scidex_replay.store.blobs import CHUNK, BlobStore, StoreBase, _check_unchanged, _stage, validate_hash
 
 _KEY_RE = re.compile(r"(?:^|/)([0-9a-f]{2})/([0-9a-f]{62})$")
@@ -50,6 +79,21 @@ REFRESH_S = 3600
 BLOCK = 16 * CHUNK
 #: Protocols whose PUT publishes an object only once it is whole, multipart uploads included.
 ATOMIC_PUT = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+#: Protocols whose URL starts with a bucket (or container): ``s3://`` alone names none.
+NEEDS_BUCKET = ATOMIC_PUT | {"oss", "r2", "b2"}
+#: Protocols that keep nothing once the process ends: refused as a store.
+NOT_LASTING = frozenset({"memory"})
+#: botocore settings an S3 store gets unless ``SCIDEX_REPLAY_STORE_OPTIONS``' ``config_kwargs`` says
+#: otherwise (key by key): seconds to connect, seconds to wait for an answer, botocore's attempts
+#: (throttling and dropped connections retried with backoff). A server that accepts connections and
+#: never answers fails an operation in about 3 minutes, not botocore's and s3fs's 7.
+S3_CONFIG = {"connect_timeout": 10, "read_timeout": 60, "retries": {"max_attempts": 3, "mode": "standard"}}
+#: s3fs's own attempts around botocore's (its default, 5, multiplies botocore's).
+S3FS_RETRIES = 1
+#: Reads of a cached copy that other processes evict under them, before a reader downloads its own.
+READ_TRIES = 3
+#: A temp file in the cache's ``tmp/`` older than this is left by a killed download: ``_evict`` removes it.
+STALE_TEMP_S = 3600
 CACHE_MB_ENV = "SCIDEX_REPLAY_STORE_CACHE_MB"
 CACHE_MB = 10240
 #: The folder under the store's prefix where the records of pending steps go (``put_pending``).
@@ -79,6 +123,67 @@ def _mtime(info: dict[str, Any]) -> float:
             except ValueError:
                 continue
     return 0.0
+
+
+def _local_error(exc: BaseException, dest: str | os.PathLike[str]) -> OSError | None:
+    """The ``OSError`` in ``exc`` (or what it wraps) that writing the local file ``dest`` raised: no
+    room, a read-only file system, ``dest`` itself refused. None for what the server or network said."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and (
+            seen.errno in NO_ROOM or seen.errno == errno.EROFS
+            or (seen.filename is not None and os.fspath(seen.filename) == os.fspath(dest))
+        ):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _drop_expect(request: Any, **kwargs: Any) -> None:
+    """botocore ``before-send`` handler: no ``Expect: 100-continue`` on an upload. aiohttp waits for
+    the server's ``100 Continue`` without the read timeout, so a server that never answers would
+    hold an upload for ever."""
+    if "Expect" in request.headers:
+        del request.headers["Expect"]
+
+
+def _no_expect_continue(fs: Any) -> None:
+    """Have every S3 client that ``fs`` (an s3fs filesystem) makes drop ``Expect`` (``_drop_expect``)."""
+    make = fs.set_session
+
+    async def set_session(*args: Any, **kwargs: Any) -> Any:
+        client = await make(*args, **kwargs)
+        if client is not None and not getattr(client, "_scidex_no_expect", False):
+            client.meta.events.register("before-send.s3", _drop_expect)
+            client._scidex_no_expect = True
+        return client
+
+    fs.set_session = set_session
+
+
+def _check_url(url: str, protocol: str | None, cls: type | None = None) -> None:
+    """``BadInput`` for a store URL that would not name one shared, lasting place: an object store
+    without a bucket (``s3://``), a relative path or ``file://`` URL (it would land in whatever folder
+    the command runs from), a URL with one slash (``s3:/bucket``), an in-memory filesystem (its blobs
+    gone at exit while the registry keeps their artifacts)."""
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    protocols = {protocol} | set(() if cls is None else cls.protocol if isinstance(cls.protocol, (tuple, list)) else (cls.protocol,))
+    if protocol is None:
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/(?!/)", url):
+            raise BadInput(f"--store {url}: a URL needs two slashes after its protocol ({url.split(':', 1)[0]}://bucket/prefix)")
+        if not os.path.isabs(url):
+            raise BadInput(f"--store {url}: a folder must be an absolute path (file:///mnt/shared/blobs or /mnt/shared/blobs)")
+        return
+    rest = url.split("://", 1)[1] if "://" in url else url.split(":", 1)[1]
+    if (cls is not None and issubclass(cls, MemoryFileSystem)) or protocols & NOT_LASTING:
+        raise BadInput(f"--store {url}: the {protocol} protocol does not keep its blobs once the process ends; use a bucket or a shared folder")
+    if protocols & {"file", "local"}:
+        if not rest.startswith("/"):
+            raise BadInput(f"--store {url}: a file URL must name an absolute path (file:///mnt/shared/blobs)")
+        return
+    if protocols & NEEDS_BUCKET and not rest.split("/", 1)[0]:
+        raise BadInput(f"--store {url}: an object store URL needs a bucket ({protocol}://bucket/prefix)")
 
 
 class _Follow:
@@ -179,27 +284,40 @@ class RemoteBlobStore(StoreBase):
 
         self.url = url.rstrip("/")
         self.options = dict(options)
-        protocol, _ = split_protocol(self.url)
+        protocol, _ = split_protocol(url)
+        _check_url(url, protocol)  # before the class: gs:// names no bucket whether gcsfs is installed or not
         try:
             cls = fsspec.get_filesystem_class(protocol or "file")
         except ValueError as exc:
             raise BadInput(f"--store {url}: unknown protocol {protocol!r} (fsspec knows {', '.join(sorted(fsspec.available_protocols())[:12])}, ...)") from exc
         except ImportError as exc:
             raise BadInput(f"--store {url}: the {protocol} protocol needs a package that is not installed ({_cause(exc)}); for S3: pip install 'scidex-replay[s3]'") from exc
+        _check_url(url, protocol, cls)
+        protocols = cls.protocol if isinstance(cls.protocol, (tuple, list)) else (cls.protocol,)
+        # no instance shared with other code, no listings cached: another machine may add or delete meanwhile
+        settings = {"skip_instance_cache": True, "use_listings_cache": False, **self.options}
+        s3 = bool(set(protocols) & {"s3", "s3a"})
+        if s3:  # timeouts and retries under the user's own (theirs win, key by key)
+            user = settings.get("config_kwargs")
+            settings["config_kwargs"] = {**S3_CONFIG, **(user if isinstance(user, dict) else {})}
         try:
-            # no instance shared with other code, no listings cached: another machine may add or delete meanwhile
-            self.fs = cls(**{"skip_instance_cache": True, "use_listings_cache": False, **self.options})
+            self.fs = cls(**settings)
         except TypeError as exc:
             raise BadInput(f"SCIDEX_REPLAY_STORE_OPTIONS for {protocol}: {_cause(exc)}") from exc
+        if s3:
+            self.fs.retries = S3FS_RETRIES
+            _no_expect_continue(self.fs)
         self.prefix = cls._strip_protocol(self.url).rstrip("/")
         self.root = Path(cache_root)  # where local work happens (the cache); errors name it
         self.cache = BlobStore(cache_root)
         self.cache_bytes = cache_bytes if cache_bytes is not None else CACHE_MB << 20
-        protocols = cls.protocol if isinstance(cls.protocol, (tuple, list)) else (cls.protocol,)
         self._atomic_put = bool(set(protocols) & ATOMIC_PUT)
+        self._local = bool(set(protocols) & {"file", "local"})  # a folder: its errors are the folder's permissions
         self._sound: set[str] = set()  # remote digests this process has seen whole and right
         self._checked: set[str] = set()  # cached digests hashed by this process since they arrived
         self._cache_size: int | None = None  # bytes in the cache as this process counts them (see _evict)
+        self.restored = False  # the last quarantine() uploaded the blob again from the cache
+        self._cache_warned = False  # a StoreNotice said the cache could not take a copy
 
     def __repr__(self) -> str:
         return f"RemoteBlobStore({self.url!r})"
@@ -214,21 +332,23 @@ class RemoteBlobStore(StoreBase):
 
     @contextmanager
     def _remote(self, doing: str) -> Iterator[None]:
-        """Turn what the server or the network answered into one line naming the store."""
+        """Turn what the server or the network answered into one line naming the store: ``cannot
+        {doing} the store URL: ...``, ``doing`` with its preposition (``"read from"``, ``"upload to"``)."""
         try:
             yield
-        except (NotFound, BadInput, IntegrityError):
+        except (NotFound, BadInput, IntegrityError, StorageError):  # said already, in one line
             raise
         except FileNotFoundError as exc:
-            raise StoreUnavailable(f"cannot {doing} in the store {self.url}: no such bucket or folder ({_cause(exc)})") from exc
+            raise StoreUnavailable(f"cannot {doing} the store {self.url}: no such bucket or folder ({_cause(exc)})") from exc
         except PermissionError as exc:
-            raise StoreUnavailable(f"cannot {doing} in the store {self.url}: access refused ({_cause(exc)}); check the credentials") from exc
+            check = "the folder's permissions" if self._local else "the credentials"
+            raise StoreUnavailable(f"cannot {doing} the store {self.url}: access refused ({_cause(exc)}); check {check}") from exc
         except Exception as exc:  # botocore's connection errors, aiohttp's, OSError... (never KeyboardInterrupt: not an Exception)
-            raise StoreUnavailable(f"cannot {doing} in the store {self.url}: {type(exc).__name__}: {_cause(exc)}") from exc
+            raise StoreUnavailable(f"cannot {doing} the store {self.url}: {type(exc).__name__}: {_cause(exc)}") from exc
 
     def _info(self, key: str) -> dict[str, Any] | None:
         """The object's info, or None when there is none."""
-        with self._remote("read"):
+        with self._remote("read from"):
             try:
                 return self.fs.info(key)
             except FileNotFoundError:
@@ -257,7 +377,7 @@ class RemoteBlobStore(StoreBase):
         key = self.key(digest)
         if self._info(key) is None:
             return False
-        with self._remote("read"):
+        with self._remote("read from"):
             h = hashlib.sha256()
             with self.fs.open(key, "rb", block_size=BLOCK) as fh:
                 while chunk := fh.read(CHUNK):
@@ -285,7 +405,7 @@ class RemoteBlobStore(StoreBase):
 
     def remove(self, digest: str) -> None:
         key = self.key(digest)
-        with self._remote("delete"):
+        with self._remote("delete in"):
             try:
                 self.fs.rm(key)
             except FileNotFoundError:
@@ -307,7 +427,7 @@ class RemoteBlobStore(StoreBase):
         key = self._pending_key(name)
         tmp = key if self._atomic_put else f"{self.prefix}/tmp/pending-{uuid.uuid4().hex}"
         try:
-            with self._remote("upload"):
+            with self._remote("upload to"):
                 self._folders(tmp, key)
                 self.fs.pipe_file(tmp, data)
                 if tmp != key:
@@ -335,7 +455,7 @@ class RemoteBlobStore(StoreBase):
     def remove_pending(self, name: str) -> None:
         """Delete the record ``put_pending`` filed as ``name`` (none: nothing to do)."""
         key = self._pending_key(name)
-        with self._remote("delete"):
+        with self._remote("delete in"):
             try:
                 self.fs.rm(key)
             except FileNotFoundError:
@@ -377,7 +497,7 @@ class RemoteBlobStore(StoreBase):
         """Abort the incomplete multipart upload ``upload_id`` of ``key`` (``bucket/path``, as
         ``incomplete_uploads`` names it): the server drops its parts. Already gone: nothing to do."""
         bucket, _, path = key.partition("/")
-        with self._remote("delete"):
+        with self._remote("delete in"):
             try:
                 self.fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=path, UploadId=upload_id)
             except FileNotFoundError:
@@ -393,16 +513,40 @@ class RemoteBlobStore(StoreBase):
         return [name.rsplit("/", 1)[-1] for name, info in sorted(found.items()) if now - _mtime(info) > older_than_s]
 
     def remove_temp(self, name: str) -> None:
-        with self._remote("delete"):
+        with self._remote("delete in"):
             self.fs.rm(f"{self.prefix}/tmp/{os.path.basename(name)}")
 
     def quarantine(self, digest: str, where: Path) -> Path:
-        """Move the blob out of the store, into ``where`` (a local folder) as ``<digest>``."""
+        """Move the blob's object out of the store, into ``where`` (a local folder) as ``<digest>``.
+
+        Only the remote object is taken: a cached copy whose bytes hash to ``digest`` is kept, and
+        uploaded again under its key, so the bucket is whole again (``restored`` is then True, and
+        a ``StoreNotice`` says so); a cached copy that does not hash right is dropped."""
+        import warnings
+
+        from scidex_replay.errors import StoreNotice
+
         where.mkdir(parents=True, exist_ok=True)
         kept = where / digest
-        with self._remote("read"):
-            self.fs.get_file(self.key(digest), str(kept))
-        self.remove(digest)
+        key = self.key(digest)
+        with self._remote("download from"):
+            self.fs.get_file(key, str(kept))
+        with self._remote("delete in"):
+            try:
+                self.fs.rm(key)
+            except FileNotFoundError:
+                pass
+        self._sound.discard(digest)
+        self.restored = False
+        cached = self.cache.path(digest)
+        if cached.is_file():
+            if self.cache.verify(digest):
+                self._upload_file(cached, digest, cached.stat().st_size, lambda: None)
+                self.restored = True
+                warnings.warn(StoreNotice(f"uploaded blob {digest[:12]} to the store {self.url} again from the sound copy in the cache {self.cache.root}"), stacklevel=2)
+            else:
+                self.cache.remove(digest)
+                self._checked.discard(digest)
         return kept
 
     def check_writable(self) -> None:
@@ -454,7 +598,7 @@ class RemoteBlobStore(StoreBase):
         buf = bytearray(CHUNK)
         view = memoryview(buf)
         try:
-            with self._remote("upload"):
+            with self._remote("upload to"):
                 self._folders(tmp)
                 with self.fs.open(tmp, "wb", block_size=BLOCK) as out:
                     while n := stream.readinto(buf):
@@ -471,7 +615,7 @@ class RemoteBlobStore(StoreBase):
                 self._drop(tmp)
                 return digest, size
             self._check_uploaded(tmp, size, md5.hexdigest())
-            with self._remote("upload"):
+            with self._remote("upload to"):
                 self._folders(final)
                 self.fs.mv(tmp, final)
             self._sound.add(digest)
@@ -489,13 +633,13 @@ class RemoteBlobStore(StoreBase):
         final = self.key(digest)
         tmp = final if self._atomic_put else f"{self.prefix}/tmp/put-{uuid.uuid4().hex}"
         try:
-            with self._remote("upload"):
+            with self._remote("upload to"):
                 self._folders(tmp, final)
                 self.fs.put_file(os.fspath(src), tmp)
             check()
             self._check_uploaded(tmp, size, None)  # the bytes themselves: botocore sends a checksum the server checks
             if tmp != final:
-                with self._remote("upload"):
+                with self._remote("upload to"):
                     self.fs.mv(tmp, final)
             self._sound.add(digest)
         except BaseException:
@@ -533,18 +677,45 @@ class RemoteBlobStore(StoreBase):
         key = self.key(digest)
         follow = _Follow(dest)
         try:
-            with self._remote("download"):
+            with self._remote("download from"):
                 try:
                     self.fs.get_file(key, os.fspath(dest), callback=follow)  # its first request opens ``dest``
-                except FileNotFoundError:
-                    self._check_root()
-                    raise NotFound(f"blob {digest[:12]} is missing from the store {self.url}") from None
+                except FileNotFoundError as exc:
+                    if _local_error(exc, dest) is None:
+                        self._check_root()
+                        raise NotFound(f"blob {digest[:12]} is missing from the store {self.url}") from None
+                    raise self._write_error(exc, digest, Path(dest).parent) from exc
+                except OSError as exc:
+                    local = _local_error(exc, dest)
+                    if local is None:
+                        raise
+                    raise self._write_error(local, digest, Path(dest).parent) from exc
             got = follow.finish(digest)
         finally:
             follow.close()
         if got == digest:
             self._sound.add(digest)
         return got
+
+    def _write_error(self, exc: OSError, digest: str, where: Path) -> ReplayError:
+        """The one-line error for ``exc``, raised while blob ``digest`` was written in the local folder
+        ``where`` (the cache or a step's folder): ``StorageError`` when there is no room, else
+        ``StoreUnwritable`` naming the folder (exit 2 both)."""
+        blob = f"blob {digest[:12]} of the store {self.url}"
+        if exc.errno in NO_ROOM:
+            return storage_error(exc, blob, where)
+        named = f"{exc.filename}: " if exc.filename else ""
+        cache = " (the store's local cache: remove or fix it)" if where == self.cache.root or self.cache.root in where.parents else ""
+        return StoreUnwritable(f"cannot write {blob} in {where}{cache}: {named}{exc.strerror or exc}")
+
+    @contextmanager
+    def _cache_writing(self, digest: str) -> Iterator[None]:
+        """Turn a failure to write in the cache (a file in the way, no room, a permission) into a one-line
+        error naming the cache directory (``_write_error``)."""
+        try:
+            yield
+        except OSError as exc:
+            raise self._write_error(exc, digest, self.cache.root) from exc
 
     @contextmanager
     def _cache_entry(self) -> Iterator[Path]:
@@ -573,7 +744,7 @@ class RemoteBlobStore(StoreBase):
     def _fetch(self, digest: str) -> str:
         """Download the blob into the cache; return the hash of the bytes the server sent (filed
         in the cache under that hash, so a damaged object never lands under its name)."""
-        with self._cache_entry() as tmp:
+        with self._cache_writing(digest), self._cache_entry() as tmp:
             got = self._get(digest, tmp)
             self._file(tmp, got)
         self._checked.add(got)
@@ -586,10 +757,17 @@ class RemoteBlobStore(StoreBase):
         Return the hash of the bytes at ``dest``."""
         got = self._get(digest, dest)
         if got == digest:
-            with self._cache_entry() as tmp:
-                with open(dest, "rb") as src, open(tmp, "w+b") as out:
-                    _stage(src, out, hashed=False)
-                self._file(tmp, digest)
+            try:
+                with self._cache_entry() as tmp:
+                    with open(dest, "rb") as src, open(tmp, "w+b") as out:
+                        _stage(src, out, hashed=False)
+                    self._file(tmp, digest)
+            except OSError as exc:  # the step has its copy: the cache's is a nicety, skipped (said once)
+                if not self._cache_warned:
+                    import warnings
+
+                    self._cache_warned = True
+                    warnings.warn(StoreNotice(f"not caching blobs of the store {self.url} in {self.cache.root}: {one_line(exc)}"), stacklevel=2)
         return got
 
     def _cached(self, digest: str) -> str:
@@ -617,7 +795,20 @@ class RemoteBlobStore(StoreBase):
         return self.cache.path(digest)
 
     def open(self, digest: str) -> BinaryIO:
-        return open(self.path(digest), "rb")
+        """The blob's verified bytes, opened for reading (see ``path``). A cached copy that another
+        process evicts between ``path`` and the open is fetched again (``READ_TRIES`` times); past
+        that, the blob is downloaded to a file of this reader's own, opened, then unlinked."""
+        for _ in range(READ_TRIES):
+            path = self.path(digest)
+            try:
+                return open(path, "rb")
+            except FileNotFoundError:  # evicted by another process sharing the cache
+                self._checked.discard(digest)
+        with self._cache_writing(digest), self._cache_entry() as tmp:
+            got = self._get(digest, tmp)
+            if got != digest:
+                raise IntegrityError(f"blob {digest[:12]} in the store {self.url} is corrupt: its bytes hash to {got[:12]}")
+            return open(tmp, "rb")  # the entry is unlinked on the way out; this file stays readable
 
     def open_verified(self, digest: str) -> BinaryIO:
         """``open``: its bytes are the cache's, hashed (and downloaded once when absent) by ``path``."""
@@ -629,19 +820,49 @@ class RemoteBlobStore(StoreBase):
         if not self.cache.path(digest).is_file():
             return self._tee(digest, dest)  # one download to the step's copy, then a copy in the cache
         got = self._cached(digest)
-        out = self.cache.copy_out(got, dest)
-        if out != got:  # the cached copy was damaged since it arrived: fetch it again
+        out = self._copy_cached(got, dest)
+        if out is not None and out != got:  # the cached copy was damaged since it arrived: fetch it again
             self.cache.remove(got)
             self._checked.discard(got)
             got = self._fetch(digest)
-            out = self.cache.copy_out(got, dest)
+            out = self._copy_cached(got, dest)
+        if out is None:  # evicted by another process meanwhile: download to the step's copy
+            return self._tee(digest, dest)
         if got != digest:
             self.cache.remove(got)
         return out
 
+    def _copy_cached(self, digest: str, dest: str | os.PathLike[str]) -> str | None:
+        """``cache.copy_out``, or None when the cached copy is gone (another process evicted it)."""
+        try:
+            return self.cache.copy_out(digest, dest)
+        except NotFound:
+            self._checked.discard(digest)
+            return None
+
+    def _sweep_temps(self) -> int:
+        """Remove the cache's temp files older than ``STALE_TEMP_S`` (left by killed downloads); return
+        the bytes of the younger ones (downloads under way), which count against the bound."""
+        now, young = time.time(), 0
+        try:
+            entries = list(os.scandir(self.cache.root / "tmp"))
+        except OSError:
+            return 0
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+                if now - st.st_mtime > STALE_TEMP_S:
+                    os.unlink(entry.path)
+                else:
+                    young += st.st_size
+            except OSError:  # gone meanwhile, or not ours to remove
+                continue
+        return young
+
     def _evict(self, keep: str, added: int) -> None:
         """Drop the least recently used cached blobs until the cache fits ``cache_bytes``, ``added``
-        bytes having just been filed. The cache's size is read (a ``stat`` per entry: 0.3 s for 20k
+        bytes having just been filed. ``keep`` (the blob being used) is kept even if larger than the
+        bound; the temp files of killed downloads are swept (``_sweep_temps``). The cache's size is read (a ``stat`` per entry: 0.3 s for 20k
         entries) at the first blob this store files and whenever the bytes it has filed since take
         it past the bound, not at every blob: other processes sharing the cache can take it past
         the bound by what they file meanwhile, until one of them next reads it."""
@@ -658,6 +879,7 @@ class RemoteBlobStore(StoreBase):
                 continue
             total += st.st_size
             entries.append((st.st_mtime, st.st_size, digest))
+        total += self._sweep_temps()
         for _, size, digest in sorted(entries):
             if total <= self.cache_bytes:
                 break
