@@ -185,12 +185,21 @@ class _Steps:
         with self.lock:
             self.running.add(pid)
 
-    def ended(self, pid: int) -> tuple[set[int], int | None]:
-        """Forget the process ``pid``: (the sessions of the steps still running, and when no other
-        step is active, the tick since which orphans came to this process, else None)."""
+    def ended(self, pid: int) -> None:
+        """Forget the process ``pid`` (its step is still active until ``done``)."""
         with self.lock:
             self.running.discard(pid)
-            return set(self.running), self.since if self.active == 1 else None
+
+    def left_behind(self, session: int) -> tuple[set[int], list[tuple[int, int]]]:
+        """The sessions of the steps running now, and what the step that led ``session`` left behind
+        (``_left_behind``; daemons only looked for when no other step is active). Read under the
+        lock, afresh at each look: a step another thread starts is active (``enter``, which takes
+        the lock) before its process exists, so its process is never taken for a daemon."""
+        with self.lock:
+            running = set(self.running)
+            since = self.since if self.active == 1 else None
+            found = _left_behind(session, running, since) if sys.platform.startswith("linux") else []
+            return running, found
 
     def done(self) -> None:
         with self.lock:
@@ -288,17 +297,16 @@ def _group_gone(pgid: int) -> bool:
     return False
 
 
-def _end_step(session: int, running: set[int], since: int | None) -> None:
+def _end_step(session: int) -> None:
     """End (SIGTERM, ``GRACE_S``, SIGKILL) what the step whose process led ``session`` left behind:
     what is left of its process group (a pid stays unused while a group of that id has members,
     so the id names no other group), and the processes it left among this process's children
     (``_left_behind``), reaped."""
-    linux = sys.platform.startswith("linux")
     deadline = time.monotonic() + GRACE_S
     give_up = deadline + 10  # a process in uninterruptible sleep may never go
     sig = signal.SIGTERM
     while time.monotonic() < give_up:
-        found = _left_behind(session, running, since) if linux else []
+        running, found = _STEPS.left_behind(session)
         if not found and _group_gone(session):
             return
         _signal_group(session, sig)
@@ -385,8 +393,8 @@ def run_step_process(
     finally:
         try:
             if proc is not None:
-                running, since = _STEPS.ended(proc.pid)
-                _end_step(proc.pid, running, since)
+                _STEPS.ended(proc.pid)
+                _end_step(proc.pid)
         finally:
             _STEPS.done()
 

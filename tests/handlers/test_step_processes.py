@@ -191,3 +191,40 @@ def test_the_python_api_takes_the_limits(registry, tmp_path):
         assert "(memory limit 200 MB)" in report.manifest["steps"][0]["reason"]
     with pytest.raises(BadInput, match="--timeout 'soon'"):
         rerun_artifact(hog.id, registry=registry, timeout_s="soon")
+
+
+def test_a_step_started_while_another_ends_is_not_taken_for_a_daemon_it_left(monkeypatch):
+    """Thread A's step has ended and A looks for what it left behind while thread B starts a step
+    (the Dask executor's worker threads): B's process, in a session of its own and started since
+    A's step began, must not be ended as A's daemon (it was, with what A read when its step ended)."""
+    import os
+    import subprocess
+    import threading
+
+    from scidex_replay.handlers import process
+
+    a_looking, b_running = threading.Event(), threading.Event()
+    real_children = process._children
+
+    def children() -> list[int]:
+        if threading.current_thread().name == "step-a" and not a_looking.is_set():
+            a_looking.set()
+            b_running.wait(2)  # B starts its step now, if it can
+        return real_children()
+
+    monkeypatch.setattr(process, "_children", children)
+    b_result: list[subprocess.CompletedProcess] = []
+    step_a = threading.Thread(
+        name="step-a",
+        target=lambda: process.run_step_process([sys.executable, "-c", "pass"], cwd=".", env=os.environ, limits=Limits()),
+    )
+    step_b = threading.Thread(target=lambda: b_result.append(process.run_step_process(
+        [sys.executable, "-c", "import time; time.sleep(1)"], cwd=".", env=os.environ, limits=Limits(),
+        on_start=lambda proc: b_running.set(),
+    )))
+    step_a.start()
+    assert a_looking.wait(30)
+    step_b.start()
+    step_a.join(60)
+    step_b.join(60)
+    assert [r.returncode for r in b_result] == [0]
