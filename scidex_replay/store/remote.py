@@ -404,12 +404,7 @@ class RemoteBlobStore(StoreBase):
             yield digest
 
     def remove(self, digest: str) -> None:
-        key = self.key(digest)
-        with self._remote("delete in"):
-            try:
-                self.fs.rm(key)
-            except FileNotFoundError:
-                pass
+        self._delete(self.key(digest))
         self._sound.discard(digest)
         self.cache.remove(digest)
 
@@ -454,12 +449,7 @@ class RemoteBlobStore(StoreBase):
 
     def remove_pending(self, name: str) -> None:
         """Delete the record ``put_pending`` filed as ``name`` (none: nothing to do)."""
-        key = self._pending_key(name)
-        with self._remote("delete in"):
-            try:
-                self.fs.rm(key)
-            except FileNotFoundError:
-                pass
+        self._delete(self._pending_key(name))
 
     def incomplete_uploads(self, older_than_s: float) -> list[tuple[str, str, int | None]]:
         """``(key, upload id, bytes in its parts or None)`` of the multipart uploads begun under the
@@ -531,11 +521,7 @@ class RemoteBlobStore(StoreBase):
         key = self.key(digest)
         with self._remote("download from"):
             self.fs.get_file(key, str(kept))
-        with self._remote("delete in"):
-            try:
-                self.fs.rm(key)
-            except FileNotFoundError:
-                pass
+        self._delete(key)
         self._sound.discard(digest)
         self.restored = False
         cached = self.cache.path(digest)
@@ -662,6 +648,14 @@ class RemoteBlobStore(StoreBase):
         if not self._atomic_put:
             for key in keys:
                 self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
+
+    def _delete(self, key: str) -> None:
+        """Delete the object ``key``; one already gone is no error."""
+        with self._remote("delete in"):
+            try:
+                self.fs.rm(key)
+            except FileNotFoundError:
+                pass
 
     def _drop(self, key: str) -> None:
         try:
