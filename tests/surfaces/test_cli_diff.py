@@ -122,7 +122,8 @@ def test_an_equivalent_step_reads_as_equivalent_with_its_kinds(equivalent_run, c
 
 def test_runs_counts_equivalent_steps(equivalent_run, capsys):
     assert main(["runs"]) == 0
-    assert "0 reproduced, 1 equivalent, 0 differ" in " ".join(capsys.readouterr().out.split())  # unwrapped
+    line = " ".join(capsys.readouterr().out.split())  # unwrapped
+    assert "1 equivalent" in line and "differ" not in line, line  # the words of the replay's summary
     assert main(["runs", "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["equivalent"] == 1 and row["differs"] == 0
@@ -154,4 +155,4 @@ def test_runs_says_equivalent_only_for_a_run_that_has_some(registry, capsys):
     rerun_artifact(record(registry, "import sys; open(sys.argv[-1], 'w').write('same')", "same.txt"), registry=registry)
     assert main(["runs"]) == 0
     line = " ".join(capsys.readouterr().out.split())
-    assert "1 reproduced, 0 differ," in line and "equivalent" not in line
+    assert "1 reproduced" in line and "equivalent" not in line, line
